@@ -1,0 +1,1 @@
+"""Command-line subcommands other than the per-reader conversion commands, one module each."""

@@ -1,0 +1,112 @@
+"""Every error annoconvert raises on purpose.
+
+    AnnoconvertError                 base; the CLI prints `str(err)` as one line and exits 1
+    ├── InputError                   a file cannot be used as a whole (file-level, exit 1)
+    │   ├── ParseError               not JSON/XML/UTF-8, truncated
+    │   ├── ShapeError               valid JSON/XML but not this tool's export
+    │   ├── UnsupportedVersionError  a format version the reader does not read
+    │   ├── UnsafeInputError         XML entities/DOCTYPE, unsafe zip member, size over a cap
+    │   └── TaskError                one task is bad (task-level: becomes a Reject with `code`)
+    ├── MediaError                   an image cannot be found, read or prepared (task-level)
+    ├── RecipeError                  a recipe cannot build an example from a task (task-level)
+    ├── ConfigError                  options, templates, TOML config, label config (exit 1 or 2)
+    ├── StopRun                      `--on-error fail` or `--max-errors` stopped the run (exit 1)
+    └── ValidationFailed             `validate` or `agreement --min-agreement` found errors (exit 1)
+
+Task-level errors carry a stable snake_case `code`; the pipeline turns them into `Reject`s and
+goes on. Everything else is a bug and is allowed to show a traceback.
+"""
+
+from __future__ import annotations
+
+
+class AnnoconvertError(Exception):
+    """Base of every error annoconvert raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(AnnoconvertError):
+    """A problem with an input file, located as precisely as the reader can."""
+
+    def __init__(self, message: str, *, file: str | None = None, locator: str | None = None):
+        self.message = message
+        self.file = file
+        self.locator = locator
+        super().__init__(self._line())
+
+    def _line(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file
+            if self.locator:
+                where += f" at {self.locator}"
+            where += ": "
+        elif self.locator:
+            where = f"{self.locator}: "
+        return where + self.message
+
+
+class ParseError(InputError):
+    """The file is not well-formed JSON/XML/CSV or not valid UTF-8, or it is truncated."""
+
+
+class ShapeError(InputError):
+    """The file parses but is not an export of this tool (wrong top-level shape)."""
+
+
+class UnsupportedVersionError(InputError):
+    """The export is of a format version this reader does not read."""
+
+
+class UnsafeInputError(InputError):
+    """The input holds something annoconvert refuses to process (entities, zip traversal, bombs)."""
+
+
+class TaskError(InputError):
+    """One task is bad; the pipeline rejects it with `code` and goes on."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        task: int | str | None = None,
+        file: str | None = None,
+        locator: str | None = None,
+    ):
+        self.code = code
+        self.task = task
+        super().__init__(message, file=file, locator=locator)
+
+
+class MediaError(AnnoconvertError):
+    """An image cannot be found, read, or prepared; rejects the task with `code`."""
+
+    def __init__(self, code: str, message: str, *, uri: str | None = None):
+        self.code = code
+        self.uri = uri
+        super().__init__(message)
+
+
+class RecipeError(AnnoconvertError):
+    """A recipe cannot build an example from a task; rejects the task with `code`."""
+
+    def __init__(self, code: str, message: str, *, locator: str | None = None):
+        self.code = code
+        self.locator = locator
+        super().__init__(message)
+
+
+class ConfigError(AnnoconvertError):
+    """Options, a template, a TOML config or a label config is wrong; found before reading input."""
+
+    exit_code = 2
+
+
+class StopRun(AnnoconvertError):
+    """`--on-error fail` or `--max-errors` ended the run."""
+
+
+class ValidationFailed(AnnoconvertError):
+    """A check command found errors (`validate`, `agreement --min-agreement`)."""

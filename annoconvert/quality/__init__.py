@@ -1,0 +1,1 @@
+"""Data quality: agreement, output validation, consistency, splits and statistics."""

@@ -1,0 +1,188 @@
+"""What every recipe shares: template values, rendering, label renames, message assembly."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from annoconvert.errors import RecipeError
+from annoconvert.model import (
+    AnnotationSet,
+    Choice,
+    DateTime,
+    Example,
+    ImagePart,
+    Message,
+    Number,
+    Part,
+    PreparedImage,
+    Rating,
+    Task,
+    Taxonomy,
+    TextAnswer,
+    TextPart,
+)
+from annoconvert.options import Options
+
+_FORMATTER = string.Formatter()
+
+
+def rename(label: str, options: Options) -> str:
+    """The label as the user wants it written (`[labels]` renames in the config)."""
+    return options.labels.get(label, label)
+
+
+def dumps(value: Any) -> str:
+    """Assistant JSON: built as objects, written with the seed's spacing, non-ASCII kept."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def control_values(annotation: AnnotationSet, options: Options) -> dict[str, Any]:
+    """Template values from the annotation: each control's answer by its field name.
+
+    Choices give their (renamed) labels joined with ", "; text answers their texts joined with
+    a newline; numbers, ratings and dates their value; taxonomies their paths joined with '/'.
+    """
+    values: dict[str, Any] = {}
+    for region in annotation.regions:
+        if isinstance(region, Choice):
+            values[region.field] = ", ".join(rename(lb, options) for lb in region.labels)
+        elif isinstance(region, TextAnswer) and region.region_id is None:
+            values[region.field] = "\n".join(region.texts)
+        elif isinstance(region, Number | Rating | DateTime):
+            values[region.field] = region.value
+        elif isinstance(region, Taxonomy):
+            values[region.field] = ", ".join("/".join(path) for path in region.paths)
+    return values
+
+
+def task_values(task: Task) -> dict[str, Any]:
+    """Template values from the task's input: `text`, `id` and every data field."""
+    values: dict[str, Any] = {}
+    for key, value in task.fields.items():
+        values[key] = value if isinstance(value, str | int | float) else dumps(value)
+    if task.text is not None:
+        values["text"] = task.text
+    values["id"] = task.id
+    return values
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """Fill a template; an absent or empty value rejects the task (`missing_field`)."""
+    out: list[str] = []
+    for literal, name, spec, conv in _FORMATTER.parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        value = values.get(name)
+        if value is None or value == "":
+            raise RecipeError(
+                "missing_field", f"template field {{{name}}} is empty or absent for this task"
+            )
+        if conv:
+            value = _FORMATTER.convert_field(value, conv)
+        out.append(_FORMATTER.format_field(value, spec or ""))
+    return "".join(out)
+
+
+def label_list(labels: Iterable[str]) -> str:
+    """`'A', 'B', or 'C'` as in the seed's system prompt."""
+    quoted = [f"'{label}'" for label in labels]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    if len(quoted) == 2:
+        return f"{quoted[0]} or {quoted[1]}"
+    return ", ".join(quoted[:-1]) + f", or {quoted[-1]}"
+
+
+def declared_labels(task: Task, field: str | None = None) -> list[str]:
+    """Labels the tool declared for a control (readers put them in `fields['__labels__']`)."""
+    declared = task.fields.get("__labels__")
+    if not isinstance(declared, dict):
+        return []
+    if field is not None:
+        return list(declared.get(field, []))
+    merged: list[str] = []
+    for labels in declared.values():
+        merged.extend(lb for lb in labels if lb not in merged)
+    return merged
+
+
+def image_parts(images: Sequence[PreparedImage], options: Options) -> list[Part]:
+    """Image parts: real images, or the seed's `<image:NAME>` text in placeholder mode."""
+    if options.image_mode == "placeholder":
+        return [TextPart(f"<image:{img.name}>") for img in images]
+    return [ImagePart(img) for img in images]
+
+
+def make_example(
+    task: Task,
+    annotation: AnnotationSet,
+    *,
+    system: str | None,
+    user: Sequence[Part],
+    assistant: str,
+    label: str | None = None,
+) -> Example:
+    """Assemble system / user / assistant messages into an Example."""
+    messages: list[Message] = []
+    if system:
+        messages.append(Message("system", (TextPart(system),)))
+    messages.append(Message("user", tuple(user)))
+    messages.append(Message("assistant", (TextPart(assistant),)))
+    return Example(
+        task_id=task.id,
+        source=task.source,
+        messages=tuple(messages),
+        multimodal=any(isinstance(p, ImagePart) for p in user),
+        label=label,
+        group=group_key(task),
+        annotator=annotation.annotator,
+    )
+
+
+def group_key(task: Task) -> str:
+    """What keeps one source document or image in one split: its image URIs, else its text."""
+    if task.images:
+        return "|".join(img.uri for img in task.images)
+    return f"text:{task.text}" if task.text is not None else f"task:{task.id}"
+
+
+def user_parts(
+    task: Task,
+    images: Sequence[PreparedImage],
+    options: Options,
+    values: Mapping[str, Any],
+    default_prompt: str | None,
+) -> list[Part]:
+    """The user message: the prompt (or the text) then the images, as the seed orders them.
+
+    In placeholder mode the image names join the prompt in one string, as in the seed's
+    `Inspect the following item: <image:product_001.jpg>`.
+    """
+    template = options.prompt if options.prompt is not None else default_prompt
+    prompt = render(template, values) if template is not None else None
+    parts: list[Part] = []
+    imgs = image_parts(images, options)
+    if options.image_mode == "placeholder" and imgs:
+        names = " ".join(p.text for p in imgs if isinstance(p, TextPart))
+        parts.append(TextPart(f"{prompt} {names}" if prompt else names))
+        return parts
+    if prompt:
+        parts.append(TextPart(prompt))
+    parts.extend(imgs)
+    if not parts:
+        raise RecipeError(
+            "missing_field", "the task has no text or image to put in the user message"
+        )
+    return parts
+
+
+def only_choice(annotation: AnnotationSet, field: str | None = None) -> Choice | None:
+    """The annotation's first Choice region (of `field` when given)."""
+    for region in annotation.regions:
+        if isinstance(region, Choice) and (field is None or region.field == field):
+            return region
+    return None

@@ -1,0 +1,1 @@
+"""Dialect writers (one module per output dialect) and the JSONL sink."""
