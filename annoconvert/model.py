@@ -465,7 +465,5 @@ class Example:
         return example_html(self)
 
 
-REGION_ADAPTER: TypeAdapter[Region] = TypeAdapter(
-    Annotated[Region, Field(discriminator="kind")]
-)
+REGION_ADAPTER: TypeAdapter[Region] = TypeAdapter(Annotated[Region, Field(discriminator="kind")])
 TASK_ADAPTER: TypeAdapter[Task] = TypeAdapter(Task)
