@@ -77,7 +77,7 @@ class InputSource:
                 info = zf.getinfo(member)
                 check_member(self.path, info)
                 with zf.open(info) as fh:
-                    yield _Capped(fh, info.file_size, self.display(member))
+                    yield io.BufferedReader(_Capped(fh, info.file_size, self.display(member)))
 
 
 class _Capped(io.RawIOBase):
