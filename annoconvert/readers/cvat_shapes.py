@@ -1,0 +1,235 @@
+"""One CVAT shape element (`<box>`, `<polygon>`, `<mask>`, `<skeleton>`, `<tag>` ...) to a region.
+
+Pure functions over an lxml element and the image's pixel size; geometry goes through
+`geometry.py`. A value that cannot be read raises `TaskError` (the image or frame is rejected).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from annoconvert import geometry
+from annoconvert.errors import TaskError
+from annoconvert.model import (
+    Box,
+    Choice,
+    Cuboid,
+    Ellipse,
+    JsonValue,
+    Mask,
+    Points,
+    Polygon,
+    Polyline,
+    Region,
+)
+from annoconvert.readers.cvat_meta import Meta, typed_value
+
+FIELD = "label"
+"""Field name of every CVAT geometry region (the key of `__labels__`)."""
+TAG_FIELD = "tags"
+"""Field name of the `Choice` made from image-level `<tag>` elements (one Choice per tag)."""
+SHAPES = frozenset(
+    {"box", "polygon", "polyline", "points", "mask", "ellipse", "cuboid", "skeleton", "tag"}
+)
+_CUBOID_KEYS = ("tl1", "bl1", "tr1", "br1", "tl2", "bl2", "tr2", "br2")
+
+
+def _float(elem: etree._Element, key: str, locator: str) -> float:
+    raw = elem.get(key)
+    try:
+        return float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TaskError(
+            "bad_geometry",
+            f"<{elem.tag}> has no numeric {key!r} (found {raw!r})",
+            locator=f"{locator}@{key}",
+        ) from None
+
+
+def _int_attr(elem: etree._Element, key: str, locator: str) -> int:
+    value = _float(elem, key, locator)
+    if value != int(value):
+        raise TaskError(
+            "bad_geometry", f"<{elem.tag}> {key}={value} is not an integer", locator=locator
+        )
+    return int(value)
+
+
+def parse_points(text: str | None, locator: str) -> list[tuple[float, float]]:
+    """CVAT `"x,y;x,y"` to pixel points; TaskError when a pair does not parse."""
+    out: list[tuple[float, float]] = []
+    for pair in (text or "").split(";"):
+        if not pair.strip():
+            continue
+        xs = pair.split(",")
+        try:
+            if len(xs) != 2:
+                raise ValueError
+            out.append((float(xs[0]), float(xs[1])))
+        except ValueError:
+            raise TaskError(
+                "bad_geometry", f"point {pair!r} is not 'x,y'", locator=f"{locator}@points"
+            ) from None
+    return out
+
+
+def region_attributes(
+    elem: etree._Element, meta: Meta, label: str, extra: dict[str, JsonValue] | None = None
+) -> dict[str, JsonValue] | None:
+    """Typed `<attribute>` children plus occluded, z_order, group_id and source."""
+    types = meta.attr_types.get(label, {})
+    attrs: dict[str, JsonValue] = {}
+    for child in elem.iterchildren("attribute"):
+        name = child.get("name") or ""
+        attrs[name] = typed_value(types.get(name), child.text or "")
+    occluded = elem.get("occluded")
+    if occluded is not None:
+        attrs["occluded"] = occluded.strip() in ("1", "true", "True")
+    for key in ("z_order", "group_id"):
+        value = elem.get(key)
+        if value is not None and value.strip().lstrip("-").isdigit():
+            attrs[key] = int(value)
+    source = elem.get("source")
+    if source is not None:
+        attrs["source"] = source
+    if extra:
+        attrs.update(extra)
+    return attrs or None
+
+
+def _labels(label: str) -> tuple[str, ...]:
+    return (label,) if label else ()
+
+
+def to_region(
+    elem: etree._Element,
+    label: str,
+    width: int | None,
+    height: int | None,
+    meta: Meta,
+    locator: str,
+    extra: dict[str, JsonValue] | None = None,
+) -> Region | None:
+    """Convert one shape element; None for a skeleton whose points are all outside."""
+    tag = elem.tag
+    attrs = region_attributes(elem, meta, label, extra)
+    if tag == "tag":
+        return Choice(field=TAG_FIELD, labels=_labels(label), attributes=attrs)
+    if not width or not height:
+        raise TaskError(
+            "missing_image_size",
+            f"<{tag}> needs the image's width and height, which the export does not give",
+            locator=locator,
+        )
+    labels = _labels(label)
+    if tag == "box":
+        x, y, w, h, rot = geometry.pixel_corners_box(
+            _float(elem, "xtl", locator),
+            _float(elem, "ytl", locator),
+            _float(elem, "xbr", locator),
+            _float(elem, "ybr", locator),
+            width,
+            height,
+            float(elem.get("rotation") or 0.0),
+        )
+        return Box(FIELD, labels, x, y, w, h, rot, width, height, attributes=attrs)
+    if tag in ("polygon", "polyline", "points"):
+        pts = geometry.pixel_points(parse_points(elem.get("points"), locator), width, height)
+        if tag == "polygon":
+            return Polygon(FIELD, labels, pts, width, height, attributes=attrs)
+        if tag == "polyline":
+            return Polyline(FIELD, labels, pts, width, height, attributes=attrs)
+        return Points(FIELD, labels, pts, image_width=width, image_height=height, attributes=attrs)
+    if tag == "mask":
+        return _mask(elem, labels, width, height, attrs, locator)
+    if tag == "ellipse":
+        cx, cy = _float(elem, "cx", locator), _float(elem, "cy", locator)
+        rx, ry = _float(elem, "rx", locator), _float(elem, "ry", locator)
+        return Ellipse(
+            FIELD,
+            labels,
+            cx / width,
+            cy / height,
+            rx / width,
+            ry / height,
+            float(elem.get("rotation") or 0.0) % 360.0,
+            width,
+            height,
+            attributes=attrs,
+        )
+    if tag == "cuboid":
+        corners = [
+            (_float(elem, "x" + k, locator), _float(elem, "y" + k, locator)) for k in _CUBOID_KEYS
+        ]
+        pts = geometry.pixel_points(corners, width, height)
+        return Cuboid(FIELD, labels, pts, width, height, attributes=attrs)
+    if tag == "skeleton":
+        return _skeleton(elem, labels, width, height, attrs, locator)
+    raise TaskError("unknown_shape", f"unknown CVAT element <{tag}>", locator=locator)
+
+
+def _mask(
+    elem: etree._Element,
+    labels: tuple[str, ...],
+    width: int,
+    height: int,
+    attrs: dict[str, JsonValue] | None,
+    locator: str,
+) -> Mask:
+    """CVAT mask: row-major runs over its own box, background first (the model's form)."""
+    left, top = _int_attr(elem, "left", locator), _int_attr(elem, "top", locator)
+    mw, mh = _int_attr(elem, "width", locator), _int_attr(elem, "height", locator)
+    try:
+        counts = tuple(int(c) for c in (elem.get("rle") or "").split(",") if c.strip())
+    except ValueError:
+        raise TaskError("bad_mask", "mask rle is not a list of integers", locator=locator) from None
+    if sum(counts) != mw * mh or any(c < 0 for c in counts):
+        raise TaskError(
+            "bad_mask",
+            f"mask rle sums to {sum(counts)}, not its box's {mw}x{mh} = {mw * mh} pixels",
+            locator=locator,
+        )
+    if left < 0 or top < 0 or left + mw > width or top + mh > height:
+        raise TaskError(
+            "bad_mask", f"mask box lies outside the {width}x{height} image", locator=locator
+        )
+    return Mask(FIELD, labels, counts, left, top, mw, mh, width, height, attributes=attrs)
+
+
+def _skeleton(
+    elem: etree._Element,
+    labels: tuple[str, ...],
+    width: int,
+    height: int,
+    attrs: dict[str, JsonValue] | None,
+    locator: str,
+) -> Points | None:
+    """Skeleton children become one named Points region; `outside` children are absent."""
+    names: list[str] = []
+    pts: list[tuple[float, float]] = []
+    vis: list[int] = []
+    for i, child in enumerate(elem.iterchildren("points")):
+        if (child.get("outside") or "0").strip() in ("1", "true", "True"):
+            continue
+        found = parse_points(child.get("points"), f"{locator}.points[{i}]")
+        if len(found) != 1:
+            raise TaskError(
+                "bad_geometry",
+                f"skeleton point {child.get('label')!r} has {len(found)} points, not 1",
+                locator=f"{locator}.points[{i}]",
+            )
+        names.append(child.get("label") or "")
+        pts.append(found[0])
+        vis.append(1 if (child.get("occluded") or "0").strip() in ("1", "true") else 2)
+    if not pts:
+        return None
+    return Points(
+        FIELD,
+        labels,
+        geometry.pixel_points(pts, width, height),
+        visibility=tuple(vis),
+        names=tuple(names),
+        image_width=width,
+        image_height=height,
+        attributes=attrs,
+    )
