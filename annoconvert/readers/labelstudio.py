@@ -1,0 +1,741 @@
+"""Label Studio reader: JSON / JSON-MIN exports, a single task, or JSONL, streamed into Tasks.
+
+Inputs it recognises (by content, not by name):
+- the JSON export (`[{"id", "data", "annotations", ...}, ...]`), streamed with ijson, item by
+  item, so memory stays flat in the size of the file;
+- the JSON-MIN export (`[{<data keys>, "id", <control keys>, "annotator", "annotation_id", ...}]`):
+  one row per annotation; adjacent rows of one task id become one Task. Columns before `id` are
+  data, columns between `id` and `annotator` are controls (the converter writes them in that
+  order); with `--label-config` the control types are known, without it a bare string cannot be
+  told apart (Choices or TextArea?) and the reader asks for the config;
+- one task object (`{"data": ...}`), and JSONL (one task per line; a bad line is a `bad_line`
+  reject with its line number).
+
+Task-level reject codes: `bad_line`, `not_a_task`, `missing_data`, `unknown_result_type`,
+`bad_result`, `bad_geometry`, `bad_span`, `undeclared_label`, `unknown_control`,
+`missing_image_size`. Predictions are kept apart (`Task.predictions`), drafts are left out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from annoconvert.errors import ConfigError, ParseError, ShapeError, TaskError
+from annoconvert.inputs import open_input
+from annoconvert.model import AnnotationSet, ImageRef, Region, Reject, Source, Task, Turn
+from annoconvert.options import Options
+from annoconvert.readers.labelstudio_config import LabelConfig, parse_label_config
+from annoconvert.readers.labelstudio_results import (
+    PARSERS,
+    Ctx,
+    infer_type,
+    parse_relation,
+)
+from annoconvert.registry import ReaderOption
+
+FORMAT = "labelstudio"
+BOM = b"\xef\xbb\xbf"
+MIN_META_KEYS = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time")
+"""The columns JSON-MIN appends after the controls."""
+IMAGE_SIZE_KEYS = ("original_width", "original_height")
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The file being read and how its locators start."""
+
+    file: str
+    config: LabelConfig | None
+
+
+def _child(prefix: str, suffix: str) -> str:
+    sep = "." if prefix.endswith("]") else " "
+    return f"{prefix}{sep}{suffix}"
+
+
+# --- task input: text, images, turns, fields -------------------------------------------------
+
+
+def _turns(
+    value: Any, speaker_key: str = "author", text_key: str = "text"
+) -> tuple[Turn, ...] | None:
+    """Paragraphs dialogue (`[{"author", "text"}]`) or chat messages (`[{"role", "content"}]`)."""
+    if not isinstance(value, list) or not value:
+        return None
+    for sk, tk in ((speaker_key, text_key), ("role", "content")):
+        if all(
+            isinstance(t, dict) and isinstance(t.get(sk), str) and isinstance(t.get(tk), str)
+            for t in value
+        ):
+            return tuple(Turn(speaker=t[sk], text=t[tk]) for t in value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    text: str | None
+    text_key: str | None
+    images: tuple[ImageRef, ...]
+    turns: tuple[Turn, ...] | None
+    fields: dict[str, Any]
+    texts_by_object: dict[str, str]
+
+
+def _task_input(
+    data: Mapping[str, Any], config: LabelConfig | None, sizes: Mapping[str, tuple[int, int]]
+) -> _Input:
+    """Split a task's `data` into text, images, dialogue turns and the other fields.
+
+    A text taken from a key other than `text` stays in `fields` under its own name too, so
+    templates can name it (`{question}`).
+    """
+    used: set[str] = set()
+    text: str | None = None
+    text_key: str | None = None
+    images: list[ImageRef] = []
+    turns: tuple[Turn, ...] | None = None
+    texts_by_object: dict[str, str] = {}
+    if config is not None:
+        for obj in config.objects.values():
+            key = obj.value_key
+            if key is None or key not in data:
+                continue
+            value = data[key]
+            if obj.type in ("text", "hypertext") and isinstance(value, str):
+                texts_by_object[obj.name] = value
+                if text is None:
+                    text, text_key = value, key
+            elif obj.type == "image" and isinstance(value, str):
+                w, h = sizes.get(obj.name, (None, None))
+                images.append(ImageRef(uri=value, width=w, height=h, field=key))
+                used.add(key)
+            elif obj.type in ("paragraphs", "chat") and turns is None:
+                turns = _turns(
+                    value,
+                    obj.attributes.get("nameKey", "author"),
+                    obj.attributes.get("textKey", "text"),
+                )
+                if turns is not None:
+                    used.add(key)
+    else:
+        value = data.get("text")
+        if isinstance(value, str):
+            text, text_key = value, "text"
+        image = data.get("image")
+        if isinstance(image, str):
+            w, h = sizes.get("image", (None, None))
+            if (w, h) == (None, None) and len(sizes) == 1:
+                w, h = next(iter(sizes.values()))
+            images.append(ImageRef(uri=image, width=w, height=h, field="image"))
+            used.add("image")
+        for key, value in data.items():
+            if isinstance(value, list):
+                turns = _turns(value)
+                if turns is not None:
+                    used.add(key)
+                    break
+    if text_key == "text":
+        used.add("text")
+    fields = {k: v for k, v in data.items() if k not in used}
+    if config is not None:
+        labels = config.declared_labels()
+        if labels:
+            fields["__labels__"] = labels
+        fields["__controls__"] = config.control_types()
+    return _Input(text, text_key, tuple(images), turns, fields, texts_by_object)
+
+
+def _image_sizes(annotation_lists: Iterable[Any]) -> dict[str, tuple[int, int]]:
+    """Object name -> (original_width, original_height) from the first region that has them."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for results in annotation_lists:
+        if not isinstance(results, list):
+            continue
+        for item in results:
+            if not isinstance(item, dict):
+                continue
+            to_name = item.get("to_name")
+            w, h = item.get("original_width"), item.get("original_height")
+            if (
+                isinstance(to_name, str)
+                and to_name not in sizes
+                and type(w) is int
+                and type(h) is int
+                and w > 0
+                and h > 0
+            ):
+                sizes[to_name] = (w, h)
+    return sizes
+
+
+# --- results -> regions ----------------------------------------------------------------------
+
+
+def _size(item: Mapping[str, Any], loc: str) -> tuple[int | None, int | None]:
+    out: list[int | None] = []
+    for key in IMAGE_SIZE_KEYS:
+        v = item.get(key)
+        if v is None:
+            out.append(None)
+        elif type(v) is not int or v <= 0:
+            raise TaskError(
+                "bad_geometry", f"{key} must be a positive integer", locator=f"{loc}.{key}"
+            )
+        else:
+            out.append(v)
+    return out[0], out[1]
+
+
+def _span_text(to_name: str, inp: _Input, data: Mapping[str, Any]) -> str | None:
+    if to_name in inp.texts_by_object:
+        return inp.texts_by_object[to_name]
+    if not inp.texts_by_object:
+        value = data.get(to_name)
+        if isinstance(value, str):
+            return value
+        return inp.text
+    return None
+
+
+def _regions(
+    results: Any, loc: str, inp: _Input, data: Mapping[str, Any], config: LabelConfig | None
+) -> tuple[Region, ...]:
+    """A full-JSON `result` list -> regions; TaskError (with locator) on the first bad item."""
+    if not isinstance(results, list):
+        raise TaskError("bad_result", "result must be a list", locator=loc)
+    region_ids = {
+        item.get("id")
+        for item in results
+        if isinstance(item, dict) and item.get("type") not in ("textarea", "relation")
+    }
+    out: list[Region] = []
+    for i, item in enumerate(results):
+        iloc = f"{loc}[{i}]"
+        if not isinstance(item, dict):
+            raise TaskError("bad_result", "a result item must be an object", locator=iloc)
+        rtype = item.get("type")
+        if rtype == "relation":
+            out.append(parse_relation(item, iloc, config))
+            continue
+        if not isinstance(rtype, str) or rtype not in PARSERS:
+            raise TaskError(
+                "unknown_result_type",
+                f"result type {rtype!r} is not one this reader knows",
+                locator=f"{iloc}.type",
+            )
+        value = item.get("value")
+        if not isinstance(value, dict):
+            raise TaskError("bad_result", "the result has no value object", locator=f"{iloc}.value")
+        from_name, to_name = item.get("from_name"), item.get("to_name")
+        if not isinstance(from_name, str) or not isinstance(to_name, str):
+            raise TaskError("bad_result", "from_name/to_name must be strings", locator=iloc)
+        rid = item.get("id")
+        rid = rid if isinstance(rid, str) else (str(rid) if isinstance(rid, int) else None)
+        iw, ih = _size(item, iloc)
+        per_region = rtype == "textarea" and rid is not None and rid in region_ids
+        ctx = Ctx(
+            loc=f"{iloc}.value",
+            rtype=rtype,
+            from_name=from_name,
+            to_name=to_name,
+            rid=rid,
+            image_width=iw,
+            image_height=ih,
+            text=_span_text(to_name, inp, data) if rtype == "labels" else None,
+            region_id=rid if per_region else None,
+            config=config,
+        )
+        if (
+            config is not None
+            and rtype not in ("labels", "choices")
+            and not rtype.endswith("labels")
+        ):
+            from annoconvert.readers.labelstudio_results import check_declared
+
+            check_declared((), ctx, f"{iloc}.from_name")
+        out.append(PARSERS[rtype](value, ctx))
+        if "score" in item and isinstance(item["score"], int | float) and out:
+            region = out[-1]
+            attrs = dict(getattr(region, "attributes", None) or {})
+            attrs["score"] = item["score"]
+            out[-1] = _with_attributes(region, attrs)
+    return tuple(out)
+
+
+def _with_attributes(region: Region, attrs: dict[str, Any]) -> Region:
+    import dataclasses
+
+    return dataclasses.replace(region, attributes=attrs)
+
+
+def _annotator(value: Any) -> str | None:
+    """completed_by: an int id, or `{"id": ...}` when the snapshot expanded users."""
+    if isinstance(value, dict):
+        value = value.get("id", value.get("email"))
+    if value is None or isinstance(value, bool):
+        return None
+    return str(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _annotation_set(
+    ann: Any, loc: str, inp: _Input, data: Mapping[str, Any], config: LabelConfig | None
+) -> AnnotationSet:
+    if not isinstance(ann, dict):
+        raise TaskError("bad_result", "an annotation must be an object", locator=loc)
+    regions = _regions(ann.get("result", []), f"{loc}.result", inp, data, config)
+    score = ann.get("score")
+    return AnnotationSet(
+        regions=regions,
+        annotator=_annotator(ann.get("completed_by")),
+        ground_truth=ann.get("ground_truth") is True,
+        cancelled=ann.get("was_cancelled") is True,
+        created_at=_opt_str(ann.get("created_at")),
+        updated_at=_opt_str(ann.get("updated_at")),
+        id=_opt_str(ann.get("id")),
+        model_version=_opt_str(ann.get("model_version")) or None,
+        score=float(score)
+        if isinstance(score, int | float) and not isinstance(score, bool)
+        else None,
+    )
+
+
+def build_task(item: Any, loc: str, where: _Where) -> Task:
+    """One task object of the JSON export -> Task; TaskError for anything wrong inside it."""
+    if not isinstance(item, dict):
+        raise TaskError("not_a_task", "a task must be a JSON object", locator=loc)
+    task_id = item.get("id")
+    data = item.get("data")
+    if not isinstance(data, dict):
+        raise TaskError("missing_data", "the task has no data object", task=task_id, locator=loc)
+    annotations = item.get("annotations") or []
+    predictions = [p for p in item.get("predictions") or [] if isinstance(p, dict)]
+    if not isinstance(annotations, list):
+        raise TaskError("bad_result", "annotations must be a list", locator=f"{loc}.annotations")
+    sizes = _image_sizes(
+        [a.get("result") for a in annotations if isinstance(a, dict)]
+        + [p.get("result") for p in predictions]
+    )
+    inp = _task_input(data, where.config, sizes)
+    anns = tuple(
+        _annotation_set(a, _child(loc, f"annotations[{i}]"), inp, data, where.config)
+        for i, a in enumerate(annotations)
+    )
+    preds = tuple(
+        _annotation_set(p, _child(loc, f"predictions[{i}]"), inp, data, where.config)
+        for i, p in enumerate(item.get("predictions") or [])
+        if isinstance(p, dict)
+    )
+    return Task(
+        id=task_id if isinstance(task_id, int | str) and not isinstance(task_id, bool) else loc,
+        source=Source(FORMAT, where.file, loc),
+        text=inp.text,
+        images=inp.images,
+        turns=inp.turns,
+        fields=inp.fields,
+        annotations=anns,
+        predictions=preds,
+    )
+
+
+def _task_or_reject(item: Any, loc: str, where: _Where) -> Task | Reject:
+    try:
+        return build_task(item, loc, where)
+    except TaskError as err:
+        task_id = item.get("id") if isinstance(item, dict) else None
+        return Reject(
+            task=task_id if isinstance(task_id, int | str) else err.task,
+            file=where.file,
+            locator=err.locator or loc,
+            code=err.code,
+            reason=err.message,
+        )
+
+
+# --- JSON-MIN --------------------------------------------------------------------------------
+
+
+def is_min_row(item: Any) -> bool:
+    """A JSON-MIN row: no `annotations`/`data`, but `annotator`/`annotation_id` columns."""
+    return (
+        isinstance(item, dict)
+        and "annotations" not in item
+        and "data" not in item
+        and ("annotator" in item or "annotation_id" in item)
+    )
+
+
+def _split_row(
+    row: Mapping[str, Any], config: LabelConfig | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(data, controls) of a JSON-MIN row, by column position (see module docstring)."""
+    data: dict[str, Any] = {}
+    controls: dict[str, Any] = {}
+    seen_id = "id" not in row
+    for key, value in row.items():
+        if key in MIN_META_KEYS:
+            continue
+        if key == "id":
+            seen_id = True
+            continue
+        if (config is not None and key in config.controls) or (
+            seen_id and (config is None or key not in config.object_keys())
+        ):
+            controls[key] = value
+        else:
+            data[key] = value
+    return data, controls
+
+
+def _min_regions(
+    key: str, value: Any, loc: str, inp: _Input, data: Mapping[str, Any], config: LabelConfig | None
+) -> list[Region]:
+    """One JSON-MIN control column -> regions (the column's shapes are listed in the README)."""
+    control = config.controls.get(key) if config is not None else None
+    ctype = control.type if control is not None else None
+
+    def one(v: Mapping[str, Any], vloc: str, rtype: str | None) -> Region:
+        rtype = rtype or infer_type(v)
+        if rtype is None or rtype not in PARSERS:
+            raise TaskError(
+                "unknown_result_type",
+                f"cannot tell what kind of answer {key!r} holds",
+                locator=vloc,
+            )
+        iw, ih = _size(v, vloc)
+        to_name = control.to_name[0] if control is not None and control.to_name else ""
+        ctx = Ctx(
+            loc=vloc,
+            rtype=rtype,
+            from_name=key,
+            to_name=to_name,
+            rid=None,
+            image_width=iw,
+            image_height=ih,
+            text=_span_text(to_name, inp, data) if rtype == "labels" else None,
+            config=config,
+        )
+        clean = {k: x for k, x in v.items() if k not in IMAGE_SIZE_KEYS}
+        return PARSERS[rtype](clean, ctx)
+
+    def bare(texts: list[str], vloc: str) -> list[Region]:
+        if ctype == "choices":
+            return [one({"choices": texts}, vloc, "choices")]
+        if ctype == "textarea":
+            if control is not None and control.per_region:
+                return [one({"text": [t]}, f"{vloc}[{i}]", "textarea") for i, t in enumerate(texts)]
+            return [one({"text": texts}, vloc, "textarea")]
+        if ctype is None:
+            raise ConfigError(
+                f"JSON-MIN column {key!r} holds bare text, which can be a Choices or a TextArea "
+                "answer; give the project's labeling config with --label-config"
+            )
+        raise TaskError("bad_result", f"{ctype} column {key!r} holds bare text", locator=vloc)
+
+    vloc = _child(loc, key)
+    if isinstance(value, str):
+        return bare([value], vloc)
+    if isinstance(value, dict):
+        if "choices" in value:
+            return [one(value, vloc, "choices")]
+        if ctype is not None and ctype != "textarea" and "text" in value and ctype != "labels":
+            return [one(value, vloc, ctype)]
+        if "text" in value and isinstance(value.get("text"), list):
+            return [one(value, vloc, "textarea")]
+        return [one(value, vloc, ctype)]
+    if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
+            return (
+                bare(list(value), vloc)
+                if ctype != "textarea"
+                else [one({"text": [t]}, f"{vloc}[{i}]", "textarea") for i, t in enumerate(value)]
+            )
+        out: list[Region] = []
+        for i, v in enumerate(value):
+            if not isinstance(v, dict):
+                raise TaskError(
+                    "bad_result", "a JSON-MIN value must be an object", locator=f"{vloc}[{i}]"
+                )
+            out.append(one(v, f"{vloc}[{i}]", ctype))
+        return out
+    raise TaskError("bad_result", f"column {key!r} holds {type(value).__name__}", locator=vloc)
+
+
+def _min_tasks(rows: Iterator[tuple[int, Any]], where: _Where) -> Iterator[Task | Reject]:
+    """Group adjacent JSON-MIN rows of one task id into Tasks (one AnnotationSet per row)."""
+    for task_id, group in itertools.groupby(rows, key=lambda r: _row_id(r[1])):
+        items = list(group)
+        first_index = items[0][0]
+        loc = f"rows[{first_index}]"
+        try:
+            yield _min_task(task_id, items, loc, where)
+        except TaskError as err:
+            yield Reject(
+                task=task_id,
+                file=where.file,
+                locator=err.locator or loc,
+                code=err.code,
+                reason=err.message,
+            )
+
+
+def _row_id(row: Any) -> Any:
+    return row.get("id") if isinstance(row, dict) else object()
+
+
+def _min_task(task_id: Any, items: list[tuple[int, Any]], loc: str, where: _Where) -> Task:
+    config = where.config
+    first = items[0][1]
+    if not isinstance(first, dict):
+        raise TaskError("not_a_task", "a JSON-MIN row must be an object", locator=loc)
+    data, _ = _split_row(first, config)
+    sizes: dict[str, tuple[int, int]] = {}
+    inp = _task_input(data, config, sizes)
+    anns: list[AnnotationSet] = []
+    for index, row in items:
+        rloc = f"rows[{index}]"
+        if not isinstance(row, dict):
+            raise TaskError("not_a_task", "a JSON-MIN row must be an object", locator=rloc)
+        if row.get("annotator") is None and row.get("annotation_id") is None:
+            continue
+        _, controls = _split_row(row, config)
+        regions: list[Region] = []
+        for key, value in controls.items():
+            regions.extend(_min_regions(key, value, rloc, inp, data, config))
+        anns.append(
+            AnnotationSet(
+                regions=tuple(regions),
+                annotator=_annotator(row.get("annotator")),
+                created_at=_opt_str(row.get("created_at")),
+                updated_at=_opt_str(row.get("updated_at")),
+                id=_opt_str(row.get("annotation_id")),
+            )
+        )
+    images = inp.images
+    if not any(i.width for i in images):
+        found = _min_image_size(anns)
+        if found is not None:
+            images = tuple(
+                ImageRef(uri=i.uri, width=found[0], height=found[1], field=i.field) for i in images
+            )
+    return Task(
+        id=task_id if isinstance(task_id, int | str) and not isinstance(task_id, bool) else loc,
+        source=Source(FORMAT, where.file, loc),
+        text=inp.text,
+        images=images,
+        turns=inp.turns,
+        fields=inp.fields,
+        annotations=tuple(anns),
+    )
+
+
+def _min_image_size(anns: Sequence[AnnotationSet]) -> tuple[int, int] | None:
+    for ann in anns:
+        for region in ann.regions:
+            w, h = getattr(region, "image_width", None), getattr(region, "image_height", None)
+            if w and h:
+                return (int(w), int(h))
+    return None
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def _skip_bom(fh: IO[bytes]) -> None:
+    if fh.read(3) != BOM:
+        fh.seek(0)
+
+
+def _first_char(fh: IO[bytes]) -> bytes:
+    """The first non-blank byte (the file position is left at the start, after any BOM)."""
+    start = fh.tell()
+    while True:
+        chunk = fh.read(4096)
+        if not chunk:
+            fh.seek(start)
+            return b""
+        stripped = chunk.lstrip()
+        if stripped:
+            fh.seek(start)
+            return stripped[:1]
+
+
+def _looks_like(obj: Any) -> str:
+    """Say what a JSON document that is not a Label Studio export looks like."""
+    if isinstance(obj, dict):
+        keys = set(obj)
+        if {"images", "annotations"} <= keys or "categories" in keys:
+            return "a COCO annotation file (images/annotations/categories)"
+        if "label_config" in keys:
+            return "a Label Studio project description, not an export"
+        if "text" in keys and ("label" in keys or "labels" in keys or "entities" in keys):
+            return "a Doccano record"
+        return f"an object with keys {sorted(keys)[:8]}"
+    if isinstance(obj, list):
+        return "a list"
+    return f"a JSON {type(obj).__name__}"
+
+
+def _looks_like_item(item: Any) -> str:
+    if isinstance(item, dict) and {"image_id", "category_id"} <= set(item):
+        return "a COCO results/annotations list"
+    if isinstance(item, dict) and "text" in item and ("label" in item or "labels" in item):
+        return "a Doccano export"
+    return f"a list whose first item is {_looks_like(item)}"
+
+
+def _read_list(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
+    import ijson
+
+    items = ijson.items(fh, "item", use_float=True)
+    count = 0
+
+    def stream() -> Iterator[tuple[int, Any]]:
+        nonlocal count
+        try:
+            for item in items:
+                yield count, item
+                count += 1
+        except ijson.JSONError as err:
+            raise ParseError(
+                f"not valid JSON (broken or truncated after {count} tasks): {err}",
+                file=where.file,
+                locator=f"tasks[{count}]",
+            ) from err
+
+    it = stream()
+    first = next(it, None)
+    if first is None:
+        return
+    index, item = first
+    rest = itertools.chain([first], it)
+    if is_min_row(item):
+        yield from _min_tasks(rest, where)
+        return
+    if not isinstance(item, dict) or ("data" not in item and "annotations" not in item):
+        raise ShapeError(
+            f"not a Label Studio export: it looks like {_looks_like_item(item)}",
+            file=where.file,
+            locator="tasks[0]",
+        )
+    for index, item in rest:
+        yield _task_or_reject(item, f"tasks[{index}]", where)
+
+
+def _read_jsonl(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
+    for number, raw in enumerate(fh, start=1):
+        line = raw.strip()
+        if number == 1 and line.startswith(BOM):
+            line = line[3:].strip()
+        if not line:
+            continue
+        loc = f"line {number}"
+        try:
+            item = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as err:
+            yield Reject(
+                None, where.file, loc, "bad_line", f"line {number} is not valid JSON: {err}"
+            )
+            continue
+        yield _task_or_reject(item, loc, where)
+
+
+def _is_jsonl(path: str, fh: IO[bytes]) -> bool:
+    if Path(path).suffix.lower() in (".jsonl", ".ndjson"):
+        return True
+    start = fh.tell()
+    first = fh.readline()
+    rest = fh.read(64).strip()
+    fh.seek(start)
+    if not rest:
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
+
+
+def read_file(path: str, config: LabelConfig | None = None) -> Iterator[Task | Reject]:
+    """Every task of one Label Studio export file, in order."""
+    source = open_input(path)
+    if source.kind != "file":
+        raise ShapeError("give the Label Studio export file itself, not a folder or zip", file=path)
+    where = _Where(path, config)
+    with open(path, "rb") as fh:
+        _skip_bom(fh)
+        head = _first_char(fh)
+        if head == b"[":
+            yield from _read_list(fh, where)
+            return
+        if head == b"{":
+            if _is_jsonl(path, fh):
+                yield from _read_jsonl(fh, where)
+                return
+            yield from _read_object(fh, where)
+            return
+        if head == b"":
+            if Path(path).suffix.lower() in (".jsonl", ".ndjson"):
+                return
+            raise ParseError("the file is empty, not JSON", file=path, locator="tasks[0]")
+        _read_scalar(fh, where)
+
+
+def _read_object(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
+    try:
+        obj = json.loads(fh.read())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ParseError(f"not valid JSON: {err}", file=where.file, locator="task") from err
+    if not isinstance(obj, dict) or "data" not in obj:
+        raise ShapeError(
+            f"not a Label Studio task or export: it looks like {_looks_like(obj)}",
+            file=where.file,
+            locator="task",
+        )
+    yield _task_or_reject(obj, "task", where)
+
+
+def _read_scalar(fh: IO[bytes], where: _Where) -> None:
+    try:
+        obj = json.loads(fh.read())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ParseError(f"not JSON: {err}", file=where.file, locator="tasks[0]") from err
+    raise ShapeError(
+        f"not a Label Studio export: the top level is {_looks_like(obj)}, not a list of tasks",
+        file=where.file,
+        locator="tasks",
+    )
+
+
+class LabelStudioReader:
+    """The `labelstudio` reader (see the module docstring)."""
+
+    name = "labelstudio"
+    title = "Label Studio (JSON, JSON-MIN, task JSONL)"
+    options = (
+        ReaderOption(
+            "label-config",
+            "the project's labeling config XML: declared labels, data keys, JSON-MIN column types",
+            is_path=True,
+        ),
+    )
+
+    def read(self, inputs: Sequence[str], options: Options) -> Iterator[Task | Reject]:
+        """Every task of every input, in order (the label config is parsed before reading)."""
+        config = parse_label_config(options.label_config) if options.label_config else None
+        for path in inputs:
+            yield from read_file(path, config)
+
+    def default_image_roots(self, inputs: Sequence[str]) -> list[str]:
+        """None: Label Studio names images by server path; the user gives --images-root."""
+        return []
+
+
+READER = LabelStudioReader()
