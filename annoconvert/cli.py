@@ -1,0 +1,127 @@
+"""The command line (DESIGN.md §6): one command per reader, generated from the registry, plus
+`validate`, `agreement`, `stats`, `preview` and `formats`.
+
+Modules are imported only when their command runs, so `annoconvert --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from annoconvert import __version__
+from annoconvert.errors import AnnoconvertError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("annoconvert.commands.validate:command", "Check a JSONL file against a preset."),
+    "agreement": (
+        "annoconvert.commands.agreement:command",
+        "Measure agreement between annotators.",
+    ),
+    "stats": ("annoconvert.commands.stats:command", "Count labels, annotators, regions, sizes."),
+    "preview": ("annoconvert.commands.preview:command", "Write an HTML page of a JSONL file."),
+    "formats": (
+        "annoconvert.commands.formats:command",
+        "List readers, recipes, dialects, presets.",
+    ),
+}
+READER_HELP: dict[str, str] = {
+    "labelstudio": "Convert Label Studio exports (JSON, JSON-MIN, JSONL).",
+    "doccano": "Convert Doccano exports (JSONL, JSON, CSV, fastText, zip).",
+    "cvat": "Convert CVAT for images/video 1.1 XML (file, folder or zip).",
+    "coco": "Convert COCO JSON (file, folder or zip; CVAT, Roboflow, MMDetection).",
+}
+EXAMPLES = """
+\b
+Examples:
+  annoconvert labelstudio export.json -o train.jsonl
+  annoconvert labelstudio export.json --recipe classification \\
+      --system "You are an expert email classifier." --answer-template "Classification: {label}"
+  annoconvert cvat task.zip --recipe detection --box-format qwen3-vl -o boxes.jsonl
+  annoconvert doccano project.zip --annotators majority --rejects rejects.jsonl -o train.jsonl
+  annoconvert validate train.jsonl --preset openai
+"""
+
+
+def fail(err: AnnoconvertError) -> None:
+    """Print one clear line for an AnnoconvertError and exit with its code."""
+    click.echo(f"annoconvert: error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+def guarded(body: Callable[[], int | None]) -> None:
+    """Run a command body: one line and a non-zero exit for every error, never a traceback."""
+    try:
+        code = body()
+    except AnnoconvertError as err:
+        fail(err)
+    except KeyboardInterrupt:
+        click.echo("annoconvert: interrupted; nothing was written to the output", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except OSError as err:
+        click.echo(f"annoconvert: error: {err.filename or ''}: {err.strerror or err}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit:
+        raise
+    except Exception as err:  # a bug: say so in one line; the traceback only on request
+        if os.environ.get("ANNOCONVERT_DEBUG"):
+            raise
+        click.echo(
+            f"annoconvert: internal error: {type(err).__name__}: {err} "
+            "(please report it; set ANNOCONVERT_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(code or 0)
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are built or imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from annoconvert import registry
+
+        return [*registry.names("readers"), *SUBCOMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in SUBCOMMANDS:
+            command: click.Command = _load(SUBCOMMANDS[cmd_name][0])
+            return command
+        from annoconvert import registry
+
+        if cmd_name in registry.names("readers"):
+            from annoconvert.commands.convert import reader_command
+
+            return reader_command(cmd_name, READER_HELP.get(cmd_name))
+        return None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from annoconvert import registry
+
+        rows = [
+            (name, READER_HELP.get(name, f"Convert {name} exports."))
+            for name in registry.names("readers")
+        ]
+        rows += [(name, help_) for name, (_, help_) in SUBCOMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, epilog=EXAMPLES)
+@click.version_option(__version__, prog_name="annoconvert")
+def main() -> None:
+    """Turn annotation-tool exports into fine-tuning JSONL (chat messages, Base64 images,
+    box_2d targets)."""

@@ -1,0 +1,295 @@
+"""The conversion pipeline: reader -> policy -> media -> recipe -> dialect -> sink (DESIGN.md §1).
+
+Every task read is either written (one or more examples) or rejected with a code; the counts
+always add up: read = rejected + tasks written, examples = tasks written + extra examples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from annoconvert import registry
+from annoconvert.errors import (
+    AnnoconvertError,
+    ConfigError,
+    MediaError,
+    RecipeError,
+    StopRun,
+    TaskError,
+)
+from annoconvert.model import AnnotationSet, Example, PreparedImage, Reject, Task, Warning_
+from annoconvert.options import BUILTIN_PLACEHOLDERS, TEMPLATE_OPTIONS, Options, template_fields
+from annoconvert.policy import select
+from annoconvert.recipes.auto import choose_recipe
+from annoconvert.registry import Recipe
+
+AUTO_SAMPLE = 200
+"""Tasks looked at before choosing a recipe for `--recipe auto` and checking templates."""
+RECIPE_PLACEHOLDERS = frozenset({"entities", "answer", "reply"})
+
+
+@dataclass
+class RunStats:
+    """Counts and findings of one run; `rejects` in input order."""
+
+    read: int = 0
+    tasks_written: int = 0
+    written: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    warnings: list[Warning_] = field(default_factory=list)
+    disagreed: int = 0
+    recipe: str | None = None
+    recipe_reason: str | None = None
+    files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        """Tasks rejected (a task is counted once even if several of its examples failed)."""
+        return len(
+            {(r.file, r.locator, r.task) for r in self.rejects if r.code != "bad_line"}
+        ) + sum(1 for r in self.rejects if r.code == "bad_line")
+
+    def codes(self) -> Counter[str]:
+        """Rejects counted by code."""
+        return Counter(r.code for r in self.rejects)
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """One task's output: its examples (possibly several) and the task it came from."""
+
+    task: Task
+    examples: list[Example]
+
+
+def _reject(task: Task, code: str, reason: str, locator: str | None = None) -> Reject:
+    return Reject(task.id, task.source.file, locator or task.source.locator, code, reason)
+
+
+def check_templates(options: Options, sample: Sequence[Task]) -> None:
+    """A template naming a field no task has fails now, before any line is written."""
+    known = set(BUILTIN_PLACEHOLDERS) | RECIPE_PLACEHOLDERS
+    for task in sample:
+        known.update(k for k in task.fields if not k.startswith("__"))
+        controls = task.fields.get("__controls__")
+        if isinstance(controls, dict):
+            known.update(controls)
+        for annotation in task.annotations:
+            known.update(getattr(r, "field", "") for r in annotation.regions)
+    for name in TEMPLATE_OPTIONS:
+        template = getattr(options, name)
+        if template is None:
+            continue
+        unknown = [f for f in template_fields(template) if f not in known]
+        if unknown and sample:
+            raise ConfigError(
+                f"--{name.replace('_', '-')} names {', '.join('{' + u + '}' for u in unknown)}, "
+                f"which no task has; available: {', '.join(sorted(known))}"
+            )
+
+
+class Converter:
+    """Runs tasks through policy, media, recipe and dialect; collects stats and rejects."""
+
+    def __init__(self, options: Options, roots: Sequence[str], stats: RunStats):
+        self.options = options
+        self.roots = list(roots)
+        self.stats = stats
+        self.recipe: Recipe | None = None
+        self._media: Any = None
+
+    def choose(self, sample: Sequence[Task]) -> Recipe:
+        """Resolve the recipe (auto looks at a sample of tasks) and check the templates."""
+        name = self.options.recipe
+        if name == "auto":
+            name, reason = choose_recipe(sample)
+            self.stats.recipe_reason = reason
+        self.stats.recipe = name
+        self.recipe = registry.recipe(name)
+        check_templates(self.options, sample)
+        return self.recipe
+
+    @property
+    def media(self) -> Any:
+        """The media pipeline, created on first use (Pillow is imported only then)."""
+        if self._media is None:
+            from annoconvert.media import MediaPipeline
+
+            self._media = MediaPipeline(self.options, self.roots)
+        return self._media
+
+    def close(self) -> None:
+        """Stop the media worker pool, if one was started."""
+        if self._media is not None:
+            self._media.close()
+
+    def _selected(
+        self, tasks: Iterable[Task | Reject]
+    ) -> Iterator[tuple[Task, tuple[AnnotationSet, ...]]]:
+        for item in tasks:
+            if isinstance(item, Reject):
+                self.stats.read += 1
+                self.record(item)
+                continue
+            self.stats.read += 1
+            try:
+                selection = select(item, self.options.annotators)
+            except TaskError as err:
+                self.record(_reject(item, err.code, err.message))
+                continue
+            if selection.disagreed:
+                self.stats.disagreed += 1
+            yield item, selection.chosen
+
+    def record(self, reject: Reject) -> None:
+        """Keep a reject; stop the run when the error policy says so."""
+        self.stats.rejects.append(reject)
+        if self.options.on_error == "fail":
+            raise StopRun(
+                f"{reject.file} at {reject.locator}: task {reject.task}: {reject.reason} "
+                f"[{reject.code}] (--on-error fail)"
+            )
+        if (
+            self.options.max_errors is not None
+            and len(self.stats.rejects) >= self.options.max_errors
+        ):
+            raise StopRun(
+                f"stopped after {len(self.stats.rejects)} rejected tasks (--max-errors "
+                f"{self.options.max_errors}); last: {reject.file} at {reject.locator}: "
+                f"{reject.reason} [{reject.code}]"
+            )
+
+    def _build(
+        self, task: Task, chosen: tuple[AnnotationSet, ...], images: Sequence[PreparedImage]
+    ) -> Converted | None:
+        assert self.recipe is not None
+        examples: list[Example] = []
+        for annotation in chosen:
+            try:
+                examples.extend(self.recipe.build(task, annotation, images, self.options))
+            except RecipeError as err:
+                self.record(_reject(task, err.code, str(err), err.locator))
+                return None
+            except TaskError as err:
+                self.record(_reject(task, err.code, err.message, err.locator))
+                return None
+        return Converted(task, examples)
+
+    def convert(self, tasks: Iterable[Task | Reject]) -> Iterator[Converted]:
+        """Converted tasks in input order; rejected ones are recorded, not yielded."""
+        assert self.recipe is not None
+        selected = self._selected(tasks)
+        if not self.recipe.needs_images:
+            for task, chosen in selected:
+                done = self._build(task, chosen, ())
+                if done is not None:
+                    yield done
+            return
+        prepared = self.media.prepare_ordered(selected, lambda item: item[0].images)
+        for (task, chosen), images, warnings in prepared:
+            for message in warnings:
+                self.stats.warnings.append(
+                    Warning_("image", str(message), task.id, task.source.file)
+                )
+            if isinstance(images, MediaError):
+                self.record(_reject(task, images.code, str(images)))
+                continue
+            done = self._build(task, chosen, images)
+            if done is not None:
+                yield done
+
+
+def peek(items: Iterator[Task | Reject], size: int) -> tuple[list[Task], Iterator[Task | Reject]]:
+    """The first `size` tasks (for auto and template checks) and the stream, unchanged."""
+    head = list(itertools.islice(items, size))
+    tasks = [t for t in head if isinstance(t, Task)]
+    return tasks, itertools.chain(head, items)
+
+
+def run(
+    source: str,
+    inputs: Sequence[str],
+    options: Options,
+    output: str | None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> RunStats:
+    """Convert `inputs` with the `source` reader into `output`: the whole run the CLI runs."""
+    from annoconvert.writers.sink import JsonlSink, LineMeta
+
+    started = time.perf_counter()
+    stats = RunStats()
+    reader = registry.reader(source)
+    dialect = registry.dialect(options.dialect)
+    if (options.split and not output) or (options.split and output == "-"):
+        raise ConfigError("--split needs -o FILE: the split files are written beside it")
+    roots = list(options.images_root) or reader.default_image_roots(inputs)
+    sample, stream = peek(iter(reader.read(inputs, options)), AUTO_SAMPLE)
+    converter = Converter(options, roots, stats)
+    converter.choose(sample)
+    sink = JsonlSink(output, _split_assigner(options) if options.split else None)
+    validator = _validator(options)
+    try:
+        for done in converter.convert(stream):
+            stats.tasks_written += 1
+            for example in done.examples:
+                line = dialect.render(example, options)
+                if validator is not None:
+                    validator.check_line(stats.written + 1, line)
+                sink.write(line, LineMeta(example.group, example.label, done.task.subset))
+                stats.written += 1
+            if progress is not None:
+                progress(stats.read)
+        if validator is not None:
+            stats.warnings.extend(_validation_warnings(validator))
+        if stats.read == 0:
+            stats.warnings.append(Warning_("empty_input", "the input holds no tasks"))
+        stats.files = sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        converter.close()
+        stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _split_assigner(options: Options) -> Callable[[Sequence[Any]], list[str]]:
+    from annoconvert.quality.splits import assign_splits
+
+    spec = options.split
+    assert spec is not None
+
+    def assign(metas: Sequence[Any]) -> list[str]:
+        if spec == "by-subset":
+            return [m.subset or "default" for m in metas]
+        return assign_splits([(m.group, m.label) for m in metas], spec, options.seed)
+
+    return assign
+
+
+def _validator(options: Options) -> Any:
+    if not options.validate_output:
+        return None
+    try:
+        from annoconvert.quality.validate import Validator
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return None
+    return Validator(options.effective_preset)
+
+
+def _validation_warnings(validator: Any) -> list[Warning_]:
+    report = validator.finish()
+    out = []
+    for finding in getattr(report, "errors", []) + getattr(report, "warnings", []):
+        out.append(Warning_(f"validate:{finding.code}", finding.message))
+    return out
+
+
+__all__ = ["AnnoconvertError", "Converter", "RunStats", "run"]

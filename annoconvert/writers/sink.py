@@ -1,0 +1,135 @@
+"""The JSONL sink: lines go to a temporary file beside the target and are renamed into place.
+
+A run that fails or is killed leaves the previous file (or nothing) at the output path. With a
+split, every line is first written to one temporary file with its group and label remembered
+(a few bytes each), the split is assigned at the end, and each split file is written and renamed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+
+@dataclass(frozen=True, slots=True)
+class LineMeta:
+    """What a split needs to know about a written line."""
+
+    group: str | None
+    label: str | None
+    subset: str | None
+
+
+SplitAssigner = Callable[[Sequence[LineMeta]], list[str]]
+
+
+def split_path(output: str, split: str) -> str:
+    """`out.jsonl` + `train` -> `out.train.jsonl` (beside the output)."""
+    p = Path(output)
+    suffix = p.suffix or ".jsonl"
+    return str(p.with_name(f"{p.stem if p.suffix else p.name}.{split}{suffix}"))
+
+
+def _temp_beside(path: str) -> tuple[IO[bytes], str]:
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    return os.fdopen(fd, "wb", buffering=1024 * 1024), tmp
+
+
+class JsonlSink:
+    """Write lines to `output` atomically (or to stdout when output is None or '-')."""
+
+    def __init__(self, output: str | None, assign_splits: SplitAssigner | None = None):
+        self.output = None if output in (None, "-") else output
+        self.assign_splits = assign_splits
+        self.count = 0
+        self._metas: list[LineMeta] = []
+        self._offsets: list[int] = []
+        self._tmp: str | None = None
+        self._fh: IO[bytes]
+        if self.output is None:
+            self._fh = sys.stdout.buffer
+        else:
+            Path(self.output).parent.mkdir(parents=True, exist_ok=True)
+            self._fh, self._tmp = _temp_beside(self.output)
+        self._pos = 0
+
+    def write(self, line: bytes, meta: LineMeta | None = None) -> None:
+        """Append one JSON line (without its newline)."""
+        if self.assign_splits is not None:
+            self._offsets.append(self._pos)
+            self._metas.append(meta or LineMeta(None, None, None))
+        self._fh.write(line)
+        self._fh.write(b"\n")
+        self._pos += len(line) + 1
+        self.count += 1
+
+    def commit(self) -> list[str]:
+        """Finish: rename the temporary file(s) into place; returns the paths written."""
+        if self.output is None:
+            self._fh.flush()
+            return ["-"]
+        assert self._tmp is not None
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        if self.assign_splits is None:
+            os.replace(self._tmp, self.output)
+            self._tmp = None
+            return [self.output]
+        return self._commit_splits()
+
+    def _commit_splits(self) -> list[str]:
+        assert self._tmp is not None and self.output is not None and self.assign_splits
+        names = self.assign_splits(self._metas)
+        order = sorted(set(names), key=names.index)
+        outputs: dict[str, tuple[IO[bytes], str]] = {}
+        try:
+            for name in order:
+                outputs[name] = _temp_beside(split_path(self.output, name))
+            with open(self._tmp, "rb") as src:
+                data = src.read() if self._pos < 256 * 1024**2 else None
+                for i, name in enumerate(names):
+                    start = self._offsets[i]
+                    end = self._offsets[i + 1] if i + 1 < len(self._offsets) else self._pos
+                    if data is not None:
+                        chunk = data[start:end]
+                    else:
+                        src.seek(start)
+                        chunk = src.read(end - start)
+                    outputs[name][0].write(chunk)
+            written = []
+            for name, (fh, tmp) in outputs.items():
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+                final = split_path(self.output, name)
+                os.replace(tmp, final)
+                written.append(final)
+            return written
+        except BaseException:
+            for fh, tmp in outputs.values():
+                fh.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+    def abort(self) -> None:
+        """Drop everything written so far; the output path keeps what it had before."""
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            self._tmp = None
