@@ -1,0 +1,224 @@
+"""One COCO annotation record to model regions (pure functions; geometry via geometry.py).
+
+- instances/stuff: a Box from `bbox` (id = the annotation id; `attributes.rotation`, the
+  CVAT/Datumaro extension, turns it about its centre like a CVAT box) plus the segmentation:
+  one Polygon per polygon ring (id `<ann id>/polygon/<ring>`) or one Mask (id `<ann id>/mask`)
+  decoded from uncompressed or compressed RLE with pycocotools and re-encoded row-major over
+  the mask's tight box;
+- person_keypoints: a Points region (names from the category, COCO visibility), id
+  `<ann id>/keypoints`;
+- captions: TextAnswer(field="caption"); labels (Datumaro): Choice(field="tags").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from annoconvert import geometry
+from annoconvert.errors import TaskError
+from annoconvert.model import Box, Choice, JsonValue, Mask, Points, Polygon, Region, TextAnswer
+
+FIELD = "label"
+TAG_FIELD = "tags"
+CAPTION_FIELD = "caption"
+
+
+def _attributes(ann: dict[str, Any]) -> dict[str, JsonValue] | None:
+    attrs: dict[str, JsonValue] = {}
+    ext = ann.get("attributes")
+    if isinstance(ext, dict):
+        attrs.update(ext)
+    if "iscrowd" in ann:
+        attrs["iscrowd"] = bool(ann["iscrowd"])
+    return attrs or None
+
+
+def _num(value: Any, what: str, locator: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TaskError("bad_geometry", f"{what} is not a number ({value!r})", locator=locator)
+    return float(value)
+
+
+def box_region(
+    ann: dict[str, Any], label: str, width: int, height: int, locator: str
+) -> Box | None:
+    """The `bbox` as a Box (None when the record has no bbox)."""
+    bbox = ann.get("bbox")
+    if bbox is None or (isinstance(bbox, list) and not bbox):
+        return None
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise TaskError("bad_geometry", "bbox is not [x, y, w, h]", locator=f"{locator}.bbox")
+    x, y, w, h = (_num(v, "bbox value", f"{locator}.bbox") for v in bbox)
+    ext = ann.get("attributes")
+    rotation = 0.0
+    if isinstance(ext, dict) and ext.get("rotation") not in (None, ""):
+        rotation = _num(ext["rotation"], "attributes.rotation", f"{locator}.attributes.rotation")
+    nx, ny, nw, nh, rot = geometry.pixel_xywh_box(x, y, w, h, width, height, rotation)
+    return Box(
+        FIELD,
+        (label,),
+        nx,
+        ny,
+        nw,
+        nh,
+        rot,
+        width,
+        height,
+        id=str(ann.get("id")),
+        attributes=_attributes(ann),
+    )
+
+
+def segmentation_regions(
+    ann: dict[str, Any], label: str, width: int, height: int, locator: str
+) -> list[Region]:
+    """Polygon rings or an RLE mask of the record (empty for a bbox-only record)."""
+    seg = ann.get("segmentation")
+    ann_id = ann.get("id")
+    if seg is None or seg == [] or seg == {}:
+        return []
+    loc = f"{locator}.segmentation"
+    if isinstance(seg, list):
+        out: list[Region] = []
+        for i, ring in enumerate(seg):
+            if not isinstance(ring, list) or len(ring) < 6 or len(ring) % 2:
+                raise TaskError(
+                    "bad_geometry", "polygon ring is not a flat list of >= 3 x,y pairs", locator=loc
+                )
+            flat = [_num(v, "polygon coordinate", f"{loc}[{i}]") for v in ring]
+            pts = geometry.pixel_points(geometry.flat_to_points(flat), width, height)
+            out.append(
+                Polygon(
+                    FIELD,
+                    (label,),
+                    pts,
+                    width,
+                    height,
+                    id=f"{ann_id}/polygon/{i}",
+                    attributes=_attributes(ann),
+                )
+            )
+        return out
+    if isinstance(seg, dict):
+        return [rle_mask(seg, label, width, height, loc, f"{ann_id}/mask", _attributes(ann))]
+    raise TaskError("bad_geometry", "segmentation is neither polygons nor RLE", locator=loc)
+
+
+def decode_rle(seg: dict[str, Any], width: int, height: int, locator: str) -> np.ndarray:
+    """COCO RLE (column-major; counts a list or a compressed string) to an (h, w) uint8 array."""
+    from pycocotools import mask as mask_utils  # lazy: keeps `--help` fast
+
+    size = seg.get("size")
+    counts = seg.get("counts")
+    if size != [height, width]:
+        raise TaskError(
+            "bad_mask",
+            f"RLE size {size!r} is not the image's [height, width] = [{height}, {width}]",
+            locator=locator,
+        )
+    try:
+        if isinstance(counts, list):
+            rle = mask_utils.frPyObjects(seg, height, width)
+        elif isinstance(counts, str | bytes):
+            raw = counts.encode("ascii") if isinstance(counts, str) else counts
+            rle = {"size": [height, width], "counts": raw}
+        else:
+            raise TypeError
+        decoded: np.ndarray = mask_utils.decode(rle)
+    except (TypeError, ValueError, UnicodeEncodeError):
+        raise TaskError("bad_mask", "RLE counts cannot be decoded", locator=locator) from None
+    return decoded
+
+
+def rle_mask(
+    seg: dict[str, Any],
+    label: str,
+    width: int,
+    height: int,
+    locator: str,
+    region_id: str | None = None,
+    attributes: dict[str, JsonValue] | None = None,
+) -> Mask:
+    """COCO RLE to the model's Mask: row-major runs over the tight box, background first."""
+    bitmap = decode_rle(seg, width, height, locator)
+    left, top, counts, mw, mh = row_major_tight(bitmap)
+    return Mask(
+        FIELD,
+        (label,),
+        counts,
+        left,
+        top,
+        mw,
+        mh,
+        width,
+        height,
+        id=region_id,
+        attributes=attributes,
+    )
+
+
+def row_major_tight(bitmap: np.ndarray) -> tuple[int, int, tuple[int, ...], int, int]:
+    """(left, top, counts, width, height) of a bitmap's tight box; empty mask -> 0x0 box."""
+    ys, xs = np.nonzero(bitmap)
+    if len(xs) == 0:
+        return 0, 0, (), 0, 0
+    top, bottom, left, right = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+    flat = (bitmap[top : bottom + 1, left : right + 1] != 0).ravel(order="C").astype(np.int8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate(([0], change, [flat.size]))
+    runs = np.diff(bounds).tolist()
+    if flat[0] == 1:
+        runs = [0, *runs]
+    return left, top, tuple(int(r) for r in runs), right - left + 1, bottom - top + 1
+
+
+def keypoints_region(
+    ann: dict[str, Any],
+    label: str,
+    names: Sequence[str] | None,
+    width: int,
+    height: int,
+    locator: str,
+) -> Points | None:
+    """x,y,v triplets as Points with COCO visibility; names when the category gives them."""
+    kps = ann.get("keypoints")
+    if not kps:
+        return None
+    if not isinstance(kps, list) or len(kps) % 3:
+        raise TaskError(
+            "bad_geometry",
+            "keypoints is not a list of x,y,v triplets",
+            locator=f"{locator}.keypoints",
+        )
+    vals = [_num(v, "keypoint value", f"{locator}.keypoints") for v in kps]
+    pts = [(vals[i], vals[i + 1]) for i in range(0, len(vals), 3)]
+    vis = tuple(int(vals[i + 2]) for i in range(0, len(vals), 3))
+    use_names = tuple(names) if names and len(names) == len(pts) else None
+    return Points(
+        FIELD,
+        (label,),
+        geometry.pixel_points(pts, width, height),
+        visibility=vis,
+        names=use_names,
+        image_width=width,
+        image_height=height,
+        id=f"{ann.get('id')}/keypoints",
+        attributes=_attributes(ann),
+    )
+
+
+def caption_region(ann: dict[str, Any], locator: str) -> TextAnswer:
+    """A caption record as a TextAnswer for the image-to-text recipe."""
+    text = ann.get("caption")
+    if not isinstance(text, str):
+        raise TaskError("bad_caption", "caption is not a string", locator=f"{locator}.caption")
+    return TextAnswer(CAPTION_FIELD, (text,), id=str(ann.get("id")))
+
+
+def label_region(ann: dict[str, Any], label: str) -> Choice:
+    """A Datumaro `labels_*.json` record (image-level label) as a Choice."""
+    ext = ann.get("attributes")
+    return Choice(TAG_FIELD, (label,), id=str(ann.get("id")), attributes=dict(ext) if ext else None)
