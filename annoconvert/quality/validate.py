@@ -1,0 +1,802 @@
+"""Check a fine-tuning JSONL file against what a platform (preset) really accepts.
+
+The floor is the OpenAI cookbook's "Chat_finetuning_data_prep" notebook: its error types
+`data_type`, `missing_messages_list`, `message_missing_key`, `message_unrecognized_key`,
+`unrecognized_role`, `missing_content`, `example_missing_assistant_message`, its warnings for
+examples without a system or user message and over the token limit, and its token formula. On top:
+content-part lists, tool calls, `weight`, images (where, URL form, MIME vs bytes, decodable, size,
+mode, count), `box_2d`/`bbox_2d` answers, dataset minimums, and the Vertex, TRL and ShareGPT
+dialects.
+
+Streaming: `Validator.check_line` keeps counters and token counts, never the lines, so the
+conversion runs the same checks on what it writes. Every finding has a stable snake_case `code`.
+
+PRESET_LIMITS below is the one table of dataset-level limits (until `annoconvert/presets.py`
+exists; the lead merges them). A `None` limit is not checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from annoconvert.errors import ConfigError
+from annoconvert.quality.tokens import TokenCounter, distribution
+
+DialectName = Literal["openai", "vertex", "trl", "sharegpt"]
+MB = 1024 * 1024
+_OPENAI_MIMES = ("image/jpeg", "image/png", "image/webp")
+
+
+@dataclass(frozen=True)
+class PresetLimits:
+    """What one platform accepts. Sources: the platforms' fine-tuning docs (see DESIGN.md §4)."""
+
+    name: str
+    dialect: DialectName
+    max_image_bytes: int | None
+    max_images_per_example: int | None
+    allowed_mimes: tuple[str, ...] | None
+    allowed_modes: tuple[str, ...] | None
+    min_examples: int
+    max_tokens_per_example: int | None
+    max_image_examples: int | None = None
+    allow_http_images: bool = True
+
+
+PRESET_LIMITS: dict[str, PresetLimits] = {
+    # OpenAI: 10 MB, 10 images, JPEG/PNG/WEBP in RGB(A), >= 10 examples, <= 50,000 image
+    # examples; 65,536 tokens per training example (gpt-4o / gpt-4.1 family).
+    "openai": PresetLimits(
+        "openai", "openai", 10 * MB, 10, _OPENAI_MIMES, ("RGB", "RGBA"), 10, 65536, 50000
+    ),
+    # Together follows OpenAI's image rules; its token limit depends on the model (not checked).
+    "together": PresetLimits(
+        "together", "openai", 10 * MB, 10, _OPENAI_MIMES, ("RGB", "RGBA"), 1, None
+    ),
+    # Fireworks: >= 3 examples, PNG/JPEG only; per-example image count assumed as OpenAI's.
+    "fireworks": PresetLimits(
+        "fireworks", "openai", 10 * MB, 10, ("image/jpeg", "image/png"), ("RGB", "RGBA"), 3, None
+    ),
+    # Azure OpenAI: 64 images per example, otherwise OpenAI's rules.
+    "azure": PresetLimits(
+        "azure", "openai", 10 * MB, 64, _OPENAI_MIMES, ("RGB", "RGBA"), 10, 65536, 50000
+    ),
+    # Vertex AI Gemini tuning: 30 images, 20 MB, PNG/JPEG/WEBP/HEIC/HEIF, 131,072 tokens.
+    "vertex": PresetLimits(
+        "vertex",
+        "vertex",
+        20 * MB,
+        30,
+        ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
+        None,
+        1,
+        131072,
+    ),
+    # Local trainers: no platform limits; the structure is what matters.
+    "trl": PresetLimits("trl", "trl", None, None, None, None, 1, None),
+    "sharegpt": PresetLimits("sharegpt", "sharegpt", None, None, None, None, 1, None),
+}
+
+OPENAI_TOP_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls", "metadata"})
+OPENAI_MESSAGE_KEYS = frozenset(
+    {"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id", "refusal"}
+)
+OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+DPO_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
+VERTEX_TOP_KEYS = frozenset({"contents", "systemInstruction", "tools", "generationConfig"})
+VERTEX_PART_KEYS = frozenset(
+    {"text", "inlineData", "fileData", "functionCall", "functionResponse", "thought"}
+)
+VERTEX_IMAGE_TOKENS = 258  # Gemini counts an image as 258 tokens
+SHAREGPT_ROLES = frozenset({"human", "gpt", "observation", "function_call"})
+_DATA_URL = re.compile(r"^data:([^;,]*)((?:;[^;,]*)*),(.*)$", re.DOTALL)
+
+
+class Finding(BaseModel):
+    """One problem: where (1-based line, None for the whole file), a stable code, a sentence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int | None
+    code: str
+    message: str
+
+
+class TokenReport(BaseModel):
+    """Token counts per example: exact (tiktoken, cached encoding) or the documented estimate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: Literal["exact", "estimate"]
+    encoding: str
+    limit: int | None
+    distribution: dict[str, float]
+    over_limit: list[int] = Field(description="line numbers of examples over the limit")
+
+
+class ValidationReport(BaseModel):
+    """What `validate` found; `ok` is False when there is any error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    preset: str
+    dialect: str
+    lines: int
+    examples: int
+    image_examples: int
+    images: int
+    ok: bool
+    errors: list[Finding]
+    warnings: list[Finding]
+    error_counts: dict[str, int]
+    warning_counts: dict[str, int]
+    tokens: TokenReport
+
+
+def preset_limits(name: str) -> PresetLimits:
+    """The limits of preset `name`; ConfigError for an unknown one."""
+    try:
+        return PRESET_LIMITS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown preset {name!r}; choose one of: {', '.join(PRESET_LIMITS)}"
+        ) from None
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def sniff_mime(data: bytes) -> str | None:
+    """The image type the bytes really are, from their magic number."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in (b"heic", b"heix", b"heim", b"heis"):
+            return "image/heic"
+        if brand in (b"mif1", b"msf1", b"heif"):
+            return "image/heif"
+        if brand in (b"avif", b"avis"):
+            return "image/avif"
+    if data[:2] == b"BM":
+        return "image/bmp"
+    return None
+
+
+@dataclass
+class _Line:
+    """Findings of one line, collected as they are found."""
+
+    number: int
+    errors: list[Finding]
+    warnings: list[Finding]
+    images: int = 0
+
+    def error(self, code: str, message: str) -> None:
+        self.errors.append(Finding(line=self.number, code=code, message=message))
+
+    def warn(self, code: str, message: str) -> None:
+        self.warnings.append(Finding(line=self.number, code=code, message=message))
+
+
+class Validator:
+    """Incremental checker: `check_line` for each line, then `finish` for the report."""
+
+    def __init__(
+        self, preset: str = "openai", *, max_findings: int = 1000, decode_images: bool = True
+    ) -> None:
+        self.limits = preset_limits(preset)
+        self.max_findings = max_findings
+        self.decode_images = decode_images
+        self.counter = TokenCounter()
+        self._errors: list[Finding] = []
+        self._warnings: list[Finding] = []
+        self._error_counts: Counter[str] = Counter()
+        self._warning_counts: Counter[str] = Counter()
+        self._tokens: list[int] = []
+        self._over: list[int] = []
+        self._lines = 0
+        self._examples = 0
+        self._image_examples = 0
+        self._images = 0
+
+    # -- public API --
+
+    def check_line(self, line_no: int, raw: bytes) -> list[Finding]:
+        """Check one JSONL line (1-based number); returns its findings, errors first."""
+        self._lines += 1
+        state = _Line(line_no, [], [])
+        self._check(state, raw)
+        if state.images:
+            self._image_examples += 1
+            self._images += state.images
+        for finding in state.errors:
+            self._error_counts[finding.code] += 1
+            if len(self._errors) < self.max_findings:
+                self._errors.append(finding)
+        for finding in state.warnings:
+            self._warning_counts[finding.code] += 1
+            if len(self._warnings) < self.max_findings:
+                self._warnings.append(finding)
+        return state.errors + state.warnings
+
+    def finish(self) -> ValidationReport:
+        """The report over every line checked so far, with the dataset-level checks."""
+        errors = list(self._errors)
+        error_counts = Counter(self._error_counts)
+        limits = self.limits
+        if self._examples < limits.min_examples:
+            errors.append(
+                Finding(
+                    line=None,
+                    code="too_few_examples",
+                    message=f"{self._examples} example(s); the {limits.name} preset needs at "
+                    f"least {limits.min_examples}",
+                )
+            )
+            error_counts["too_few_examples"] += 1
+        if limits.max_image_examples is not None and self._image_examples > (
+            limits.max_image_examples
+        ):
+            errors.append(
+                Finding(
+                    line=None,
+                    code="too_many_image_examples",
+                    message=f"{self._image_examples} examples hold images; the {limits.name} "
+                    f"preset takes at most {limits.max_image_examples}",
+                )
+            )
+            error_counts["too_many_image_examples"] += 1
+        return ValidationReport(
+            preset=limits.name,
+            dialect=limits.dialect,
+            lines=self._lines,
+            examples=self._examples,
+            image_examples=self._image_examples,
+            images=self._images,
+            ok=not error_counts,
+            errors=errors,
+            warnings=list(self._warnings),
+            error_counts=dict(sorted(error_counts.items())),
+            warning_counts=dict(sorted(self._warning_counts.items())),
+            tokens=TokenReport(
+                method=self.counter.method,
+                encoding=self.counter.encoding,
+                limit=limits.max_tokens_per_example,
+                distribution=distribution(self._tokens),
+                over_limit=list(self._over),
+            ),
+        )
+
+    # -- the checks --
+
+    def _check(self, s: _Line, raw: bytes) -> None:
+        text_line = raw.rstrip(b"\r\n")
+        if not text_line.strip():
+            s.error("blank_line", "the line is empty; every line must hold one JSON object")
+            return
+        try:
+            decoded = text_line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            s.error("invalid_utf8", f"the line is not valid UTF-8 (byte {err.start})")
+            return
+        try:
+            obj = json.loads(decoded)
+        except json.JSONDecodeError as err:
+            s.error("invalid_json", f"the line is not valid JSON: {err.msg} at column {err.colno}")
+            return
+        if not isinstance(obj, dict):
+            s.error("data_type", f"the line is a JSON {type(obj).__name__}, not an object")
+            return
+        self._examples += 1
+        dialect = self.limits.dialect
+        if dialect == "vertex":
+            tokens = self._vertex(s, obj)
+        elif dialect == "sharegpt":
+            tokens = self._sharegpt(s, obj)
+        elif dialect == "trl":
+            tokens = self._trl(s, obj)
+        else:
+            tokens = self._openai(s, obj)
+        if tokens is not None:
+            self._tokens.append(tokens)
+            limit = self.limits.max_tokens_per_example
+            if limit is not None and tokens > limit:
+                self._over.append(s.number)
+                s.warn(
+                    "example_over_token_limit",
+                    f"about {tokens} tokens ({self.counter.method}); over the {limit}-token "
+                    "limit, the example will be truncated",
+                )
+        limit_images = self.limits.max_images_per_example
+        if limit_images is not None and s.images > limit_images:
+            s.error(
+                "too_many_images",
+                f"{s.images} images in one example; the {self.limits.name} preset takes at "
+                f"most {limit_images}",
+            )
+
+    # OpenAI chat (also Together, Fireworks, Azure) and its DPO preference form
+
+    def _openai(self, s: _Line, obj: dict[str, Any]) -> int | None:
+        if "messages" not in obj and set(obj) >= DPO_KEYS:
+            return self._openai_dpo(s, obj)
+        messages = obj.get("messages")
+        if not isinstance(messages, list) or not messages:
+            s.error("missing_messages_list", "the line has no non-empty 'messages' list")
+            return None
+        for key in sorted(set(obj) - OPENAI_TOP_KEYS):
+            s.warn("unrecognized_key", f"top-level key {key!r} is not part of the chat format")
+        self._openai_messages(s, messages, "messages")
+        roles = [m.get("role") for m in messages if isinstance(m, dict)]
+        if "assistant" not in roles:
+            s.error("example_missing_assistant_message", "the example has no assistant message")
+        if "system" not in roles and "developer" not in roles:
+            s.warn("missing_system_message", "the example has no system message")
+        if "user" not in roles:
+            s.warn("missing_user_message", "the example has no user message")
+        return self.counter.messages(messages)
+
+    def _openai_dpo(self, s: _Line, obj: dict[str, Any]) -> int | None:
+        inp = obj.get("input")
+        messages = inp.get("messages") if isinstance(inp, dict) else None
+        if not isinstance(messages, list) or not messages:
+            s.error("missing_messages_list", "'input' has no non-empty 'messages' list")
+            return None
+        self._openai_messages(s, messages, "input.messages")
+        total = self.counter.messages(messages)
+        for key in ("preferred_output", "non_preferred_output"):
+            out = obj.get(key)
+            if not isinstance(out, list) or not out:
+                s.error("missing_content", f"{key!r} must be a non-empty list of messages")
+                continue
+            self._openai_messages(s, out, key)
+            if any(not isinstance(m, dict) or m.get("role") != "assistant" for m in out):
+                s.error("unrecognized_role", f"{key!r} must hold assistant messages only")
+            total = max(total, self.counter.messages([*messages, *out]))
+        return total
+
+    def _openai_messages(self, s: _Line, messages: list[Any], where: str) -> None:
+        for i, message in enumerate(messages):
+            at = f"{where}[{i}]"
+            if not isinstance(message, dict):
+                s.error("data_type", f"{at} is not an object")
+                continue
+            role = message.get("role")
+            has_calls = bool(message.get("tool_calls") or message.get("function_call"))
+            if "role" not in message or ("content" not in message and not has_calls):
+                missing = "role" if "role" not in message else "content"
+                s.error("message_missing_key", f"{at} has no {missing!r}")
+            for key in sorted(set(message) - OPENAI_MESSAGE_KEYS):
+                s.error("message_unrecognized_key", f"{at} has an unrecognized key {key!r}")
+            if "role" in message and role not in OPENAI_ROLES:
+                s.error("unrecognized_role", f"{at} has an unrecognized role {role!r}")
+            content = message.get("content")
+            if "content" in message:
+                if isinstance(content, list):
+                    self._openai_parts(s, content, at, role)
+                elif isinstance(content, str) and content.strip():
+                    pass
+                elif not (has_calls and not content):
+                    s.error("missing_content", f"{at} has no text content")
+            if "weight" in message:
+                weight = message["weight"]
+                if role != "assistant":
+                    s.error(
+                        "invalid_weight", f"{at}: 'weight' is allowed on assistant messages only"
+                    )
+                elif isinstance(weight, bool) or weight not in (0, 1):
+                    s.error("invalid_weight", f"{at}: 'weight' must be 0 or 1, not {weight!r}")
+            if "tool_calls" in message:
+                self._tool_calls(s, message["tool_calls"], at, role)
+            if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+                s.error("invalid_tool_call", f"{at}: a tool message needs a 'tool_call_id'")
+            if role == "assistant" and isinstance(content, str | list):
+                self._boxes(s, _text_of(content), at)
+
+    def _openai_parts(self, s: _Line, parts: list[Any], at: str, role: Any) -> None:
+        if not parts:
+            s.error("missing_content", f"{at}.content is an empty list")
+            return
+        for j, part in enumerate(parts):
+            where = f"{at}.content[{j}]"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text":
+                if not isinstance(part.get("text"), str) or not part["text"]:
+                    s.error("missing_content", f"{where} is a text part without text")
+            elif kind == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, dict) else None
+                if not isinstance(url, str):
+                    s.error("invalid_content_part", f"{where} has no image_url.url string")
+                    continue
+                detail = image.get("detail") if isinstance(image, dict) else None
+                if detail is not None and detail not in ("low", "high", "auto"):
+                    s.error("invalid_content_part", f"{where}: detail must be low, high or auto")
+                s.images += 1
+                if role != "user":
+                    s.error("image_not_in_user_message", f"{where}: images go in user messages")
+                self._image_url(s, url, where)
+            else:
+                s.error(
+                    "invalid_content_part",
+                    f"{where} is not a text or image_url part (type {kind!r})",
+                )
+
+    def _tool_calls(self, s: _Line, calls: Any, at: str, role: Any) -> None:
+        if role != "assistant":
+            s.error("invalid_tool_call", f"{at}: only assistant messages make tool calls")
+        if not isinstance(calls, list) or not calls:
+            s.error("invalid_tool_call", f"{at}.tool_calls must be a non-empty list")
+            return
+        for k, call in enumerate(calls):
+            where = f"{at}.tool_calls[{k}]"
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(call, dict) or not isinstance(call.get("id"), str):
+                s.error("invalid_tool_call", f"{where} needs a string 'id'")
+            call_type = call.get("type") if isinstance(call, dict) else None
+            if call_type is not None and call_type != "function":
+                s.error("invalid_tool_call", f"{where}: type must be 'function'")
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                s.error("invalid_tool_call", f"{where} needs function.name")
+                continue
+            arguments = fn.get("arguments")
+            if not isinstance(arguments, str):
+                s.error("invalid_tool_call", f"{where}: function.arguments must be a JSON string")
+                continue
+            try:
+                json.loads(arguments)
+            except json.JSONDecodeError:
+                s.error("invalid_tool_call", f"{where}: function.arguments is not valid JSON")
+
+    # images
+
+    def _image_url(self, s: _Line, url: str, where: str) -> None:
+        if url.startswith("data:"):
+            match = _DATA_URL.match(url)
+            if not match or ";base64" not in match.group(2):
+                s.error("invalid_image_url", f"{where}: a data URL must be data:<mime>;base64,...")
+                return
+            mime = match.group(1).lower()
+            if not mime:
+                s.error("invalid_image_url", f"{where}: the data URL names no MIME type")
+                return
+            self._image_data(s, mime, match.group(3), where)
+        elif url.startswith(("https://", "http://")):
+            if not self.limits.allow_http_images:
+                s.error("invalid_image_url", f"{where}: the preset takes embedded images only")
+        else:
+            s.error(
+                "invalid_image_url",
+                f"{where}: an image must be an http(s) URL or a data URL, not {url[:40]!r}",
+            )
+
+    def _image_data(self, s: _Line, mime: str, b64: str, where: str) -> None:
+        allowed = self.limits.allowed_mimes
+        if allowed is not None and mime not in allowed:
+            s.error(
+                "image_mime_not_allowed",
+                f"{where}: {mime} is not accepted by {self.limits.name} ({', '.join(allowed)})",
+            )
+        try:
+            data = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            s.error("invalid_base64", f"{where}: the image data is not valid Base64")
+            return
+        limit = self.limits.max_image_bytes
+        if limit is not None and len(data) > limit:
+            s.error(
+                "image_too_large",
+                f"{where}: the image is {len(data) / MB:.1f} MB; the limit is {limit / MB:.0f} MB",
+            )
+        real = sniff_mime(data)
+        if real is not None and real != mime and not {real, mime} <= {"image/heic", "image/heif"}:
+            s.error("image_mime_mismatch", f"{where}: declared {mime} but the bytes are {real}")
+        if self.decode_images:
+            self._decode(s, data, where)
+
+    def _decode(self, s: _Line, data: bytes, where: str) -> None:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                mode = img.mode
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            s.error("image_undecodable", f"{where}: the image cannot be decoded ({err})")
+            return
+        modes = self.limits.allowed_modes
+        if modes is not None and mode not in modes:
+            s.error(
+                "image_mode_not_allowed",
+                f"{where}: image mode {mode} is not accepted ({', '.join(modes)})",
+            )
+
+    # boxes in assistant answers
+
+    def _boxes(self, s: _Line, text: str, where: str) -> None:
+        stripped = text.strip()
+        if not stripped.startswith("["):
+            return
+        try:
+            answer = json.loads(stripped)
+        except json.JSONDecodeError:
+            return
+        if not isinstance(answer, list):
+            return
+        for k, item in enumerate(answer):
+            if not isinstance(item, dict):
+                continue
+            for key, xy_first, upper in (("box_2d", False, 1000), ("bbox_2d", True, None)):
+                if key in item:
+                    problem = box_problem(item[key], xy_first=xy_first, upper=upper)
+                    if problem:
+                        s.error("invalid_box", f"{where} answer[{k}].{key}: {problem}")
+
+    # Vertex AI Gemini
+
+    def _vertex(self, s: _Line, obj: dict[str, Any]) -> int | None:
+        contents = obj.get("contents")
+        if not isinstance(contents, list) or not contents:
+            s.error("missing_contents", "the line has no non-empty 'contents' list")
+            return None
+        for key in sorted(set(obj) - VERTEX_TOP_KEYS):
+            s.warn("unrecognized_key", f"top-level key {key!r} is not part of the Vertex format")
+        texts: list[str] = []
+        system = obj.get("systemInstruction")
+        if system is None:
+            s.warn("missing_system_message", "the example has no systemInstruction")
+        elif not isinstance(system, dict) or not isinstance(system.get("parts"), list):
+            s.error("invalid_system_instruction", "systemInstruction must be {'parts': [...]}")
+        else:
+            for part in system["parts"]:
+                if not isinstance(part, dict) or not isinstance(part.get("text"), str):
+                    s.error("invalid_system_instruction", "systemInstruction parts must be text")
+                else:
+                    texts.append(part["text"])
+        roles: list[Any] = []
+        for i, content in enumerate(contents):
+            at = f"contents[{i}]"
+            if not isinstance(content, dict):
+                s.error("data_type", f"{at} is not an object")
+                continue
+            role = content.get("role")
+            roles.append(role)
+            if role not in ("user", "model"):
+                s.error("unrecognized_role", f"{at} has role {role!r}; Vertex uses user/model")
+            parts = content.get("parts")
+            if not isinstance(parts, list) or not parts:
+                s.error("missing_content", f"{at} has no non-empty 'parts' list")
+                continue
+            for j, part in enumerate(parts):
+                texts.extend(self._vertex_part(s, part, f"{at}.parts[{j}]", role))
+            if role == "model":
+                self._boxes(s, "".join(p.get("text", "") for p in parts if isinstance(p, dict)), at)
+        if "model" not in roles:
+            s.error("example_missing_assistant_message", "the example has no model turn")
+        if "user" not in roles:
+            s.warn("missing_user_message", "the example has no user turn")
+        messages = [{"role": "x", "content": t} for t in texts]
+        return self.counter.messages(messages) + VERTEX_IMAGE_TOKENS * s.images
+
+    def _vertex_part(self, s: _Line, part: Any, where: str, role: Any) -> list[str]:
+        if not isinstance(part, dict):
+            s.error("invalid_content_part", f"{where} is not an object")
+            return []
+        kinds = set(part) & VERTEX_PART_KEYS
+        if len(kinds) != 1 or set(part) - VERTEX_PART_KEYS:
+            s.error(
+                "invalid_content_part",
+                f"{where} must hold exactly one of text, inlineData, fileData "
+                f"(has {', '.join(sorted(part)) or 'nothing'})",
+            )
+            return []
+        if "text" in part:
+            if not isinstance(part["text"], str) or not part["text"]:
+                s.error("missing_content", f"{where} has empty text")
+                return []
+            return [part["text"]]
+        for key in ("inlineData", "fileData"):
+            if key not in part:
+                continue
+            blob = part[key]
+            s.images += 1
+            if role != "user":
+                s.error("image_not_in_user_message", f"{where}: images go in user turns")
+            mime = blob.get("mimeType") if isinstance(blob, dict) else None
+            if not isinstance(mime, str):
+                s.error("invalid_content_part", f"{where}.{key} needs a mimeType")
+                return []
+            if key == "inlineData":
+                data = blob.get("data")
+                if not isinstance(data, str) or data.startswith("data:"):
+                    s.error(
+                        "invalid_base64", f"{where}.inlineData.data must be raw Base64 (no data:)"
+                    )
+                    return []
+                self._image_data(s, mime.lower(), data, where)
+            else:
+                uri = blob.get("fileUri")
+                if not isinstance(uri, str) or not uri:
+                    s.error("invalid_image_url", f"{where}.fileData needs a fileUri")
+                allowed = self.limits.allowed_mimes
+                if allowed is not None and mime.lower() not in allowed:
+                    s.error("image_mime_not_allowed", f"{where}: {mime} is not accepted")
+        return []
+
+    # Hugging Face TRL (messages + images)
+
+    def _trl(self, s: _Line, obj: dict[str, Any]) -> int | None:
+        messages = obj.get("messages")
+        if not isinstance(messages, list) or not messages:
+            s.error("missing_messages_list", "the line has no non-empty 'messages' list")
+            return None
+        placeholders = 0
+        roles: list[Any] = []
+        texts: list[dict[str, Any]] = []
+        for i, message in enumerate(messages):
+            at = f"messages[{i}]"
+            if not isinstance(message, dict) or "role" not in message or "content" not in message:
+                s.error("message_missing_key", f"{at} needs 'role' and 'content'")
+                continue
+            role = message["role"]
+            roles.append(role)
+            if role not in ("system", "user", "assistant", "tool"):
+                s.error("unrecognized_role", f"{at} has an unrecognized role {role!r}")
+            content = message["content"]
+            if isinstance(content, str):
+                if not content:
+                    s.error("missing_content", f"{at} has empty content")
+            elif isinstance(content, list) and content:
+                for j, part in enumerate(content):
+                    kind = part.get("type") if isinstance(part, dict) else None
+                    if kind == "image":
+                        placeholders += 1
+                        if role != "user":
+                            s.error(
+                                "image_not_in_user_message", f"{at}.content[{j}]: image placeholder"
+                            )
+                    elif kind != "text" or not isinstance(part.get("text"), str):
+                        s.error(
+                            "invalid_content_part",
+                            f"{at}.content[{j}] must be {{'type': 'text', 'text': ...}} or "
+                            "{'type': 'image'}",
+                        )
+            else:
+                s.error("missing_content", f"{at} has no content")
+            texts.append({"role": role, "content": _text_of(content)})
+            if role == "assistant":
+                self._boxes(s, _text_of(content), at)
+        self._images_column(s, obj.get("images"), placeholders, "{'type': 'image'} placeholder")
+        self._roles_present(s, roles, "assistant", "user", "system")
+        return self.counter.messages(texts)
+
+    # LLaMA-Factory ShareGPT
+
+    def _sharegpt(self, s: _Line, obj: dict[str, Any]) -> int | None:
+        turns = obj.get("conversations")
+        if not isinstance(turns, list) or not turns:
+            s.error("missing_conversations", "the line has no non-empty 'conversations' list")
+            return None
+        tokens = 0
+        roles: list[Any] = []
+        texts: list[dict[str, Any]] = []
+        if isinstance(obj.get("system"), str):
+            roles.append("system")
+            texts.append({"role": "system", "content": obj["system"]})
+        for i, turn in enumerate(turns):
+            at = f"conversations[{i}]"
+            if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+                s.error("message_missing_key", f"{at} needs 'from' and 'value'")
+                continue
+            speaker = turn["from"]
+            roles.append({"human": "user", "gpt": "assistant"}.get(speaker, speaker))
+            if speaker not in SHAREGPT_ROLES:
+                s.error("unrecognized_role", f"{at} is from {speaker!r}; use human or gpt")
+            value = turn["value"]
+            if not isinstance(value, str) or not value:
+                s.error("missing_content", f"{at} has no text value")
+                continue
+            tokens += value.count("<image>")
+            if speaker != "human" and "<image>" in value:
+                s.error("image_not_in_user_message", f"{at}: <image> goes in human turns")
+            texts.append({"role": speaker, "content": value})
+            if speaker == "gpt":
+                self._boxes(s, value, at)
+        self._images_column(s, obj.get("images"), tokens, "<image> token")
+        self._roles_present(s, roles, "assistant", "user", "system")
+        return self.counter.messages(texts)
+
+    def _images_column(self, s: _Line, images: Any, expected: int, what: str) -> None:
+        if images is None:
+            images = []
+        if not isinstance(images, list):
+            s.error("invalid_images", "'images' must be a list")
+            return
+        if len(images) != expected:
+            s.error(
+                "image_count_mismatch",
+                f"{expected} {what}(s) but {len(images)} entries in 'images'",
+            )
+        for k, image in enumerate(images):
+            s.images += 1
+            if isinstance(image, str) and image.startswith("data:"):
+                self._image_url(s, image, f"images[{k}]")
+            elif not isinstance(image, str | dict) or not image:
+                s.error("invalid_images", f"images[{k}] must be a path, URL or data URL")
+
+    def _roles_present(
+        self, s: _Line, roles: list[Any], assistant: str, user: str, sys: str
+    ) -> None:
+        if assistant not in roles:
+            s.error("example_missing_assistant_message", "the example has no assistant turn")
+        if sys not in roles:
+            s.warn("missing_system_message", "the example has no system message")
+        if user not in roles:
+            s.warn("missing_user_message", "the example has no user turn")
+
+
+def box_problem(value: Any, *, xy_first: bool, upper: int | None) -> str | None:
+    """Why a box list is wrong (None when fine): 4 numbers, in [0, upper], min < max per axis."""
+    if not isinstance(value, list) or len(value) != 4:
+        return "must be a list of 4 numbers"
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
+        return "must hold numbers only"
+    if upper is not None and any(v < 0 or v > upper for v in value):
+        return f"values must lie in 0..{upper}, got {value}"
+    if upper is None and any(v < 0 for v in value):
+        return f"values must not be negative, got {value}"
+    a0, b0, a1, b1 = value
+    first, second = ("x", "y") if xy_first else ("y", "x")
+    if a0 >= a1:
+        return f"{first}min {a0} must be below {first}max {a1}"
+    if b0 >= b1:
+        return f"{second}min {b0} must be below {second}max {b1}"
+    return None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def validate_lines(lines: Iterable[bytes], preset: str = "openai") -> ValidationReport:
+    """Validate JSONL lines (bytes, with or without their newline) streamed from anywhere."""
+    validator = Validator(preset)
+    for number, raw in enumerate(lines, 1):
+        validator.check_line(number, raw)
+    return validator.finish()
+
+
+def validate_file(path: str | Path, preset: str = "openai") -> ValidationReport:
+    """Validate a JSONL file line by line (memory flat in the file's size)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as handle:
+            return validate_lines(handle, preset)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder, not a JSONL file") from None
