@@ -97,17 +97,42 @@ def label_list(labels: Iterable[str]) -> str:
     return ", ".join(quoted[:-1]) + f", or {quoted[-1]}"
 
 
-def declared_labels(task: Task, field: str | None = None) -> list[str]:
-    """Labels the tool declared for a control (readers put them in `fields['__labels__']`)."""
+def declared_labels(
+    task: Task, field: str | None = None, kinds: frozenset[str] | None = None
+) -> list[str]:
+    """Labels the tool declared (readers put them in `fields['__labels__']`).
+
+    `field` picks one control; `kinds` keeps the controls of those types (per
+    `fields['__controls__']`, e.g. {"labels"} for span controls only).
+    """
     declared = task.fields.get("__labels__")
     if not isinstance(declared, dict):
         return []
     if field is not None:
         return list(declared.get(field, []))
+    controls = task.fields.get("__controls__")
     merged: list[str] = []
-    for labels in declared.values():
+    for name, labels in declared.items():
+        if kinds is not None and isinstance(controls, dict) and controls.get(name) not in kinds:
+            continue
         merged.extend(lb for lb in labels if lb not in merged)
     return merged
+
+
+SPAN_CONTROLS = frozenset({"labels", "hypertextlabels", "paragraphlabels"})
+CHOICE_CONTROLS = frozenset({"choices"})
+GEOMETRY_CONTROLS = frozenset(
+    {
+        "rectanglelabels",
+        "polygonlabels",
+        "brushlabels",
+        "ellipselabels",
+        "keypointlabels",
+        "labels",
+        "rectangle",
+        "polygon",
+    }
+)
 
 
 def image_parts(images: Sequence[PreparedImage], options: Options) -> list[Part]:

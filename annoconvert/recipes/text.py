@@ -18,6 +18,8 @@ from annoconvert.model import (
 )
 from annoconvert.options import Options
 from annoconvert.recipes.common import (
+    CHOICE_CONTROLS,
+    SPAN_CONTROLS,
     control_values,
     declared_labels,
     dumps,
@@ -115,7 +117,7 @@ class Multilabel:
             labels.extend(
                 rename(lb, options) for lb in choice.labels if rename(lb, options) not in labels
             )
-        allowed = [rename(lb, options) for lb in declared_labels(task)]
+        allowed = [rename(lb, options) for lb in declared_labels(task, kinds=CHOICE_CONTROLS)]
         if allowed:
             order = {lb: i for i, lb in enumerate(allowed)}
             labels.sort(key=lambda lb: order.get(lb, len(order)))
@@ -168,7 +170,7 @@ class Ner:
         options: Options,
     ) -> list[Example]:
         spans = _spans(annotation)
-        declared = [rename(lb, options) for lb in declared_labels(task)]
+        declared = [rename(lb, options) for lb in declared_labels(task, kinds=SPAN_CONTROLS)]
         answer: Any
         if options.ner_format == "list":
             answer = [
