@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from annoconvert.errors import TaskError
 
@@ -131,3 +132,168 @@ def box_corners(
     corners = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
     tl, tr, br, bl = (rotate(c, centre, rotation) for c in corners)
     return (tl, tr, br, bl)
+
+
+# --- output side: envelopes, clamping, ordering --------------------------------------------
+
+Envelope = tuple[float, float, float, float]
+"""An axis-aligned box normalized 0..1 of the upright image: (xmin, ymin, xmax, ymax)."""
+
+
+def rotated_box_envelope(
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    rotation: float,
+    image_width: float,
+    image_height: float,
+) -> Envelope:
+    """The axis-aligned envelope of a model box; a rotation is applied in pixel space.
+
+    Rotation about the centre only stays a rotation in pixels (normalized space is not square
+    unless the image is), so the corners are turned in pixels and normalized back.
+    """
+    if rotation % 360.0 == 0:
+        return (x, y, x + width, y + height)
+    corners = box_corners(x, y, width, height, rotation, image_width, image_height)
+    xs = [c[0] for c in corners]
+    ys = [c[1] for c in corners]
+    return (
+        min(xs) / image_width,
+        min(ys) / image_height,
+        max(xs) / image_width,
+        max(ys) / image_height,
+    )
+
+
+def points_envelope(points: Sequence[Point]) -> Envelope:
+    """The envelope of normalized points (polygon, polyline, keypoints, cuboid corners)."""
+    if not points:
+        raise ValueError("a shape without points has no envelope")
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def ellipse_envelope(
+    cx: float,
+    cy: float,
+    rx: float,
+    ry: float,
+    rotation: float,
+    image_width: float,
+    image_height: float,
+) -> Envelope:
+    """The exact envelope of a rotated ellipse (radii turned in pixel space, then normalized).
+
+    For an ellipse with pixel radii a, b turned by t the half extents are
+    sqrt((a cos t)^2 + (b sin t)^2) across and sqrt((a sin t)^2 + (b cos t)^2) down.
+    """
+    a, b = rx * image_width, ry * image_height
+    rad = math.radians(rotation % 360.0)
+    cos, sin = math.cos(rad), math.sin(rad)
+    half_w = math.hypot(a * cos, b * sin) / image_width
+    half_h = math.hypot(a * sin, b * cos) / image_height
+    return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+
+
+def mask_pixel_bounds(
+    counts: Sequence[int], mask_width: int, mask_height: int
+) -> tuple[int, int, int, int] | None:
+    """Tight pixel bounds (x0, y0, x1, y1; x1/y1 exclusive) of a row-major RLE over its box.
+
+    Works on the runs directly (no bitmap): a foreground run that crosses a row boundary
+    covers the first and the last column. None when the mask is empty. The runs must cover
+    the box exactly (ValueError otherwise).
+    """
+    total = mask_width * mask_height
+    if sum(counts) != total:
+        raise ValueError(
+            f"mask runs sum to {sum(counts)}, not {mask_width}x{mask_height} = {total}"
+        )
+    x0, y0, x1, y1 = mask_width, mask_height, -1, -1
+    pos = 0
+    for i, run in enumerate(counts):
+        if run < 0:
+            raise ValueError("a mask run length is negative")
+        if i % 2 == 1 and run > 0:
+            first, last = pos, pos + run - 1
+            r0, c0 = divmod(first, mask_width)
+            r1, c1 = divmod(last, mask_width)
+            y0, y1 = min(y0, r0), max(y1, r1)
+            if r0 == r1:
+                x0, x1 = min(x0, c0), max(x1, c1)
+            else:
+                x0, x1 = 0, mask_width - 1
+        pos += run
+    if y1 < 0:
+        return None
+    return (x0, y0, x1 + 1, y1 + 1)
+
+
+def mask_bitmap(counts: Sequence[int], mask_width: int, mask_height: int) -> Any:
+    """The mask as a boolean numpy array (mask_height x mask_width), for previews and checks."""
+    import numpy as np
+
+    flat = np.zeros(mask_width * mask_height, dtype=bool)
+    pos = 0
+    for i, run in enumerate(counts):
+        if i % 2 == 1:
+            flat[pos : pos + run] = True
+        pos += run
+    return flat.reshape(mask_height, mask_width)
+
+
+def mask_envelope(
+    counts: Sequence[int],
+    left: int,
+    top: int,
+    mask_width: int,
+    mask_height: int,
+    image_width: int,
+    image_height: int,
+) -> Envelope | None:
+    """The tight normalized envelope of a mask's foreground pixels; None when it is empty."""
+    bounds = mask_pixel_bounds(counts, mask_width, mask_height)
+    if bounds is None:
+        return None
+    bx0, by0, bx1, by1 = bounds
+    return (
+        (left + bx0) / image_width,
+        (top + by0) / image_height,
+        (left + bx1) / image_width,
+        (top + by1) / image_height,
+    )
+
+
+def clamp_envelope(env: Envelope) -> Envelope:
+    """Clip an envelope to the image (0..1 on both axes); a box may stick out of the frame."""
+    x0, y0, x1, y1 = (min(1.0, max(0.0, v)) for v in env)
+    return (x0, y0, x1, y1)
+
+
+def scale_envelope(env: Envelope, width: float, height: float) -> Envelope:
+    """A normalized envelope in pixels of a `width` x `height` image."""
+    return (env[0] * width, env[1] * height, env[2] * width, env[3] * height)
+
+
+def round_half_up(value: float) -> int:
+    """Round .5 away from zero for positives: the same input always gives the same integer."""
+    return math.floor(value + 0.5)
+
+
+def grid_span(lo: float, hi: float, size: int) -> tuple[int, int]:
+    """Normalized [lo, hi] on an integer grid 0..size, rounded, clamped, and at least 1 wide.
+
+    A box thinner than one grid unit still gets min < max (validators reject min == max);
+    the result stays within one unit of the input.
+    """
+    a = min(size, max(0, round_half_up(lo * size)))
+    b = min(size, max(0, round_half_up(hi * size)))
+    if b <= a:
+        if a < size:
+            b = a + 1
+        else:
+            a, b = size - 1, size
+    return (a, b)

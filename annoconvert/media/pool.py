@@ -1,0 +1,333 @@
+"""Prepare the images of a task stream, in order, with pixel work in a process pool.
+
+Measured here (DESIGN.md section 9): reading and Base64 of a plain JPEG is faster in one
+process than through a pool, while decode + re-encode scales with processes. So fast-path
+images stay in the main process and only images that need pixel work are sent to the pool,
+which is created when the first such image shows up. Results come back in input order with
+a bounded number of images in flight.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import posixpath
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from annoconvert.errors import ConfigError, MediaError
+from annoconvert.media.prepare import (
+    DEFAULT_MAX_PIXELS,
+    FORMAT_OPTION,
+    Encoded,
+    PrepSpec,
+    check_decodes,
+    encode,
+    encode_safely,
+    fast_path_blocker,
+    read_header,
+)
+from annoconvert.media.resolve import (
+    DEFAULT_MAX_SOURCE_BYTES,
+    ImageStore,
+    Located,
+    display_name,
+    is_remote,
+)
+from annoconvert.model import ImageRef, PreparedImage
+from annoconvert.options import Options
+from annoconvert.presets import limits
+
+T = TypeVar("T")
+PIXEL_BOX_FORMATS = frozenset({"qwen2.5-vl", "xyxy-px", "xywh-px"})
+"""Box formats whose numbers need the image's pixel size."""
+HEADER_BYTES = 1024 * 1024
+"""Bytes read when only a header is needed (reference and placeholder modes)."""
+
+
+class MediaWarning(str):
+    """A warning message (a plain string) that also carries its snake_case `code`."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> MediaWarning:
+        obj = super().__new__(cls, message)
+        obj.code = code
+        return obj
+
+
+@dataclass(frozen=True)
+class _Work:
+    """An image that needs pixel work: its bytes and where it came from."""
+
+    data: bytes
+    uri: str
+    name: str
+    path: str | None
+
+
+Part = PreparedImage | _Work | Future[Encoded | tuple[str, str]]
+
+
+@dataclass
+class _Slot(Generic[T]):
+    item: T
+    parts: list[Part] = field(default_factory=list)
+    error: MediaError | None = None
+    warnings: list[MediaWarning] = field(default_factory=list)
+
+    @property
+    def futures(self) -> int:
+        return sum(isinstance(p, Future) for p in self.parts)
+
+    def ready(self) -> bool:
+        return all(p.done() for p in self.parts if isinstance(p, Future))
+
+
+class MediaPipeline:
+    """Resolve, check and prepare images as the options say (embed, reference, placeholder)."""
+
+    def __init__(
+        self,
+        options: Options,
+        roots: Sequence[str] = (),
+        *,
+        need_size: bool | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES,
+    ):
+        self.options = options
+        self.limits = limits(options.effective_preset)
+        if (
+            options.image_format != "keep"
+            and FORMAT_OPTION[options.image_format] not in self.limits.mime_types
+        ):
+            raise ConfigError(
+                f"--image-format {options.image_format} is not accepted by preset "
+                f"{self.limits.name} ({', '.join(self.limits.mime_types)})"
+            )
+        all_roots = list(dict.fromkeys([*roots, *options.images_root]))
+        self.store = ImageStore(
+            all_roots, fetch_remote=options.fetch_remote, max_bytes=max_source_bytes
+        )
+        self.need_size = options.box_format in PIXEL_BOX_FORMATS if need_size is None else need_size
+        self.spec = PrepSpec(
+            max_side=options.max_image_side,
+            image_format=options.image_format,
+            jpeg_quality=options.jpeg_quality,
+            max_bytes=self.limits.max_image_bytes,
+            mime_types=self.limits.mime_types,
+            modes=self.limits.image_modes,
+            max_pixels=max_pixels,
+        )
+        self.workers = options.workers or os.cpu_count() or 1
+        self.warnings: list[MediaWarning] = []
+        self._pool: ProcessPoolExecutor | None = None
+
+    # --- one image ---------------------------------------------------------------------------
+
+    def _check_count(self, refs: Sequence[ImageRef]) -> None:
+        most = self.limits.max_images_per_example
+        if most is not None and len(refs) > most:
+            raise MediaError(
+                "too_many_images",
+                f"the task has {len(refs)} images; preset {self.limits.name} takes at most {most}",
+            )
+
+    def _start(self, ref: ImageRef, notes: list[MediaWarning]) -> PreparedImage | _Work:
+        """Everything up to pixel work: resolve, read, header, fast-path decision."""
+        mode = self.options.image_mode
+        if mode != "embed":
+            return self._reference(ref, notes)
+        located = self.store.resolve(ref.uri)
+        data = self.store.read(located)
+        header = read_header(data, ref.uri, self.spec.max_pixels)
+        self._compare_size(ref, header.upright, notes)
+        path = None if located.is_remote else located.display
+        if fast_path_blocker(header, data, self.spec) is None:
+            check_decodes(data, header, ref.uri, self.spec.max_pixels)
+            return PreparedImage(
+                source_uri=ref.uri,
+                name=display_name(ref.uri),
+                width=header.width,
+                height=header.height,
+                mime=header.mime,
+                data=data,
+                path=path,
+            )
+        return _Work(data, ref.uri, display_name(ref.uri), path)
+
+    def _reference(self, ref: ImageRef, notes: list[MediaWarning]) -> PreparedImage:
+        """Reference/placeholder: no pixels; the file is read (header) only for a missing size."""
+        located: Located | None = None
+        uri = ref.uri
+        prefix = self.options.image_uri_prefix
+        if self.options.image_mode == "reference" and prefix and not is_remote(ref.uri):
+            located = self.store.resolve(ref.uri)
+            uri = prefix.rstrip("/") + "/" + (located.relpath or posixpath.basename(ref.uri))
+        width, height = ref.width or 0, ref.height or 0
+        if self.need_size and not (width and height):
+            located = located or self.store.resolve(ref.uri)
+            head = None if located.is_remote else HEADER_BYTES
+            data = self.store.read(located, head=head)
+            try:
+                width, height = read_header(data, ref.uri, self.spec.max_pixels).upright
+            except MediaError:
+                if head is None or len(data) < head:
+                    raise
+                full = self.store.read(located)
+                width, height = read_header(full, ref.uri, self.spec.max_pixels).upright
+        return PreparedImage(
+            source_uri=ref.uri,
+            name=display_name(ref.uri),
+            width=width,
+            height=height,
+            uri=uri if self.options.image_mode == "reference" else None,
+            path=located.display if located is not None and not located.is_remote else None,
+        )
+
+    def _compare_size(
+        self, ref: ImageRef, upright: tuple[int, int], notes: list[MediaWarning]
+    ) -> None:
+        if ref.width and ref.height and (ref.width, ref.height) != upright:
+            notes.append(
+                MediaWarning(
+                    "image_size_mismatch",
+                    f"{ref.uri}: the export recorded {ref.width}x{ref.height}, the image is "
+                    f"{upright[0]}x{upright[1]} upright; boxes are placed relative to the image",
+                )
+            )
+
+    def _done(self, work: _Work, encoded: Encoded, notes: list[MediaWarning]) -> PreparedImage:
+        notes.extend(MediaWarning(code, message) for code, message in encoded.warnings)
+        return PreparedImage(
+            source_uri=work.uri,
+            name=work.name,
+            width=encoded.width,
+            height=encoded.height,
+            mime=encoded.mime,
+            data=encoded.data,
+            path=work.path,
+        )
+
+    # --- public API --------------------------------------------------------------------------
+
+    def prepare(self, refs: Sequence[ImageRef]) -> list[PreparedImage]:
+        """Prepare one task's images in this process; MediaError for the first bad one.
+
+        Warnings are appended to `self.warnings`.
+        """
+        self._check_count(refs)
+        out: list[PreparedImage] = []
+        for ref in refs:
+            started = self._start(ref, self.warnings)
+            if isinstance(started, _Work):
+                started = self._done(
+                    started, encode(started.data, self.spec, started.uri), self.warnings
+                )
+            out.append(started)
+        return out
+
+    def prepare_ordered(
+        self, items: Iterable[T], refs_of: Callable[[T], Sequence[ImageRef]]
+    ) -> Iterator[tuple[T, list[PreparedImage] | MediaError, list[MediaWarning]]]:
+        """Each item with its prepared images (or the MediaError that rejects it), in order.
+
+        Pixel work runs in the pool when workers > 1; at most 4 x workers images are in
+        flight, so memory stays flat however long the stream is.
+        """
+        window = 4 * self.workers
+        pending: deque[_Slot[T]] = deque()
+        in_flight = 0
+        for item in items:
+            slot = self._slot(item, refs_of(item))
+            pending.append(slot)
+            in_flight += slot.futures
+            while pending and (
+                pending[0].ready() or in_flight >= window or len(pending) >= 4 * window
+            ):
+                head = pending.popleft()
+                in_flight -= head.futures
+                yield self._finish(head)
+        while pending:
+            yield self._finish(pending.popleft())
+
+    def _slot(self, item: T, refs: Sequence[ImageRef]) -> _Slot[T]:
+        slot: _Slot[T] = _Slot(item)
+        try:
+            self._check_count(refs)
+            for ref in refs:
+                started = self._start(ref, slot.warnings)
+                if isinstance(started, _Work):
+                    if self.workers > 1:
+                        slot.parts.append(
+                            self.pool().submit(encode_safely, started.data, self.spec, started.uri)
+                        )
+                        slot.parts.append(started)
+                        continue
+                    encoded = encode(started.data, self.spec, started.uri)
+                    started = self._done(started, encoded, slot.warnings)
+                slot.parts.append(started)
+        except MediaError as err:
+            slot.error = err
+        return slot
+
+    def _finish(
+        self, slot: _Slot[T]
+    ) -> tuple[T, list[PreparedImage] | MediaError, list[MediaWarning]]:
+        images: list[PreparedImage] = []
+        error = slot.error
+        future: Future[Encoded | tuple[str, str]] | None = None
+        for part in slot.parts:
+            if isinstance(part, Future):
+                future = part
+                continue
+            if isinstance(part, _Work):
+                assert future is not None
+                result = self._result(future, part.uri)
+                if isinstance(result, MediaError):
+                    error = error or result
+                elif error is None:
+                    images.append(self._done(part, result, slot.warnings))
+                future = None
+                continue
+            images.append(part)
+        return (slot.item, error if error is not None else images, slot.warnings)
+
+    def _result(self, future: Future[Encoded | tuple[str, str]], uri: str) -> Encoded | MediaError:
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            self._pool = None
+            return MediaError(
+                "unreadable_image", f"the image worker stopped while preparing {uri!r}", uri=uri
+            )
+        if isinstance(result, tuple):
+            return MediaError(result[0], result[1], uri=uri)
+        return result
+
+    def pool(self) -> ProcessPoolExecutor:
+        """The worker pool, started on first need."""
+        if self._pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context(
+                "forkserver" if "forkserver" in methods else "spawn"
+            )
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker pool, if one was started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> MediaPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

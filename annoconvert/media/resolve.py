@@ -1,0 +1,398 @@
+"""Find an image named by an export under the image roots, and never outside them.
+
+A root is a folder or a zip file (read in place through `inputs.InputSource`). A URI is matched,
+in order, by its full relative path under a root, then by its base name, then by its Label Studio
+upload name without the 8-hex prefix the server adds. Base-name lookups use one index of every
+root, built on first need, not a walk per image. Two different files that answer the same
+lookup are an error (`ambiguous_image`), not a guess.
+
+Remote URLs (`http(s)://`, `s3://`, `gs://`) are references; only http(s) can be fetched, and
+only when the user asked for it (`--fetch-remote`).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Literal
+
+from annoconvert.errors import ConfigError, InputError, MediaError
+from annoconvert.inputs import InputSource, open_input
+
+DEFAULT_MAX_SOURCE_BYTES = 64 * 1024 * 1024
+"""Largest image file read or fetched (the preset's limit applies after re-encoding)."""
+FETCH_TIMEOUT = 10.0
+"""Seconds before a remote fetch gives up."""
+
+_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
+_REMOTE_SCHEMES = ("http://", "https://", "s3://", "gs://", "azure-blob://", "ftp://")
+
+Kind = Literal["file", "zip", "http", "remote"]
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an image's bytes are: a file, a zip member, or a remote URL.
+
+    `relpath` is the POSIX path relative to the root it was found under (for
+    `--image-uri-prefix`); `display` names it in messages and in `PreparedImage.path`.
+    """
+
+    uri: str
+    kind: Kind
+    location: str
+    member: str | None = None
+    relpath: str | None = None
+
+    @property
+    def display(self) -> str:
+        """`dir/a.jpg`, `images.zip!a.jpg`, or the URL."""
+        if self.kind == "zip":
+            return f"{self.location}!{self.member}"
+        return self.location
+
+    @property
+    def is_remote(self) -> bool:
+        """True for URLs (fetched only on request)."""
+        return self.kind in ("http", "remote")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    root: int
+    relpath: str
+    real: str  # identity: the real path of a file, or zip path + member
+
+
+def is_remote(uri: str) -> bool:
+    """True when the URI names a remote object (http(s), s3, gs, ...)."""
+    return uri.lower().startswith(_REMOTE_SCHEMES)
+
+
+def display_name(uri: str) -> str:
+    """The image's file name as a person would call it (used by placeholder mode).
+
+    Label Studio upload names lose the 8-hex prefix the server added.
+    """
+    parsed = _local_path(uri)
+    path = parsed[0] if parsed else urllib.parse.urlsplit(uri).path or uri
+    base = posixpath.basename(path.rstrip("/")) or path
+    if parsed and parsed[1]:
+        match = _UPLOAD_PREFIX.match(base)
+        if match:
+            return match.group(1)
+    return base
+
+
+def _local_path(uri: str) -> tuple[str, bool] | None:
+    """The path part of a local URI and whether it is a Label Studio upload; None if remote."""
+    if is_remote(uri):
+        return None
+    if uri.startswith("file://"):
+        return urllib.parse.unquote(urllib.parse.urlsplit(uri).path), False
+    if uri.startswith("/data/local-files/"):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+        found = query.get("d")
+        return (found[0] if found else ""), False
+    if uri.startswith("/data/upload/"):
+        return urllib.parse.unquote(uri.lstrip("/")), True
+    return uri.replace("\\", "/"), False
+
+
+def _inside(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:
+        return False
+
+
+class ImageStore:
+    """Resolves image URIs to bytes under the roots the user (or the reader) gave.
+
+    Every file that is read is checked with `os.path.realpath` to lie inside its root, so
+    neither `..`, an absolute path nor a symlink can lead out of the roots.
+    """
+
+    def __init__(
+        self,
+        roots: Sequence[str],
+        *,
+        fetch_remote: bool = False,
+        max_bytes: int = DEFAULT_MAX_SOURCE_BYTES,
+    ):
+        self.fetch_remote = fetch_remote
+        self.max_bytes = max_bytes
+        self._sources: list[InputSource] = []
+        self._real_roots: list[str] = []
+        seen: set[str] = set()
+        for root in roots:
+            try:
+                source = open_input(root)
+            except InputError as err:
+                raise ConfigError(f"--images-root {root}: no such folder or zip") from err
+            real = os.path.realpath(source.path)
+            if real in seen:
+                continue
+            seen.add(real)
+            if source.kind == "file":
+                raise ConfigError(f"--images-root {root}: a file; give a folder or a zip")
+            self._sources.append(source)
+            self._real_roots.append(real)
+        self._index: dict[str, list[_Entry]] | None = None
+        self._zip_members: list[set[str]] = []
+
+    @property
+    def roots(self) -> list[str]:
+        """The roots searched, in order."""
+        return [s.path for s in self._sources]
+
+    # --- lookup ------------------------------------------------------------------------------
+
+    def resolve(self, uri: str) -> Located:
+        """Where the image named `uri` is; MediaError `missing_image`, `ambiguous_image` or
+        `image_outside_roots` when it cannot be used."""
+        if is_remote(uri):
+            kind: Kind = "http" if uri.lower().startswith(("http://", "https://")) else "remote"
+            return Located(uri, kind, uri)
+        parsed = _local_path(uri)
+        assert parsed is not None  # not remote, so a local path
+        path, upload = parsed
+        if not path:
+            raise MediaError("missing_image", f"image URI {uri!r} names no file", uri=uri)
+        if not self._sources:
+            raise MediaError(
+                "missing_image",
+                f"image {uri!r} cannot be found: no image root; pass --images-root DIR",
+                uri=uri,
+            )
+        escapes = posixpath.isabs(path) or ".." in path.split("/") or re.match(r"^[A-Za-z]:", path)
+        if escapes:
+            found = self._absolute(uri, path) if posixpath.isabs(path) else None
+            if found is not None:
+                return found
+            # the export's path leads out of the roots; the same file name inside them is safe
+            by_name = self._by_name(uri, posixpath.basename(path))
+            if by_name is not None:
+                return by_name
+            raise MediaError(
+                "image_outside_roots",
+                f"image path {path!r} lies outside the image roots "
+                f"({', '.join(self.roots)}); it is not read",
+                uri=uri,
+            )
+        rel = path.lstrip("/")
+        candidates = _upload_paths(rel) if upload else [rel]
+        for candidate in candidates:
+            found = self._direct(uri, candidate)
+            if found is not None:
+                return found
+        if "/" in candidates[-1]:
+            found = self._by_suffix(uri, candidates[-1])
+            if found is not None:
+                return found
+        base = posixpath.basename(rel)
+        found = self._by_name(uri, base)
+        if found is not None:
+            return found
+        match = _UPLOAD_PREFIX.match(base) if upload else None
+        if match:
+            found = self._by_name(uri, match.group(1))
+            if found is not None:
+                return found
+        raise MediaError(
+            "missing_image",
+            f"image {uri!r} not found under the image roots ({', '.join(self.roots)})",
+            uri=uri,
+        )
+
+    def _absolute(self, uri: str, path: str) -> Located | None:
+        real = os.path.realpath(path)
+        for i, root in enumerate(self._real_roots):
+            if self._sources[i].kind == "dir" and _inside(real, root):
+                if not os.path.isfile(real):
+                    return None
+                rel = os.path.relpath(real, root).replace(os.sep, "/")
+                return Located(uri, "file", real, relpath=rel)
+        return None
+
+    def _direct(self, uri: str, rel: str) -> Located | None:
+        for i, source in enumerate(self._sources):
+            if source.kind == "dir":
+                joined = os.path.join(source.path, *rel.split("/"))
+                if os.path.isfile(joined):
+                    return self._checked(uri, i, rel, os.path.realpath(joined))
+            elif rel in self._members(i):
+                return Located(uri, "zip", source.path, member=rel, relpath=rel)
+        return None
+
+    def _checked(self, uri: str, root: int, rel: str, real: str) -> Located:
+        if not _inside(real, self._real_roots[root]):
+            raise MediaError(
+                "image_outside_roots",
+                f"image {uri!r} is a link to {real}, outside the image root "
+                f"{self._sources[root].path}; it is not read",
+                uri=uri,
+            )
+        return Located(uri, "file", real, relpath=rel)
+
+    def _located(self, uri: str, entry: _Entry) -> Located:
+        source = self._sources[entry.root]
+        if source.kind == "zip":
+            return Located(uri, "zip", source.path, member=entry.relpath, relpath=entry.relpath)
+        return self._checked(uri, entry.root, entry.relpath, entry.real)
+
+    def _pick(self, uri: str, entries: list[_Entry], how: str) -> Located | None:
+        unique: dict[str, _Entry] = {}
+        for entry in entries:
+            unique.setdefault(entry.real, entry)
+        if not unique:
+            return None
+        if len(unique) > 1:
+            names = ", ".join(
+                self._sources[e.root].display(e.relpath) for e in list(unique.values())[:3]
+            )
+            raise MediaError(
+                "ambiguous_image",
+                f"image {uri!r} matches several files by {how} ({names}); give the "
+                "folder that holds it as --images-root",
+                uri=uri,
+            )
+        return self._located(uri, next(iter(unique.values())))
+
+    def _by_suffix(self, uri: str, rel: str) -> Located | None:
+        entries = self.index().get(posixpath.basename(rel), [])
+        tail = "/" + rel
+        return self._pick(uri, [e for e in entries if e.relpath.endswith(tail)], "path")
+
+    def _by_name(self, uri: str, name: str) -> Located | None:
+        return self._pick(uri, self.index().get(name, []), f"file name {name!r}")
+
+    # --- index -------------------------------------------------------------------------------
+
+    def _members(self, i: int) -> set[str]:
+        self.index()
+        return self._zip_members[i]
+
+    def index(self) -> dict[str, list[_Entry]]:
+        """Every file under every root by base name (built once, on first need)."""
+        if self._index is not None:
+            return self._index
+        index: dict[str, list[_Entry]] = {}
+        members: list[set[str]] = []
+        for i, source in enumerate(self._sources):
+            names: set[str] = set()
+            if source.kind == "zip":
+                for member in source.members():
+                    names.add(member)
+                    entry = _Entry(i, member, f"{self._real_roots[i]}!{member}")
+                    index.setdefault(posixpath.basename(member), []).append(entry)
+            else:
+                for dirpath, dirnames, filenames in os.walk(source.path):
+                    dirnames.sort()
+                    for filename in sorted(filenames):
+                        full = os.path.join(dirpath, filename)
+                        rel = os.path.relpath(full, source.path).replace(os.sep, "/")
+                        entry = _Entry(i, rel, os.path.realpath(full))
+                        index.setdefault(filename, []).append(entry)
+            members.append(names)
+        self._index = index
+        self._zip_members = members
+        return index
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def read(self, located: Located, head: int | None = None) -> bytes:
+        """The file's bytes (at most `max_bytes`); remote only with fetch_remote and http(s).
+
+        `head` reads only the first bytes of a local file (enough for a header).
+        """
+        if located.kind == "file":
+            try:
+                with open(located.location, "rb") as fh:
+                    return fh.read(head) if head else self._capped(fh, located)
+            except OSError as err:
+                raise MediaError(
+                    "unreadable_image", f"cannot read {located.display}: {err}", uri=located.uri
+                ) from err
+        if located.kind == "zip":
+            assert located.member is not None
+            source = InputSource(located.location, "zip")
+            try:
+                with source.open(located.member) as fh:
+                    return fh.read(head) if head else self._capped(fh, located)
+            except (OSError, InputError) as err:
+                raise MediaError(
+                    "unreadable_image", f"cannot read {located.display}: {err}", uri=located.uri
+                ) from err
+        return self.fetch(located)
+
+    def _capped(self, fh: IO[bytes], located: Located) -> bytes:
+        data = fh.read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise MediaError(
+                "image_too_large",
+                f"image {located.display} is over {self.max_bytes} bytes",
+                uri=located.uri,
+            )
+        return data
+
+    def fetch(self, located: Located) -> bytes:
+        """Download an http(s) image with a timeout and a size cap (only with fetch_remote)."""
+        if located.kind != "http":
+            raise MediaError(
+                "remote_image",
+                f"image {located.uri!r} is a remote object that annoconvert does not download; "
+                "use --image-mode reference, or copy the images locally and pass --images-root",
+                uri=located.uri,
+            )
+        if not self.fetch_remote:
+            raise MediaError(
+                "remote_image",
+                f"image {located.uri!r} is remote; pass --fetch-remote to download and embed "
+                "it, or use --image-mode reference",
+                uri=located.uri,
+            )
+        opener = urllib.request.build_opener(_HttpOnlyRedirects())
+        request = urllib.request.Request(located.uri, headers={"User-Agent": "annoconvert"})
+        try:
+            with opener.open(request, timeout=FETCH_TIMEOUT) as response:
+                return self._capped(response, located)
+        except MediaError:
+            raise
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            raise MediaError(
+                "missing_image", f"cannot fetch {located.uri!r}: {err}", uri=located.uri
+            ) from err
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s) (urllib would also follow ftp)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: object,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not newurl.lower().startswith(("http://", "https://")):
+            raise urllib.error.URLError(f"redirect to a non-http URL refused: {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
+
+
+def _upload_paths(rel: str) -> list[str]:
+    """`data/upload/13/a.jpg` -> itself, `upload/13/a.jpg`, `13/a.jpg` (longest first).
+
+    Label Studio keeps uploads in `<data-dir>/media/upload/<project>/`, so a root may be any
+    of those folders. The base name alone is left to the index, where duplicates show.
+    """
+    parts = rel.split("/")
+    return ["/".join(parts[i:]) for i in range(max(1, len(parts) - 1))]
