@@ -50,8 +50,13 @@ Examples:
 
 def fail(err: AnnoconvertError) -> None:
     """Print one clear line for an AnnoconvertError and exit with its code."""
-    click.echo(f"annoconvert: error: {err}", err=True)
+    click.echo(f"annoconvert: error: {one_line(str(err))}", err=True)
     sys.exit(err.exit_code)
+
+
+def one_line(message: str) -> str:
+    """A message on one line: parser messages (ijson, lxml) can span several."""
+    return " ".join(message.split())
 
 
 def guarded(body: Callable[[], int | None]) -> None:

@@ -9,7 +9,7 @@
     │   └── TaskError                one task is bad (task-level: becomes a Reject with `code`)
     ├── MediaError                   an image cannot be found, read or prepared (task-level)
     ├── RecipeError                  a recipe cannot build an example from a task (task-level)
-    ├── ConfigError                  options, templates, TOML config, label config (exit 1 or 2)
+    ├── ConfigError                  options, templates, TOML config, label config (exit 1)
     ├── StopRun                      `--on-error fail` or `--max-errors` stopped the run (exit 1)
     └── ValidationFailed             `validate` or `agreement --min-agreement` found errors (exit 1)
 
@@ -99,9 +99,10 @@ class RecipeError(AnnoconvertError):
 
 
 class ConfigError(AnnoconvertError):
-    """Options, a template, a TOML config or a label config is wrong; found before reading input."""
+    """Options, a template, a TOML config or a label config is wrong; found before writing.
 
-    exit_code = 2
+    Exit 1 like a file-level error: the run could not start. (Exit 2 stays click's, for
+    command-line usage errors such as an unknown option or a bad choice.)"""
 
 
 class StopRun(AnnoconvertError):

@@ -24,7 +24,7 @@ from annoconvert.errors import (
 )
 from annoconvert.model import AnnotationSet, Example, PreparedImage, Reject, Task, Warning_
 from annoconvert.options import BUILTIN_PLACEHOLDERS, TEMPLATE_OPTIONS, Options, template_fields
-from annoconvert.policy import select
+from annoconvert.policy import disagreement, select
 from annoconvert.recipes.auto import choose_recipe
 from annoconvert.registry import Recipe
 
@@ -138,13 +138,13 @@ class Converter:
                 self.record(item)
                 continue
             self.stats.read += 1
+            if disagreement(item):
+                self.stats.disagreed += 1
             try:
                 selection = select(item, self.options.annotators)
             except TaskError as err:
                 self.record(_reject(item, err.code, err.message))
                 continue
-            if selection.disagreed:
-                self.stats.disagreed += 1
             yield item, selection.chosen
 
     def record(self, reject: Reject) -> None:

@@ -192,6 +192,12 @@ def _latest(sets: Sequence[AnnotationSet]) -> AnnotationSet:
     return best
 
 
+def disagreement(task: Task) -> bool:
+    """True when the task's non-cancelled annotators gave different answers."""
+    live = [a for a in task.annotations if not a.cancelled]
+    return len(live) > 1 and len(group_answers(live)) > 1
+
+
 def select(task: Task, policy: str) -> Selection:
     """Apply an annotator policy to a task; TaskError with a code when it yields nothing."""
     live = [a for a in task.annotations if not a.cancelled]

@@ -1,0 +1,277 @@
+"""The command line contract: exit codes, one clear line, nothing at -o on failure, counts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from annoconvert.cli import main
+from tests.conftest import corpus_path
+
+SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seed"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _task(tid: int, data: dict[str, object], results: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "id": tid,
+        "data": data,
+        "annotations": [
+            {
+                "id": tid,
+                "completed_by": 1,
+                "result": results,
+                "was_cancelled": False,
+                "ground_truth": False,
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+
+
+def _choice(label: str) -> dict[str, object]:
+    return {
+        "value": {"choices": [label]},
+        "id": "c1",
+        "from_name": "category",
+        "to_name": "text",
+        "type": "choices",
+    }
+
+
+def _write(path: Path, tasks: object) -> Path:
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("this is not json", "JSON"),
+        ('[{"id": 1, "data": {"text": "a"}, "annotations": [', ""),
+        ('{"hello": "world"}', "task"),
+    ],
+    ids=["not-json", "truncated", "object-not-a-task"],
+)
+def test_file_level_errors_exit_1_with_one_line_and_no_output(
+    tmp_path: Path, content: str, needle: str
+) -> None:
+    src = tmp_path / "export.json"
+    src.write_text(content)
+    out = tmp_path / "train.jsonl"
+    out.write_text("previous\n")
+    code, stdout, stderr = run("labelstudio", str(src), "-o", str(out))
+    assert code == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("annoconvert: error: ")
+    assert str(src) in lines[0] and needle in lines[0]
+    assert "Traceback" not in stderr
+    assert out.read_text() == "previous\n"  # the previous file is untouched
+    assert not list(tmp_path.glob(".train.jsonl.*"))  # no temporary file left behind
+
+
+def test_label_config_that_does_not_parse(tmp_path: Path) -> None:
+    src = _write(tmp_path / "e.json", [_task(1, {"text": "a"}, [_choice("A")])])
+    config = tmp_path / "config.xml"
+    config.write_text("<View><Choices name='x'")
+    out = tmp_path / "o.jsonl"
+    code, _, stderr = run("labelstudio", str(src), "--label-config", str(config), "-o", str(out))
+    assert code == 1 and "config.xml" in stderr and "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_template_naming_a_missing_field_fails_before_writing(tmp_path: Path) -> None:
+    src = _write(tmp_path / "e.json", [_task(1, {"text": "a"}, [_choice("A")])])
+    out = tmp_path / "o.jsonl"
+    code, _, stderr = run("labelstudio", str(src), "--prompt", "Subject: {subject}", "-o", str(out))
+    assert code == 1
+    assert "{subject}" in stderr and "available" in stderr
+    assert not out.exists()
+
+
+def test_template_field_empty_for_one_task_rejects_that_task(tmp_path: Path) -> None:
+    tasks = [
+        _task(1, {"text": "a", "subject": "Hi"}, [_choice("A")]),
+        _task(2, {"text": "b", "subject": ""}, [_choice("B")]),
+    ]
+    src = _write(tmp_path / "e.json", tasks)
+    out, rejects = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    code, _, _ = run(
+        "labelstudio",
+        str(src),
+        "--prompt",
+        "{subject}: {text}",
+        "-o",
+        str(out),
+        "--rejects",
+        str(rejects),
+    )
+    assert code == 0
+    assert [json.loads(x)["messages"][1]["content"] for x in out.read_text().splitlines()] == [
+        "Hi: a"
+    ]
+    reject = json.loads(rejects.read_text())
+    assert reject["task"] == 2 and reject["code"] == "missing_field"
+    assert set(reject) == {"task", "file", "locator", "code", "reason"}
+
+
+def test_task_level_errors_reject_and_the_run_goes_on(tmp_path: Path) -> None:
+    tasks = [
+        _task(1, {"text": "a"}, [_choice("A")]),
+        {"id": 2, "annotations": []},  # no data
+        _task(
+            3,
+            {"text": "c"},
+            [{"id": "r", "from_name": "category", "to_name": "text", "type": "choices"}],
+        ),
+        _task(
+            4,
+            {"text": "d"},
+            [{"value": {"x": 1}, "id": "q", "from_name": "w", "to_name": "text", "type": "wobble"}],
+        ),
+        _task(5, {"text": "e"}, [_choice("B")]),
+    ]
+    src = _write(tmp_path / "e.json", tasks)
+    out, rejects = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    code, _, stderr = run("labelstudio", str(src), "-o", str(out), "--rejects", str(rejects))
+    assert code == 0
+    assert len(out.read_text().splitlines()) == 2
+    got = [json.loads(x) for x in rejects.read_text().splitlines()]
+    assert [r["task"] for r in got] == [2, 3, 4]
+    assert got[2]["code"] == "unknown_result_type"
+    assert "read 5 tasks; wrote 2 examples; rejected 3" in stderr
+
+
+def test_on_error_fail_stops_at_the_first_bad_task(tmp_path: Path) -> None:
+    tasks = [_task(1, {"text": "a"}, [_choice("A")]), {"id": 2, "annotations": []}]
+    src = _write(tmp_path / "e.json", tasks)
+    out = tmp_path / "o.jsonl"
+    code, _, stderr = run("labelstudio", str(src), "-o", str(out), "--on-error", "fail")
+    assert code == 1 and "tasks[1]" in stderr and "task 2" in stderr
+    assert not out.exists()
+
+
+def test_max_errors_stops_after_n(tmp_path: Path) -> None:
+    tasks = [{"id": i, "annotations": []} for i in range(5)] + [
+        _task(9, {"text": "a"}, [_choice("A")])
+    ]
+    src = _write(tmp_path / "e.json", tasks)
+    out = tmp_path / "o.jsonl"
+    code, _, stderr = run("labelstudio", str(src), "-o", str(out), "--max-errors", "2")
+    assert code == 1 and "--max-errors 2" in stderr
+    assert not out.exists()
+
+
+def test_empty_export_writes_nothing_and_warns(tmp_path: Path) -> None:
+    src = _write(tmp_path / "e.json", [])
+    out = tmp_path / "o.jsonl"
+    code, _, stderr = run("labelstudio", str(src), "-o", str(out))
+    assert code == 0
+    assert out.read_text() == ""
+    assert "read 0 tasks" in stderr and "empty_input" in stderr
+
+
+def test_stdout_when_no_output(tmp_path: Path) -> None:
+    src = _write(tmp_path / "e.json", [_task(1, {"text": "a"}, [_choice("A")])])
+    code, stdout, _ = run("labelstudio", str(src), "-q")
+    assert code == 0
+    assert json.loads(stdout)["messages"][-1]["content"] == "A"
+
+
+def test_several_inputs_go_into_one_output_in_order(tmp_path: Path) -> None:
+    one = _write(tmp_path / "1.json", [_task(1, {"text": "a"}, [_choice("A")])])
+    two = _write(tmp_path / "2.json", [_task(2, {"text": "b"}, [_choice("B")])])
+    out = tmp_path / "o.jsonl"
+    code, _, _ = run("labelstudio", str(one), str(two), "-o", str(out), "-q")
+    assert code == 0
+    answers = [json.loads(x)["messages"][-1]["content"] for x in out.read_text().splitlines()]
+    assert answers == ["A", "B"]
+
+
+def test_config_file_and_option_precedence(tmp_path: Path) -> None:
+    src = _write(tmp_path / "e.json", [_task(1, {"text": "a"}, [_choice("scratch")])])
+    config = tmp_path / "recipe.toml"
+    config.write_text(
+        'system = "from the file"\nanswer-template = "Label: {label}"\n'
+        '[labels]\nscratch = "surface_scratch"\n'
+    )
+    out = tmp_path / "o.jsonl"
+    code, _, stderr = run(
+        "labelstudio", str(src), "--config", str(config), "--system", "from the CLI", "-o", str(out)
+    )
+    assert code == 0, stderr
+    msgs = json.loads(out.read_text())["messages"]
+    assert msgs[0]["content"] == "from the CLI"  # the command line wins
+    assert msgs[-1]["content"] == "Label: surface_scratch"  # the file's template and rename
+
+
+def test_unknown_config_key_is_an_error(tmp_path: Path) -> None:
+    src = _write(tmp_path / "e.json", [])
+    config = tmp_path / "recipe.toml"
+    config.write_text('sistem = "typo"\n')
+    code, _, stderr = run("labelstudio", str(src), "--config", str(config))
+    assert code == 1 and "sistem" in stderr and "unknown option" in stderr
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    code, _, _ = run("labelstudio", "x.json", "--annotators", "nobody")
+    assert code == 2
+
+
+def test_formats_json_lists_everything() -> None:
+    code, stdout, _ = run("formats", "--json")
+    assert code == 0
+    data = json.loads(stdout)
+    assert {r["name"] for r in data["readers"]} >= {"labelstudio", "doccano", "cvat", "coco"}
+    assert {"classification", "ner", "detection", "dialogue", "auto"} <= {
+        r["name"] for r in data["recipes"]
+    }
+    assert "box_2d" in data["box_formats"]
+    labelstudio = next(r for r in data["readers"] if r["name"] == "labelstudio")
+    assert "label-config" in [o["name"] for o in labelstudio["options"]]
+
+
+def test_version_and_help_from_a_real_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "annoconvert", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and "annoconvert" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "annoconvert", "labelstudio", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (
+        done.returncode == 0 and "--label-config" in done.stdout and "--box-format" in done.stdout
+    )
+
+
+def test_missing_input_file(tmp_path: Path) -> None:
+    code, _, stderr = run(
+        "labelstudio", str(tmp_path / "nope.json"), "-o", str(tmp_path / "o.jsonl")
+    )
+    assert code == 1 and "nope.json" in stderr and "Traceback" not in stderr
+
+
+def test_real_export_counts_add_up(tmp_path: Path) -> None:
+    export = corpus_path("labelstudio", "c_ner", "JSON.json")
+    out, rejects = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    code, _, stderr = run("labelstudio", str(export), "-o", str(out), "--rejects", str(rejects))
+    assert code == 0
+    written = len(out.read_text().splitlines())
+    rejected = len(rejects.read_text().splitlines())
+    assert f"read 6 tasks; wrote {written} examples; rejected {rejected}" in stderr
+    assert written + rejected == 6
