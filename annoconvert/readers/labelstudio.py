@@ -208,38 +208,57 @@ def _regions(
     """A full-JSON `result` list -> regions; TaskError (with locator) on the first bad item."""
     if not isinstance(results, list):
         raise TaskError("bad_result", "result must be a list", locator=loc)
-    region_ids = {
-        item.get("id")
-        for item in results
-        if isinstance(item, dict) and item.get("type") not in ("textarea", "relation")
-    }
+    region_ids: set[Any] | None = None
     out: list[Region] = []
     for i, item in enumerate(results):
-        iloc = f"{loc}[{i}]"
         if not isinstance(item, dict):
-            raise TaskError("bad_result", "a result item must be an object", locator=iloc)
+            raise TaskError("bad_result", "a result item must be an object", locator=f"{loc}[{i}]")
         rtype = item.get("type")
         if rtype == "relation":
-            out.append(parse_relation(item, iloc, config))
+            out.append(parse_relation(item, f"{loc}[{i}]", config))
             continue
-        if not isinstance(rtype, str) or rtype not in PARSERS:
+        parser = PARSERS.get(rtype) if isinstance(rtype, str) else None
+        if parser is None:
             raise TaskError(
                 "unknown_result_type",
                 f"result type {rtype!r} is not one this reader knows",
-                locator=f"{iloc}.type",
+                locator=f"{loc}[{i}].type",
             )
         value = item.get("value")
         if not isinstance(value, dict):
-            raise TaskError("bad_result", "the result has no value object", locator=f"{iloc}.value")
+            raise TaskError(
+                "bad_result", "the result has no value object", locator=f"{loc}[{i}].value"
+            )
         from_name, to_name = item.get("from_name"), item.get("to_name")
         if not isinstance(from_name, str) or not isinstance(to_name, str):
-            raise TaskError("bad_result", "from_name/to_name must be strings", locator=iloc)
+            raise TaskError(
+                "bad_result", "from_name/to_name must be strings", locator=f"{loc}[{i}]"
+            )
+        if config is not None and from_name not in config.controls:
+            raise TaskError(
+                "unknown_control",
+                f"control {from_name!r} is not in the label config {config.file}",
+                locator=f"{loc}[{i}].from_name",
+            )
         rid = item.get("id")
-        rid = rid if isinstance(rid, str) else (str(rid) if isinstance(rid, int) else None)
-        iw, ih = _size(item, iloc)
-        per_region = rtype == "textarea" and rid is not None and rid in region_ids
+        if rid is not None and not isinstance(rid, str):
+            rid = str(rid) if isinstance(rid, int) else None
+        region_id = None
+        if rtype == "textarea" and rid is not None:
+            if region_ids is None:
+                region_ids = {
+                    r.get("id")
+                    for r in results
+                    if isinstance(r, dict) and r.get("type") not in ("textarea", "relation")
+                }
+            if rid in region_ids:
+                region_id = rid
+        if "original_width" in item or "original_height" in item:
+            iw, ih = _size(item, f"{loc}[{i}]")
+        else:
+            iw = ih = None
         ctx = Ctx(
-            loc=f"{iloc}.value",
+            loc=f"{loc}[{i}].value",
             rtype=rtype,
             from_name=from_name,
             to_name=to_name,
@@ -247,23 +266,16 @@ def _regions(
             image_width=iw,
             image_height=ih,
             text=_span_text(to_name, inp, data) if rtype == "labels" else None,
-            region_id=rid if per_region else None,
+            region_id=region_id,
             config=config,
         )
-        if (
-            config is not None
-            and rtype not in ("labels", "choices")
-            and not rtype.endswith("labels")
-        ):
-            from annoconvert.readers.labelstudio_results import check_declared
-
-            check_declared((), ctx, f"{iloc}.from_name")
-        out.append(PARSERS[rtype](value, ctx))
-        if "score" in item and isinstance(item["score"], int | float) and out:
-            region = out[-1]
+        region = parser(value, ctx)
+        score = item.get("score")
+        if score is not None and isinstance(score, int | float):
             attrs = dict(getattr(region, "attributes", None) or {})
-            attrs["score"] = item["score"]
-            out[-1] = _with_attributes(region, attrs)
+            attrs["score"] = score
+            region = _with_attributes(region, attrs)
+        out.append(region)
     return tuple(out)
 
 

@@ -36,7 +36,7 @@ from annoconvert.model import (
 from annoconvert.readers.labelstudio_config import LabelConfig
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ctx:
     """What a value parser needs besides the value: where it is and what it refers to."""
 
@@ -89,9 +89,13 @@ def _integer(value: Mapping[str, Any], key: str, ctx: Ctx, code: str) -> int:
 def str_list(value: Mapping[str, Any], key: str, ctx: Ctx) -> tuple[str, ...]:
     """A list of strings at `value[key]` (labels, choices, texts)."""
     v = value.get(key)
-    if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-        raise _fail("bad_result", f"{ctx.loc}.{key}", f"{key} must be a list of strings")
-    return tuple(v)
+    if isinstance(v, list):
+        for s in v:
+            if not isinstance(s, str):
+                break
+        else:
+            return tuple(v)
+    raise _fail("bad_result", f"{ctx.loc}.{key}", f"{key} must be a list of strings")
 
 
 def labels_of(value: Mapping[str, Any], ctx: Ctx) -> tuple[str, ...]:
