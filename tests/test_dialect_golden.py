@@ -153,3 +153,17 @@ def test_golden_line(
     assert line + b"\n" == expected_file.read_bytes()
     assert orjson.loads(line)  # one JSON object per line
     assert b"\n" not in line
+
+
+SFT_GOLDEN = [(c, d) for c, d in GOLDEN if not c.startswith("preference")]
+
+
+@pytest.mark.parametrize(("case", "dialect_name"), SFT_GOLDEN)
+def test_golden_line_passes_validate(case: str, dialect_name: str) -> None:
+    """Each supervised golden line passes `annoconvert validate --preset <dialect>`."""
+    from annoconvert.quality.validate import validate_lines
+
+    line = (FIXTURES / case / f"expected.{dialect_name}.jsonl").read_bytes()
+    report = validate_lines([line], preset=dialect_name)
+    assert report.errors == []
+    assert report.images == (1 if case.startswith("detection") else 0)
