@@ -1,0 +1,324 @@
+"""Box answers in the formats models are trained on, and back (for previews and checks).
+
+Every format is a pair of small pure functions over an `Envelope` (normalized xmin, ymin,
+xmax, ymax of the upright image); the numbers are integers on the format's grid:
+
+| format       | key       | values                         | grid                          |
+|--------------|-----------|--------------------------------|-------------------------------|
+| `box_2d`     | `box_2d`  | [ymin, xmin, ymax, xmax]       | 0-1000 per axis (Gemini)      |
+| `qwen2.5-vl` | `bbox_2d` | [x1, y1, x2, y2]               | pixels after Qwen smart_resize|
+| `qwen3-vl`   | `bbox_2d` | [x1, y1, x2, y2]               | 0-1000 per axis               |
+| `xyxy-px`    | `bbox`    | [x1, y1, x2, y2]               | pixels of the embedded image  |
+| `xywh-px`    | `bbox`    | [x, y, w, h]                   | pixels of the embedded image  |
+
+Rounding is half-up, values are clamped to the image, and min < max always holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from annoconvert.errors import RecipeError
+from annoconvert.geometry import (
+    Envelope,
+    clamp_envelope,
+    ellipse_envelope,
+    grid_span,
+    mask_envelope,
+    points_envelope,
+    rotated_box_envelope,
+)
+from annoconvert.model import Box, Ellipse, Mask, PreparedImage, Region
+from annoconvert.model import Polygon as PolygonRegion
+from annoconvert.options import Options
+
+BOX_KEYS = {
+    "box_2d": "box_2d",
+    "qwen2.5-vl": "bbox_2d",
+    "qwen3-vl": "bbox_2d",
+    "xyxy-px": "bbox",
+    "xywh-px": "bbox",
+}
+"""The JSON key each box format writes."""
+BOX_KINDS = frozenset({"box", "polygon", "mask", "ellipse"})
+"""Region kinds a detection answer can hold (as their axis-aligned envelope)."""
+QWEN_FACTOR = 28
+QWEN_MAX_RATIO = 200
+
+
+# --- Qwen2.5-VL's resize ---------------------------------------------------------------------
+
+
+def _round_by_factor(number: float, factor: int) -> int:
+    return round(number / factor) * factor
+
+
+def _ceil_by_factor(number: float, factor: int) -> int:
+    return math.ceil(number / factor) * factor
+
+
+def _floor_by_factor(number: float, factor: int) -> int:
+    return math.floor(number / factor) * factor
+
+
+def smart_resize(
+    height: int,
+    width: int,
+    factor: int = QWEN_FACTOR,
+    min_pixels: int = 56 * 56,
+    max_pixels: int = 28 * 28 * 1280,
+) -> tuple[int, int]:
+    """The (height, width) Qwen2.5-VL resizes an image to, as `qwen_vl_utils.smart_resize`.
+
+    Both sides become multiples of `factor` (Python's round, so halves go to even), scaled
+    down when over `max_pixels` and up when under `min_pixels`. ValueError for an aspect
+    ratio over 200, as Qwen's code.
+    """
+    if max(height, width) / min(height, width) > QWEN_MAX_RATIO:
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than {QWEN_MAX_RATIO}, "
+            f"got {max(height, width) / min(height, width)}"
+        )
+    h_bar = max(factor, _round_by_factor(height, factor))
+    w_bar = max(factor, _round_by_factor(width, factor))
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = _floor_by_factor(height / beta, factor)
+        w_bar = _floor_by_factor(width / beta, factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = _ceil_by_factor(height * beta, factor)
+        w_bar = _ceil_by_factor(width * beta, factor)
+    return h_bar, w_bar
+
+
+# --- the formats: envelope -> integers and back ------------------------------------------------
+
+
+def to_box_2d(env: Envelope) -> list[int]:
+    """Gemini: [ymin, xmin, ymax, xmax] on 0-1000 per axis."""
+    x0, x1 = grid_span(env[0], env[2], 1000)
+    y0, y1 = grid_span(env[1], env[3], 1000)
+    return [y0, x0, y1, x1]
+
+
+def from_box_2d(values: Sequence[float]) -> Envelope:
+    """The envelope a `box_2d` stands for."""
+    y0, x0, y1, x1 = values
+    return (x0 / 1000, y0 / 1000, x1 / 1000, y1 / 1000)
+
+
+def to_xyxy(env: Envelope, width: int, height: int) -> list[int]:
+    """[x1, y1, x2, y2] on a `width` x `height` integer grid (pixels, or 1000 x 1000)."""
+    x0, x1 = grid_span(env[0], env[2], width)
+    y0, y1 = grid_span(env[1], env[3], height)
+    return [x0, y0, x1, y1]
+
+
+def from_xyxy(values: Sequence[float], width: int, height: int) -> Envelope:
+    """The envelope an [x1, y1, x2, y2] on a `width` x `height` grid stands for."""
+    x0, y0, x1, y1 = values
+    return (x0 / width, y0 / height, x1 / width, y1 / height)
+
+
+def to_qwen3(env: Envelope) -> list[int]:
+    """Qwen3-VL: [x1, y1, x2, y2] on 0-1000 per axis."""
+    return to_xyxy(env, 1000, 1000)
+
+
+def from_qwen3(values: Sequence[float]) -> Envelope:
+    """The envelope a Qwen3-VL `bbox_2d` stands for."""
+    return from_xyxy(values, 1000, 1000)
+
+
+def qwen25_size(width: int, height: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """(width, height) of the image as Qwen2.5-VL sees it."""
+    h, w = smart_resize(height, width, QWEN_FACTOR, min_pixels, max_pixels)
+    return (w, h)
+
+
+def to_qwen25(
+    env: Envelope, width: int, height: int, min_pixels: int, max_pixels: int
+) -> list[int]:
+    """Qwen2.5-VL: [x1, y1, x2, y2] in pixels of the smart-resized image."""
+    w, h = qwen25_size(width, height, min_pixels, max_pixels)
+    return to_xyxy(env, w, h)
+
+
+def from_qwen25(
+    values: Sequence[float], width: int, height: int, min_pixels: int, max_pixels: int
+) -> Envelope:
+    """The envelope a Qwen2.5-VL `bbox_2d` stands for on a `width` x `height` image."""
+    w, h = qwen25_size(width, height, min_pixels, max_pixels)
+    return from_xyxy(values, w, h)
+
+
+def to_xywh(env: Envelope, width: int, height: int) -> list[int]:
+    """COCO-style [x, y, w, h] in pixels (from the rounded corners, so x + w is exact)."""
+    x0, y0, x1, y1 = to_xyxy(env, width, height)
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+def from_xywh(values: Sequence[float], width: int, height: int) -> Envelope:
+    """The envelope an [x, y, w, h] in pixels stands for."""
+    x, y, w, h = values
+    return from_xyxy((x, y, x + w, y + h), width, height)
+
+
+def encode_box(
+    box_format: str, env: Envelope, width: int, height: int, options: Options
+) -> list[int]:
+    """An envelope in `box_format`; `width`/`height` are the embedded image's pixels."""
+    if box_format == "box_2d":
+        return to_box_2d(env)
+    if box_format == "qwen3-vl":
+        return to_qwen3(env)
+    _need_size(box_format, width, height)
+    if box_format == "qwen2.5-vl":
+        try:
+            return to_qwen25(env, width, height, options.qwen_min_pixels, options.qwen_max_pixels)
+        except ValueError as err:
+            raise RecipeError(
+                "unsupported_image", f"Qwen2.5-VL cannot take this image: {err}"
+            ) from err
+    if box_format == "xyxy-px":
+        return to_xyxy(env, width, height)
+    if box_format == "xywh-px":
+        return to_xywh(env, width, height)
+    raise ValueError(f"unknown box format {box_format!r}")
+
+
+def decode_box(
+    box_format: str,
+    values: Sequence[float],
+    width: int,
+    height: int,
+    *,
+    qwen_min_pixels: int = 56 * 56,
+    qwen_max_pixels: int = 28 * 28 * 1280,
+) -> Envelope:
+    """The normalized envelope behind a formatted box (previews, validation, agreement)."""
+    if box_format == "box_2d":
+        return from_box_2d(values)
+    if box_format == "qwen3-vl":
+        return from_qwen3(values)
+    if box_format == "qwen2.5-vl":
+        return from_qwen25(values, width, height, qwen_min_pixels, qwen_max_pixels)
+    if box_format == "xyxy-px":
+        return from_xyxy(values, width, height)
+    if box_format == "xywh-px":
+        return from_xywh(values, width, height)
+    raise ValueError(f"unknown box format {box_format!r}")
+
+
+def _need_size(box_format: str, width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise RecipeError(
+            "missing_image_size",
+            f"box format {box_format} needs the image's pixel size, which is not known",
+        )
+
+
+# --- regions -> answer objects -----------------------------------------------------------------
+
+
+def region_envelope(region: Region, width: int, height: int) -> Envelope:
+    """The axis-aligned envelope of a box, polygon, mask or ellipse, clamped to the image.
+
+    `width`/`height` give the pixel aspect for rotations when the region does not record
+    its image size. RecipeError for an empty mask (`empty_region`) and for other kinds
+    (`unsupported_region`).
+    """
+    if isinstance(region, Box):
+        w = region.image_width or width
+        h = region.image_height or height
+        if region.rotation % 360.0 != 0 and (w <= 0 or h <= 0):
+            raise RecipeError(
+                "missing_image_size",
+                "a rotated box needs the image's pixel size to find its envelope",
+            )
+        env = rotated_box_envelope(
+            region.x, region.y, region.width, region.height, region.rotation, w or 1, h or 1
+        )
+    elif isinstance(region, PolygonRegion):
+        env = points_envelope(region.points)
+    elif isinstance(region, Ellipse):
+        w = region.image_width or width
+        h = region.image_height or height
+        if region.rotation % 360.0 != 0 and (w <= 0 or h <= 0):
+            raise RecipeError(
+                "missing_image_size", "a rotated ellipse needs the image's pixel size"
+            )
+        env = ellipse_envelope(
+            region.cx, region.cy, region.rx, region.ry, region.rotation, w or 1, h or 1
+        )
+    elif isinstance(region, Mask):
+        try:
+            found = mask_envelope(
+                region.counts,
+                region.left,
+                region.top,
+                region.mask_width,
+                region.mask_height,
+                region.image_width,
+                region.image_height,
+            )
+        except ValueError as err:
+            raise RecipeError("bad_region", f"mask {region.id or ''}: {err}".strip()) from err
+        if found is None:
+            raise RecipeError(
+                "empty_region", f"mask {region.id or ''} covers no pixel".replace("  ", " ")
+            )
+        env = found
+    else:
+        raise RecipeError(
+            "unsupported_region",
+            f"a {region.kind} region cannot be written as a box; detection takes boxes, "
+            "polygons, masks and ellipses",
+        )
+    return clamp_envelope(env)
+
+
+def _label(region: Region, options: Options) -> str:
+    from annoconvert.recipes.common import rename
+
+    labels: Iterable[str] = getattr(region, "labels", ())
+    names = [rename(label, options) for label in labels]
+    if not names:
+        raise RecipeError("missing_label", f"a {region.kind} region has no label")
+    return ", ".join(names)
+
+
+def _order_key(box_format: str, values: Sequence[int], label: str) -> tuple[Any, ...]:
+    """Reading order: top edge, then left edge (then the rest, for ties)."""
+    if box_format == "box_2d":
+        y0, x0, y1, x1 = values
+    elif box_format == "xywh-px":
+        x0, y0, w, h = values
+        x1, y1 = x0 + w, y0 + h
+    else:
+        x0, y0, x1, y1 = values
+    return (y0, x0, y1, x1, label)
+
+
+def format_boxes(
+    regions: Sequence[Region], image: PreparedImage, options: Options
+) -> list[dict[str, Any]]:
+    """Answer objects `{<key>: [...], "label": ...}` for the regions, in reading order.
+
+    `--box-order source` keeps the regions' order. Any region kind that is not a box,
+    polygon, mask or ellipse is an error, and so is a mask without a pixel.
+    """
+    box_format = options.box_format
+    key = BOX_KEYS[box_format]
+    rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for region in regions:
+        env = region_envelope(region, image.width, image.height)
+        label = _label(region, options)
+        values = encode_box(box_format, env, image.width, image.height, options)
+        rows.append((_order_key(box_format, values, label), {key: values, "label": label}))
+    if options.box_order == "reading":
+        rows.sort(key=lambda row: row[0])
+    return [obj for _, obj in rows]

@@ -1,0 +1,236 @@
+"""Image recipes: detection, image classification, image to text (DESIGN.md section 3).
+
+The images arrive prepared (`PreparedImage`: upright, maybe resized); box numbers refer to
+them, so the answer always matches the picture the model is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from annoconvert.boxes import BOX_KINDS, format_boxes
+from annoconvert.errors import RecipeError
+from annoconvert.model import (
+    GEOMETRY_KINDS,
+    AnnotationSet,
+    Choice,
+    Example,
+    PreparedImage,
+    Region,
+    Task,
+    TextAnswer,
+)
+from annoconvert.options import Options
+from annoconvert.recipes.common import (
+    GEOMETRY_CONTROLS,
+    control_values,
+    declared_labels,
+    dumps,
+    label_list,
+    make_example,
+    rename,
+    render,
+    task_values,
+    user_parts,
+)
+
+FORMAT_WORDS = {
+    "box_2d": '"box_2d": [ymin, xmin, ymax, xmax] normalized to 0-1000',
+    "qwen2.5-vl": '"bbox_2d": [x1, y1, x2, y2] in pixels',
+    "qwen3-vl": '"bbox_2d": [x1, y1, x2, y2] normalized to 0-1000',
+    "xyxy-px": '"bbox": [x1, y1, x2, y2] in pixels',
+    "xywh-px": '"bbox": [x, y, width, height] in pixels',
+}
+
+
+def _values(task: Task, annotation: AnnotationSet, options: Options) -> dict[str, Any]:
+    values = task_values(task)
+    values.update(control_values(annotation, options))
+    return values
+
+
+def _system(options: Options, default: str | None, values: dict[str, Any]) -> str | None:
+    return render(options.system, values) if options.system is not None else default
+
+
+def _one_image(images: Sequence[PreparedImage], recipe: str) -> PreparedImage:
+    if not images:
+        raise RecipeError("missing_image", f"{recipe} needs an image and the task has none")
+    if len(images) > 1:
+        raise RecipeError(
+            "multiple_images",
+            f"{recipe} takes one image per task; this task has {len(images)}",
+        )
+    return images[0]
+
+
+def _default_prompt(task: Task, fallback: str) -> str:
+    return "{text}" if task.text is not None else fallback
+
+
+class Detection:
+    """Image plus boxes (polygons, masks and ellipses as their envelope) -> a JSON list."""
+
+    name = "detection"
+    summary = 'image + boxes -> JSON list [{"box_2d": [ymin, xmin, ymax, xmax], "label": ...}]'
+    needs_images = True
+
+    def build(
+        self,
+        task: Task,
+        annotation: AnnotationSet,
+        images: Sequence[PreparedImage],
+        options: Options,
+    ) -> list[Example]:
+        image = _one_image(images, "detection")
+        shapes: list[Region] = []
+        for region in annotation.regions:
+            if region.kind in BOX_KINDS:
+                shapes.append(region)
+            elif region.kind in GEOMETRY_KINDS:
+                raise RecipeError(
+                    "unsupported_region",
+                    f"a {region.kind} region cannot be written as a box; detection takes "
+                    "boxes, polygons, masks and ellipses",
+                )
+        objects = format_boxes(shapes, image, options)
+        values = _values(task, annotation, options)
+        found = list(dict.fromkeys(obj["label"] for obj in objects))
+        values["labels"] = ", ".join(found)
+        if len(found) == 1:
+            values["label"] = found[0]
+        allowed = [rename(lb, options) for lb in declared_labels(task, kinds=GEOMETRY_CONTROLS)]
+        default_system = (
+            "You are a computer vision assistant that detects and localizes objects in images. "
+            "Respond only with a JSON list of objects, each with "
+            f'{FORMAT_WORDS[options.box_format]} and a "label"'
+        )
+        default_system += f", one of {label_list(allowed)}." if allowed else "."
+        prompt = _default_prompt(task, "Detect the objects in the image and output the JSON list.")
+        return [
+            make_example(
+                task,
+                annotation,
+                system=_system(options, default_system, values),
+                user=user_parts(task, images, options, values, prompt),
+                assistant=dumps(objects),
+            )
+        ]
+
+
+class ImageClassification:
+    """Image plus a chosen class -> the label through the answer template."""
+
+    name = "image-classification"
+    summary = "image + one choice -> the label (answer template, e.g. 'Classification: {label}')"
+    needs_images = True
+
+    def build(
+        self,
+        task: Task,
+        annotation: AnnotationSet,
+        images: Sequence[PreparedImage],
+        options: Options,
+    ) -> list[Example]:
+        if not images:
+            raise RecipeError("missing_image", "image-classification needs an image")
+        choice = next((r for r in annotation.regions if isinstance(r, Choice)), None)
+        if choice is None or not choice.labels:
+            raise RecipeError("missing_label", "the annotation chose no class for the image")
+        labels = [rename(lb, options) for lb in choice.labels]
+        label = ", ".join(labels)
+        values = _values(task, annotation, options)
+        values["label"] = values["labels"] = label
+        allowed = [rename(lb, options) for lb in declared_labels(task, choice.field)]
+        default_system = "You are an image classification system."
+        if allowed:
+            default_system += f" Classify the image as one of {label_list(allowed)}."
+        prompt = _default_prompt(task, "Classify the image.")
+        return [
+            make_example(
+                task,
+                annotation,
+                system=_system(options, default_system, values),
+                user=user_parts(task, images, options, values, prompt),
+                assistant=render(options.answer_template or "{label}", values),
+                label=label,
+            )
+        ]
+
+
+def control_order(task: Task, annotation: AnnotationSet, values: dict[str, Any]) -> list[str]:
+    """Controls with a value, in the label config's order when known, else the regions'."""
+    declared = task.fields.get("__controls__")
+    order: list[str] = []
+    if isinstance(declared, dict):
+        order = [name for name in declared if name in values]
+    for region in annotation.regions:
+        name = region.field
+        if name in values and name not in order:
+            order.append(name)
+    return order
+
+
+class ImageToText:
+    """Image plus written answers (caption, code, VQA answer, several fields) -> the text."""
+
+    name = "image-to-text"
+    summary = "image + text answer(s) -> the text; several controls as 'Name: value' lines"
+    needs_images = True
+
+    def build(
+        self,
+        task: Task,
+        annotation: AnnotationSet,
+        images: Sequence[PreparedImage],
+        options: Options,
+    ) -> list[Example]:
+        if not images:
+            raise RecipeError("missing_image", "image-to-text needs an image")
+        answers = control_values(annotation, options)
+        values = _values(task, annotation, options)
+        chosen = [
+            rename(lb, options)
+            for r in annotation.regions
+            if isinstance(r, Choice)
+            for lb in r.labels
+        ]
+        if chosen:
+            values["labels"] = ", ".join(chosen)
+            if len(chosen) == 1:
+                values["label"] = chosen[0]
+        if options.answer_template is not None:
+            answer = render(options.answer_template, values)
+        else:
+            names = control_order(task, annotation, answers)
+            if not names:
+                kinds = {r.kind for r in annotation.regions if not isinstance(r, TextAnswer)}
+                raise RecipeError(
+                    "missing_answer",
+                    "the annotation holds no text answer"
+                    + (f" (only {', '.join(sorted(kinds))} regions)" if kinds else ""),
+                )
+            if len(names) == 1:
+                answer = str(answers[names[0]])
+            else:
+                answer = "\n".join(f"{name}: {answers[name]}" for name in names)
+        if answer == "":
+            raise RecipeError("missing_answer", "the text answer is empty")
+        prompt = _default_prompt(task, "Describe the image.")
+        return [
+            make_example(
+                task,
+                annotation,
+                system=_system(options, None, values),
+                user=user_parts(task, images, options, values, prompt),
+                assistant=answer,
+            )
+        ]
+
+
+DETECTION = Detection()
+IMAGE_CLASSIFICATION = ImageClassification()
+IMAGE_TO_TEXT = ImageToText()
+
+__all__ = ["DETECTION", "IMAGE_CLASSIFICATION", "IMAGE_TO_TEXT", "control_order"]
