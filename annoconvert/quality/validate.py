@@ -94,7 +94,16 @@ OPENAI_MESSAGE_KEYS = frozenset(
 )
 OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 DPO_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
-VERTEX_TOP_KEYS = frozenset({"contents", "systemInstruction", "tools", "generationConfig"})
+VERTEX_TOP_KEYS = frozenset(
+    {
+        "contents",
+        "systemInstruction",
+        "system_instruction",
+        "tools",
+        "generationConfig",
+        "completions",
+    }
+)
 VERTEX_PART_KEYS = frozenset(
     {"text", "inlineData", "fileData", "functionCall", "functionResponse", "thought"}
 )
@@ -560,7 +569,7 @@ class Validator:
         for key in sorted(set(obj) - VERTEX_TOP_KEYS):
             s.warn("unrecognized_key", f"top-level key {key!r} is not part of the Vertex format")
         texts: list[str] = []
-        system = obj.get("systemInstruction")
+        system = obj.get("systemInstruction", obj.get("system_instruction"))
         if system is None:
             s.warn("missing_system_message", "the example has no systemInstruction")
         elif not isinstance(system, dict) or not isinstance(system.get("parts"), list):
@@ -589,6 +598,23 @@ class Validator:
                 texts.extend(self._vertex_part(s, part, f"{at}.parts[{j}]", role))
             if role == "model":
                 self._boxes(s, "".join(p.get("text", "") for p in parts if isinstance(p, dict)), at)
+        if "completions" in obj:  # Vertex preference tuning: scored model completions
+            completions = obj["completions"]
+            if not isinstance(completions, list) or len(completions) < 2:
+                s.error("missing_content", "'completions' must list two or more completions")
+                completions = []
+            for k, item in enumerate(completions):
+                turn = item.get("completion") if isinstance(item, dict) else None
+                if not isinstance(turn, dict) or turn.get("role") != "model":
+                    s.error(
+                        "unrecognized_role", f"completions[{k}].completion must be a model turn"
+                    )
+                    continue
+                roles.append("model")
+                for j, part in enumerate(turn.get("parts") or []):
+                    texts.extend(
+                        self._vertex_part(s, part, f"completions[{k}].parts[{j}]", "model")
+                    )
         if "model" not in roles:
             s.error("example_missing_assistant_message", "the example has no model turn")
         if "user" not in roles:
@@ -644,15 +670,60 @@ class Validator:
     # Hugging Face TRL (messages + images)
 
     def _trl(self, s: _Line, obj: dict[str, Any]) -> int | None:
+        if "messages" not in obj and {"prompt", "chosen", "rejected"} <= set(obj):
+            return self._trl_preference(s, obj)
         messages = obj.get("messages")
         if not isinstance(messages, list) or not messages:
             s.error("missing_messages_list", "the line has no non-empty 'messages' list")
             return None
-        placeholders = 0
         roles: list[Any] = []
         texts: list[dict[str, Any]] = []
+        placeholders = self._trl_messages(s, messages, "messages", roles, texts)
+        self._images_column(s, obj.get("images"), placeholders, "{'type': 'image'} placeholder")
+        self._roles_present(s, roles, "assistant", "user", "system")
+        return self.counter.messages(texts)
+
+    def _trl_preference(self, s: _Line, obj: dict[str, Any]) -> int | None:
+        """TRL's DPO columns: prompt (messages or text), chosen and rejected (assistant turns)."""
+        roles: list[Any] = []
+        texts: list[dict[str, Any]] = []
+        placeholders = 0
+        prompt = obj["prompt"]
+        if isinstance(prompt, str) and prompt:
+            roles.append("user")
+            texts.append({"role": "user", "content": prompt})
+        elif isinstance(prompt, list) and prompt:
+            placeholders += self._trl_messages(s, prompt, "prompt", roles, texts)
+        else:
+            s.error("missing_content", "'prompt' must be text or a non-empty list of messages")
+        for key in ("chosen", "rejected"):
+            value = obj[key]
+            if isinstance(value, str) and value:
+                continue
+            if not isinstance(value, list) or not value:
+                s.error("missing_content", f"{key!r} must be text or a list of messages")
+                continue
+            out_roles: list[Any] = []
+            placeholders += self._trl_messages(s, value, key, out_roles, [])
+            if any(r != "assistant" for r in out_roles):
+                s.error("unrecognized_role", f"{key!r} must hold assistant messages only")
+        self._images_column(s, obj.get("images"), placeholders, "{'type': 'image'} placeholder")
+        roles.append("assistant")
+        self._roles_present(s, roles, "assistant", "user", "system")
+        return self.counter.messages(texts)
+
+    def _trl_messages(
+        self,
+        s: _Line,
+        messages: list[Any],
+        where: str,
+        roles: list[Any],
+        texts: list[dict[str, Any]],
+    ) -> int:
+        """Check TRL messages; returns the number of {'type': 'image'} placeholders."""
+        placeholders = 0
         for i, message in enumerate(messages):
-            at = f"messages[{i}]"
+            at = f"{where}[{i}]"
             if not isinstance(message, dict) or "role" not in message or "content" not in message:
                 s.error("message_missing_key", f"{at} needs 'role' and 'content'")
                 continue
@@ -684,9 +755,7 @@ class Validator:
             texts.append({"role": role, "content": _text_of(content)})
             if role == "assistant":
                 self._boxes(s, _text_of(content), at)
-        self._images_column(s, obj.get("images"), placeholders, "{'type': 'image'} placeholder")
-        self._roles_present(s, roles, "assistant", "user", "system")
-        return self.counter.messages(texts)
+        return placeholders
 
     # LLaMA-Factory ShareGPT
 
@@ -695,34 +764,44 @@ class Validator:
         if not isinstance(turns, list) or not turns:
             s.error("missing_conversations", "the line has no non-empty 'conversations' list")
             return None
-        tokens = 0
         roles: list[Any] = []
         texts: list[dict[str, Any]] = []
         if isinstance(obj.get("system"), str):
             roles.append("system")
             texts.append({"role": "system", "content": obj["system"]})
+        tokens = 0
         for i, turn in enumerate(turns):
-            at = f"conversations[{i}]"
-            if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
-                s.error("message_missing_key", f"{at} needs 'from' and 'value'")
-                continue
-            speaker = turn["from"]
-            roles.append({"human": "user", "gpt": "assistant"}.get(speaker, speaker))
-            if speaker not in SHAREGPT_ROLES:
-                s.error("unrecognized_role", f"{at} is from {speaker!r}; use human or gpt")
-            value = turn["value"]
-            if not isinstance(value, str) or not value:
-                s.error("missing_content", f"{at} has no text value")
-                continue
-            tokens += value.count("<image>")
-            if speaker != "human" and "<image>" in value:
-                s.error("image_not_in_user_message", f"{at}: <image> goes in human turns")
-            texts.append({"role": speaker, "content": value})
-            if speaker == "gpt":
-                self._boxes(s, value, at)
+            tokens += self._sharegpt_turn(s, turn, f"conversations[{i}]", roles, texts)
+        if "chosen" in obj or "rejected" in obj:  # LLaMA-Factory's preference (ranking) form
+            for key in ("chosen", "rejected"):
+                tokens += self._sharegpt_turn(s, obj.get(key), key, roles, [])
+                if not isinstance(obj.get(key), dict) or obj[key].get("from") != "gpt":
+                    s.error("unrecognized_role", f"{key!r} must be a turn from 'gpt'")
         self._images_column(s, obj.get("images"), tokens, "<image> token")
         self._roles_present(s, roles, "assistant", "user", "system")
         return self.counter.messages(texts)
+
+    def _sharegpt_turn(
+        self, s: _Line, turn: Any, at: str, roles: list[Any], texts: list[dict[str, Any]]
+    ) -> int:
+        """Check one {from, value} turn; returns its number of <image> tokens."""
+        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+            s.error("message_missing_key", f"{at} needs 'from' and 'value'")
+            return 0
+        speaker = turn["from"]
+        roles.append({"human": "user", "gpt": "assistant"}.get(speaker, f"other:{speaker}"))
+        if speaker not in SHAREGPT_ROLES:
+            s.error("unrecognized_role", f"{at} is from {speaker!r}; use human or gpt")
+        value = turn["value"]
+        if not isinstance(value, str) or not value:
+            s.error("missing_content", f"{at} has no text value")
+            return 0
+        if speaker != "human" and "<image>" in value:
+            s.error("image_not_in_user_message", f"{at}: <image> goes in human turns")
+        texts.append({"role": speaker, "content": value})
+        if speaker == "gpt":
+            self._boxes(s, value, at)
+        return value.count("<image>")
 
     def _images_column(self, s: _Line, images: Any, expected: int, what: str) -> None:
         if images is None:
