@@ -17,9 +17,8 @@ Conventions (the only ones; `geometry.py` converts every tool's units into these
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from pydantic import Field, TypeAdapter
 
 JsonValue: TypeAlias = Any
 """Any value `json.loads` can return."""
@@ -465,5 +464,25 @@ class Example:
         return example_html(self)
 
 
-REGION_ADAPTER: TypeAdapter[Region] = TypeAdapter(Annotated[Region, Field(discriminator="kind")])
-TASK_ADAPTER: TypeAdapter[Task] = TypeAdapter(Task)
+_ADAPTERS: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """`TASK_ADAPTER` and `REGION_ADAPTER`, built on first use (40 ms we keep off start-up)."""
+    if name in ("REGION_ADAPTER", "TASK_ADAPTER"):
+        from pydantic import Field, TypeAdapter
+
+        if not _ADAPTERS:
+            _ADAPTERS["REGION_ADAPTER"] = TypeAdapter(
+                Annotated[Region, Field(discriminator="kind")]
+            )
+            _ADAPTERS["TASK_ADAPTER"] = TypeAdapter(Task)
+        return _ADAPTERS[name]
+    raise AttributeError(f"module 'annoconvert.model' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    REGION_ADAPTER: TypeAdapter[Region]
+    TASK_ADAPTER: TypeAdapter[Task]

@@ -277,18 +277,29 @@ def _split_assigner(options: Options) -> Callable[[Sequence[Any]], list[str]]:
 def _validator(options: Options) -> Any:
     if not options.validate_output:
         return None
-    try:
-        from annoconvert.quality.validate import Validator
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return None
-    return Validator(options.effective_preset)
+    from annoconvert.quality.validate import Validator
+
+    # the media layer made and checked every embedded image: no need to decode them again
+    return Validator(options.effective_preset, decode_images=False)
 
 
 def _validation_warnings(validator: Any) -> list[Warning_]:
+    """One warning per finding code: how many lines, and the first one's message."""
     report = validator.finish()
     out = []
-    for finding in getattr(report, "errors", []) + getattr(report, "warnings", []):
-        out.append(Warning_(f"validate:{finding.code}", finding.message))
+    for counts, findings in (
+        (report.error_counts, report.errors),
+        (report.warning_counts, report.warnings),
+    ):
+        for code, count in counts.items():
+            first = next((f for f in findings if f.code == code), None)
+            where = f"line {first.line}: " if first is not None and first.line else ""
+            message = first.message if first is not None else code
+            if count > 1:
+                message = f"{count} lines; first at {where}{message}"
+            else:
+                message = f"{where}{message}"
+            out.append(Warning_(f"validate:{code}", message))
     return out
 
 
