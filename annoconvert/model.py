@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-
 JsonValue: TypeAlias = Any
 """Any value `json.loads` can return."""
 
