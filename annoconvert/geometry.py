@@ -292,8 +292,7 @@ def grid_span(lo: float, hi: float, size: int) -> tuple[int, int]:
     a = min(size, max(0, round_half_up(lo * size)))
     b = min(size, max(0, round_half_up(hi * size)))
     if b <= a:
-        if a < size:
-            b = a + 1
-        else:
-            a, b = size - 1, size
+        # thinner than a unit: the grid cell holding its centre
+        a = min(size - 1, max(0, math.floor((lo + hi) / 2 * size)))
+        b = a + 1
     return (a, b)
