@@ -58,6 +58,12 @@ class TaskStream:
                 yield item
 
 
+def one_line(err: AnnoconvertError) -> str:
+    """The error as one line (some parsers put a multi-line context after the message)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
 def reject_summary(rejects: Sequence[Reject]) -> str:
     """One stderr line: how many tasks the reader rejected, by code."""
     counts: dict[str, int] = {}
@@ -103,7 +109,7 @@ def command(
         stream = TaskStream(source, inputs, options)
         report = agreement(stream, top=top)
     except AnnoconvertError as err:
-        raise click.ClickException(str(err)) from err
+        raise click.ClickException(one_line(err)) from err
     if stream.rejects:
         click.echo(reject_summary(stream.rejects), err=True)
     if as_json:

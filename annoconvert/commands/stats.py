@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from annoconvert.commands.agreement import TaskStream, options_from, reader_options, reject_summary
+from annoconvert.commands.agreement import (
+    TaskStream,
+    one_line,
+    options_from,
+    reader_options,
+    reject_summary,
+)
 from annoconvert.errors import AnnoconvertError
 
 
@@ -24,7 +30,7 @@ def command(source: str, inputs: tuple[str, ...], as_json: bool, **reader_params
         stream = TaskStream(source, inputs, options_from(reader_params))
         report = compute_stats(stream)
     except AnnoconvertError as err:
-        raise click.ClickException(str(err)) from err
+        raise click.ClickException(one_line(err)) from err
     if stream.rejects:
         click.echo(reject_summary(stream.rejects), err=True)
     if as_json:

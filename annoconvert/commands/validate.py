@@ -38,7 +38,9 @@ def command(file: str, preset: str, as_json: bool, max_shown: int) -> None:
     try:
         report = validate_file(file, preset)
     except AnnoconvertError as err:
-        raise click.ClickException(str(err)) from err
+        raise click.ClickException(
+            str(err).splitlines()[0] if str(err) else type(err).__name__
+        ) from err
     if as_json:
         click.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
     else:
