@@ -176,7 +176,7 @@ def test_summarization_and_dialogue() -> None:
     assert len(first.annotations) == 2
     assert all(isinstance(a.regions[0], TextAnswer) for a in first.annotations)
     dia = tasks("e_dialogue")
-    assert [(t.speaker, t.text) for t in dia[0].turns or ()][0] == (
+    assert next((t.speaker, t.text) for t in dia[0].turns or ()) == (
         "customer",
         "Hi, my parcel has not arrived yet.",
     )
@@ -251,7 +251,7 @@ def test_json_min_boxes_match_json() -> None:
     full = by_id(tasks("g_object_detection"))
     mins = by_id(tasks("g_object_detection", "JSON_MIN.json", config=False))
     admin_full = full[47].annotations[0].regions
-    admin_min = [a for a in mins[47].annotations if a.annotator == "1"][0].regions
+    admin_min = next(a for a in mins[47].annotations if a.annotator == "1").regions
     assert [(r.x, r.y, r.rotation) for r in admin_min if isinstance(r, Box)] == [
         (r.x, r.y, r.rotation) for r in admin_full if isinstance(r, Box)
     ]
@@ -343,7 +343,7 @@ def test_pairwise() -> None:
 def test_thermal_number_int_and_float() -> None:
     for export in ("JSON.json", "JSON_MIN.json"):
         items = by_id(tasks("l_thermal_multifield", export))
-        n65 = [r for r in items[65].annotations[0].regions if isinstance(r, Number)][0]
+        n65 = next(r for r in items[65].annotations[0].regions if isinstance(r, Number))
         assert n65.value == 71 and type(n65.value) is int
         n63 = [r.value for a in items[63].annotations for r in a.regions if isinstance(r, Number)]
         assert n63 == [83.9, 83.9] and all(type(v) is float for v in n63)
@@ -357,7 +357,7 @@ def test_thermal_number_int_and_float() -> None:
         ]
         assert sorted(status64) == [("Critical",), ("Warning",)]
     full = by_id(tasks("l_thermal_multifield"))
-    alice = [a for a in full[63].annotations if a.annotator == "2"][0]
+    alice = next(a for a in full[63].annotations if a.annotator == "2")
     assert [r.field for r in alice.regions] == ["STATUS", "Severity", "Max_Temp_C", "Location"]
 
 

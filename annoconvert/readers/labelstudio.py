@@ -54,7 +54,7 @@ class _Where:
 
 
 def _child(prefix: str, suffix: str) -> str:
-    sep = "." if prefix.endswith("]") else " "
+    sep = " " if prefix.startswith("line ") else "."
     return f"{prefix}{sep}{suffix}"
 
 
@@ -218,7 +218,7 @@ def _regions(
             out.append(parse_relation(item, f"{loc}[{i}]", config))
             continue
         parser = PARSERS.get(rtype) if isinstance(rtype, str) else None
-        if parser is None:
+        if parser is None or not isinstance(rtype, str):
             raise TaskError(
                 "unknown_result_type",
                 f"result type {rtype!r} is not one this reader knows",
