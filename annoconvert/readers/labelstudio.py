@@ -438,13 +438,12 @@ def _min_regions(
         clean = {k: x for k, x in v.items() if k not in IMAGE_SIZE_KEYS}
         return PARSERS[rtype](clean, ctx)
 
-    def bare(texts: list[str], vloc: str) -> list[Region]:
+    def bare(text: str, vloc: str) -> Region:
+        """A bare string: one Choices choice or one TextArea text (the config says which)."""
         if ctype == "choices":
-            return [one({"choices": texts}, vloc, "choices")]
+            return one({"choices": [text]}, vloc, "choices")
         if ctype == "textarea":
-            if control is not None and control.per_region:
-                return [one({"text": [t]}, f"{vloc}[{i}]", "textarea") for i, t in enumerate(texts)]
-            return [one({"text": texts}, vloc, "textarea")]
+            return one({"text": [text]}, vloc, "textarea")
         if ctype is None:
             raise ConfigError(
                 f"JSON-MIN column {key!r} holds bare text, which can be a Choices or a TextArea "
@@ -454,29 +453,20 @@ def _min_regions(
 
     vloc = _child(loc, key)
     if isinstance(value, str):
-        return bare([value], vloc)
+        return [bare(value, vloc)]
     if isinstance(value, dict):
-        if "choices" in value:
-            return [one(value, vloc, "choices")]
-        if ctype is not None and ctype != "textarea" and "text" in value and ctype != "labels":
-            return [one(value, vloc, ctype)]
-        if "text" in value and isinstance(value.get("text"), list):
-            return [one(value, vloc, "textarea")]
         return [one(value, vloc, ctype)]
     if isinstance(value, list):
-        if all(isinstance(v, str) for v in value):
-            return (
-                bare(list(value), vloc)
-                if ctype != "textarea"
-                else [one({"text": [t]}, f"{vloc}[{i}]", "textarea") for i, t in enumerate(value)]
-            )
         out: list[Region] = []
         for i, v in enumerate(value):
-            if not isinstance(v, dict):
+            if isinstance(v, str):
+                out.append(bare(v, f"{vloc}[{i}]"))
+            elif isinstance(v, dict):
+                out.append(one(v, f"{vloc}[{i}]", ctype))
+            else:
                 raise TaskError(
                     "bad_result", "a JSON-MIN value must be an object", locator=f"{vloc}[{i}]"
                 )
-            out.append(one(v, f"{vloc}[{i}]", ctype))
         return out
     raise TaskError("bad_result", f"column {key!r} holds {type(value).__name__}", locator=vloc)
 

@@ -321,7 +321,13 @@ def parse_polygon(value: Mapping[str, Any], ctx: Ctx) -> Region:
         if not isinstance(p, list) or len(p) != 2:
             raise _fail("bad_geometry", f"{ctx.loc}.points[{i}]", "a point must be [x, y]")
         for j in (0, 1):
-            number({"v": p[j]}, "v", Ctx(f"{ctx.loc}.points[{i}][{j}]", *_names(ctx)))
+            c = p[j]
+            if isinstance(c, bool) or not isinstance(c, int | float) or not math.isfinite(c):
+                raise _fail(
+                    "bad_geometry",
+                    f"{ctx.loc}.points[{i}][{j}]",
+                    f"a coordinate must be a number: {c!r}",
+                )
     closed = value.get("closed")
     attrs = {"closed": closed} if closed is False else None
     iw, ih = _image_size(ctx)
@@ -334,10 +340,6 @@ def parse_polygon(value: Mapping[str, Any], ctx: Ctx) -> Region:
         id=ctx.rid,
         attributes=attrs,
     )
-
-
-def _names(ctx: Ctx) -> tuple[str, str, str, str | None]:
-    return (ctx.rtype, ctx.from_name, ctx.to_name, ctx.rid)
 
 
 def parse_keypoint(value: Mapping[str, Any], ctx: Ctx) -> Region:
