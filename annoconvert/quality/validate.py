@@ -11,8 +11,8 @@ dialects.
 Streaming: `Validator.check_line` keeps counters and token counts, never the lines, so the
 conversion runs the same checks on what it writes. Every finding has a stable snake_case `code`.
 
-PRESET_LIMITS below is the one table of dataset-level limits (until `annoconvert/presets.py`
-exists; the lead merges them). A `None` limit is not checked.
+The limits come from `annoconvert/presets.py` (the one table the media step also uses); this
+module adds which line format (dialect) each preset validates. A `None` limit is not checked.
 """
 
 from __future__ import annotations
@@ -30,17 +30,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from annoconvert import presets
 from annoconvert.errors import ConfigError
 from annoconvert.quality.tokens import TokenCounter, distribution
 
 DialectName = Literal["openai", "vertex", "trl", "sharegpt"]
-MB = 1024 * 1024
-_OPENAI_MIMES = ("image/jpeg", "image/png", "image/webp")
+MB = presets.MB
+_DIALECT_OF: dict[str, DialectName] = {"vertex": "vertex", "trl": "trl", "sharegpt": "sharegpt"}
 
 
 @dataclass(frozen=True)
 class PresetLimits:
-    """What one platform accepts. Sources: the platforms' fine-tuning docs (see DESIGN.md §4)."""
+    """What `validate` checks for one preset: `presets.PRESETS` plus the line format (dialect)."""
 
     name: str
     dialect: DialectName
@@ -54,38 +55,22 @@ class PresetLimits:
     allow_http_images: bool = True
 
 
+def _from_presets(p: presets.PresetLimits) -> PresetLimits:
+    return PresetLimits(
+        name=p.name,
+        dialect=_DIALECT_OF.get(p.name, "openai"),
+        max_image_bytes=p.max_image_bytes,
+        max_images_per_example=p.max_images_per_example,
+        allowed_mimes=p.mime_types or None,
+        allowed_modes=p.image_modes or None,
+        min_examples=p.min_examples,
+        max_tokens_per_example=p.max_tokens,
+        max_image_examples=p.max_image_examples,
+    )
+
+
 PRESET_LIMITS: dict[str, PresetLimits] = {
-    # OpenAI: 10 MB, 10 images, JPEG/PNG/WEBP in RGB(A), >= 10 examples, <= 50,000 image
-    # examples; 65,536 tokens per training example (gpt-4o / gpt-4.1 family).
-    "openai": PresetLimits(
-        "openai", "openai", 10 * MB, 10, _OPENAI_MIMES, ("RGB", "RGBA"), 10, 65536, 50000
-    ),
-    # Together follows OpenAI's image rules; its token limit depends on the model (not checked).
-    "together": PresetLimits(
-        "together", "openai", 10 * MB, 10, _OPENAI_MIMES, ("RGB", "RGBA"), 1, None
-    ),
-    # Fireworks: >= 3 examples, PNG/JPEG only; per-example image count assumed as OpenAI's.
-    "fireworks": PresetLimits(
-        "fireworks", "openai", 10 * MB, 10, ("image/jpeg", "image/png"), ("RGB", "RGBA"), 3, None
-    ),
-    # Azure OpenAI: 64 images per example, otherwise OpenAI's rules.
-    "azure": PresetLimits(
-        "azure", "openai", 10 * MB, 64, _OPENAI_MIMES, ("RGB", "RGBA"), 10, 65536, 50000
-    ),
-    # Vertex AI Gemini tuning: 30 images, 20 MB, PNG/JPEG/WEBP/HEIC/HEIF, 131,072 tokens.
-    "vertex": PresetLimits(
-        "vertex",
-        "vertex",
-        20 * MB,
-        30,
-        ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
-        None,
-        1,
-        131072,
-    ),
-    # Local trainers: no platform limits; the structure is what matters.
-    "trl": PresetLimits("trl", "trl", None, None, None, None, 1, None),
-    "sharegpt": PresetLimits("sharegpt", "sharegpt", None, None, None, None, 1, None),
+    name: _from_presets(p) for name, p in presets.PRESETS.items()
 }
 
 OPENAI_TOP_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls", "metadata"})
@@ -513,7 +498,7 @@ class Validator:
         if limit is not None and len(data) > limit:
             s.error(
                 "image_too_large",
-                f"{where}: the image is {len(data) / MB:.1f} MB; the limit is {limit / MB:.0f} MB",
+                f"{where}: the image is {len(data):,} bytes; the limit is {limit:,} bytes",
             )
         real = sniff_mime(data)
         if real is not None and real != mime and not {real, mime} <= {"image/heic", "image/heif"}:
