@@ -21,7 +21,9 @@ ADA = "Meet 👩\u200d💻 Ada Lovelace in London 🇬🇧 tomorrow."
 
 
 def _line(text: str, label: str) -> bytes:
-    return ('{"id":1,"text":' + json.dumps(text, ensure_ascii=False) + ',"label":' + label + "}\n").encode()
+    return (
+        '{"id":1,"text":' + json.dumps(text, ensure_ascii=False) + ',"label":' + label + "}\n"
+    ).encode()
 
 
 def read(path: Path, **options: Any) -> tuple[list[Task], list[Reject], list[Warning_]]:
@@ -244,3 +246,11 @@ def test_offsets_tie_is_rejected_not_guessed() -> None:
     tied, clear = resolve_spans(text, [(3, 5), (12, 13)], "auto")
     assert not isinstance(clear, str) and text[clear.start : clear.end] == "y"
     assert not isinstance(tied, str) and text[tied.start : tied.end] == "字か"
+
+
+def test_unknown_project_type_option_is_a_config_error(tmp_path: Path) -> None:
+    from annoconvert.errors import ConfigError
+
+    path = write(tmp_path, "all.jsonl", b'{"id":1,"text":"a","label":[]}\n')
+    with pytest.raises(ConfigError, match="SequenceLabeling"):
+        read(path, project_type="ner")

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from annoconvert.errors import ShapeError
+from annoconvert.errors import ConfigError, ShapeError
 
 PROJECT_TYPES = (
     "DocumentClassification",
@@ -56,7 +56,9 @@ def normalize_project_type(name: str) -> str:
     for known in PROJECT_TYPES:
         if known.lower() == wanted:
             return known
-    raise ShapeError(f"unknown Doccano project type {name!r}; one of: {', '.join(PROJECT_TYPES)}")
+    raise ConfigError(
+        f"unknown Doccano project type {name!r}; choose one of: {', '.join(PROJECT_TYPES)}"
+    )
 
 
 def looks_like_sentence(value: str) -> bool:
