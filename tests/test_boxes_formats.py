@@ -49,7 +49,7 @@ def test_every_format_round_trips_within_one_grid_unit(
     for got, want, unit in zip(back, env, (1 / gw, 1 / gh, 1 / gw, 1 / gh), strict=True):
         assert abs(got - want) <= unit + 1e-12
     assert back[0] < back[2] and back[1] < back[3]
-    assert 0 <= back[0] and back[2] <= 1 and 0 <= back[1] and back[3] <= 1
+    assert min(back) >= 0 and max(back) <= 1
 
 
 def test_box_2d_is_y_first_on_0_1000_like_the_seed() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import posixpath
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -172,6 +173,14 @@ class MediaPipeline:
         width, height = ref.width or 0, ref.height or 0
         if self.need_size and not (width and height):
             located = located or self.store.resolve(ref.uri)
+            if located.is_remote and not (self.options.fetch_remote and located.kind == "http"):
+                raise MediaError(
+                    "remote_image",
+                    f"box format {self.options.box_format} needs the pixel size of {ref.uri!r}, "
+                    "which the export does not record; pass --fetch-remote (http/https) or use "
+                    "--box-format box_2d",
+                    uri=ref.uri,
+                )
             head = None if located.is_remote else HEADER_BYTES
             data = self.store.read(located, head=head)
             try:
@@ -313,10 +322,10 @@ class MediaPipeline:
     def pool(self) -> ProcessPoolExecutor:
         """The worker pool, started on first need."""
         if self._pool is None:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context(
-                "forkserver" if "forkserver" in methods else "spawn"
-            )
+            # fork on Linux: forkserver and spawn re-run the user's __main__ in every worker,
+            # which breaks scripts without an `if __name__ == "__main__"` guard
+            method = "fork" if sys.platform == "linux" else "spawn"
+            context = multiprocessing.get_context(method)
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         return self._pool
 
