@@ -6,6 +6,7 @@ always add up: read = rejected + tasks written, examples = tasks written + extra
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import time
 from collections import Counter
@@ -230,27 +231,37 @@ def run(
     if (options.split and not output) or (options.split and output == "-"):
         raise ConfigError("--split needs -o FILE: the split files are written beside it")
     roots = list(options.images_root) or reader.default_image_roots(inputs)
-    sample, stream = peek(iter(reader.read(inputs, options)), AUTO_SAMPLE)
+    sample, stream = peek(iter(_read(reader, inputs, options, stats)), AUTO_SAMPLE)
     converter = Converter(options, roots, stats)
     converter.choose(sample)
     sink = JsonlSink(output, _split_assigner(options) if options.split else None)
     validator = _validator(options)
+    consistency = Consistency(options, stats)
     try:
         for done in converter.convert(stream):
-            stats.tasks_written += 1
+            kept = 0
             for example in done.examples:
+                if not consistency.admit(example, done.task, stats.written):
+                    continue
                 line = dialect.render(example, options)
                 if validator is not None:
                     validator.check_line(stats.written + 1, line)
                 sink.write(line, LineMeta(example.group, example.label, done.task.subset))
                 stats.written += 1
+                kept += 1
+            if kept:
+                stats.tasks_written += 1
+            elif done.examples:
+                converter.record(consistency.duplicate_reject(done.task))
             if progress is not None:
                 progress(stats.read)
+        dropped = consistency.finish()
         if validator is not None:
             stats.warnings.extend(_validation_warnings(validator))
         if stats.read == 0:
             stats.warnings.append(Warning_("empty_input", "the input holds no tasks"))
-        stats.files = sink.commit()
+        stats.files = sink.commit(drop=dropped)
+        stats.written -= len(dropped)
     except BaseException:
         sink.abort()
         raise
@@ -258,6 +269,92 @@ def run(
         converter.close()
         stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _read(
+    reader: registry.Reader, inputs: Sequence[str], options: Options, stats: RunStats
+) -> Iterator[Task | Reject]:
+    """The reader's stream; readers that can tell more (detected types) report warnings."""
+    if "on_warning" in inspect.signature(reader.read).parameters:
+        return reader.read(inputs, options, on_warning=stats.warnings.append)  # type: ignore[call-arg]
+    return iter(reader.read(inputs, options))
+
+
+class Consistency:
+    """Same input with different answers (`--conflicts`) and exact duplicates (`--dedupe`).
+
+    Keeps hashes only. Duplicates are dropped as they come; `drop` needs the whole run, so the
+    line numbers of conflicting examples are returned by `finish` and the sink leaves them out.
+    A task all of whose examples are dropped is rejected, so the counts still add up.
+    """
+
+    def __init__(self, options: Options, stats: RunStats):
+        from annoconvert.quality.consistency import ConsistencyChecker
+
+        self.policy = options.conflicts
+        self.dedupe = options.dedupe
+        self.stats = stats
+        self.checker = ConsistencyChecker(self.policy, self.dedupe)
+        self._lines: list[tuple[bytes, Task]] = []
+
+    def admit(self, example: Example, task: Task, line: int) -> bool:
+        """Observe an example; False when it exactly repeats an earlier one (with --dedupe)."""
+        observed = self.checker.observe(example)
+        if observed.duplicate and self.dedupe:
+            self.stats.warnings.append(
+                Warning_(
+                    "duplicate_example", "dropped an exact duplicate", task.id, task.source.file
+                )
+            )
+            return False
+        if self.policy == "drop":
+            self._lines.append((observed.input_key, task))
+        return True
+
+    def duplicate_reject(self, task: Task) -> Reject:
+        """The reject for a task whose every example was a duplicate."""
+        return _reject(
+            task, "duplicate_example", "every example of this task repeats an earlier one"
+        )
+
+    def finish(self) -> set[int]:
+        """Report conflicts as warnings; under `drop`, the line indexes to leave out."""
+        report = self.checker.report()
+        if report.duplicates and not self.dedupe:
+            first = report.duplicates[0]
+            self.stats.warnings.append(
+                Warning_(
+                    "duplicate_examples",
+                    f"{len(report.duplicates)} examples repeat an earlier one exactly (first: "
+                    f"task {first.task} repeats task {first.first_task}); --dedupe drops them",
+                )
+            )
+        for conflict in report.conflicts:
+            ids = ", ".join(str(t) for t in conflict.tasks[:10])
+            self.stats.warnings.append(
+                Warning_(
+                    "conflicting_answers",
+                    f"the same input got {conflict.answers} different answers in tasks {ids}"
+                    + (f": {conflict.input!r}" if conflict.input else ""),
+                )
+            )
+        if self.policy != "drop":
+            return set()
+        dropped = {i for i, (key, _) in enumerate(self._lines) if self.checker.conflicting_key(key)}
+        kept_tasks = {id(t) for i, (_, t) in enumerate(self._lines) if i not in dropped}
+        seen: set[int] = set()
+        for i in sorted(dropped):
+            task = self._lines[i][1]
+            if id(task) in kept_tasks or id(task) in seen:
+                continue
+            seen.add(id(task))
+            self.stats.rejects.append(
+                _reject(
+                    task, "conflicting_answers", "the same input got different answers elsewhere"
+                )
+            )
+            self.stats.tasks_written -= 1
+        return dropped
 
 
 def _split_assigner(options: Options) -> Callable[[Sequence[Any]], list[str]]:

@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,10 +71,22 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
+_RECENT_IMAGES: dict[int, tuple[bytes, bytes]] = {}
+"""id(data) -> (data, digest) for the last few images: each image is hashed once, not per key."""
+
+
 def _image_key(image: PreparedImage) -> bytes:
-    if image.data is not None:
-        return hashlib.blake2b(image.data, digest_size=16).digest()
-    return (image.uri or image.path or image.source_uri).encode()
+    data = image.data
+    if data is None:
+        return (image.uri or image.path or image.source_uri).encode()
+    hit = _RECENT_IMAGES.get(id(data))
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    digest = hashlib.blake2b(data, digest_size=16).digest()
+    if len(_RECENT_IMAGES) >= 16:
+        _RECENT_IMAGES.clear()
+    _RECENT_IMAGES[id(data)] = (data, digest)
+    return digest
 
 
 def _final_answer_index(messages: Sequence[Message]) -> int:
@@ -152,6 +164,13 @@ def example_key(example: Example) -> bytes:
     return h.digest()
 
 
+class Observed(NamedTuple):
+    """What `observe` learnt about one example: its input key, and whether it repeats one."""
+
+    input_key: bytes
+    duplicate: bool
+
+
 class ConsistencyChecker:
     """Two-pass checker keeping hashes only (see the module docstring)."""
 
@@ -166,8 +185,12 @@ class ConsistencyChecker:
         self._emitted: set[bytes] = set()
         self._dropped = 0
 
-    def observe(self, example: Example) -> None:
-        """Pass 1: record the example's input, answer and whole-example hashes."""
+    def observe(self, example: Example) -> Observed:
+        """Pass 1: record the example's input, answer and whole-example hashes.
+
+        Returns the input key and whether the example exactly repeats an earlier one, so a
+        streaming caller can drop duplicates at once and remember keys for a later `drop`.
+        """
         self._examples += 1
         key = input_key(example)
         answers = self._answers[key]
@@ -180,8 +203,13 @@ class ConsistencyChecker:
             self._duplicates.append(
                 Duplicate(task=example.task_id, first_task=self._first_of[whole])
             )
-        else:
-            self._first_of[whole] = example.task_id
+            return Observed(key, True)
+        self._first_of[whole] = example.task_id
+        return Observed(key, False)
+
+    def conflicting_key(self, key: bytes) -> bool:
+        """Whether an `input_key` got two or more different answers (after pass 1)."""
+        return len(self._answers.get(key, {})) > 1
 
     def conflicting(self, example: Example) -> bool:
         """Whether the example's input got two or more different answers (after pass 1)."""

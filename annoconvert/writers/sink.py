@@ -63,40 +63,51 @@ class JsonlSink:
 
     def write(self, line: bytes, meta: LineMeta | None = None) -> None:
         """Append one JSON line (without its newline)."""
+        self._offsets.append(self._pos)
         if self.assign_splits is not None:
-            self._offsets.append(self._pos)
             self._metas.append(meta or LineMeta(None, None, None))
         self._fh.write(line)
         self._fh.write(b"\n")
         self._pos += len(line) + 1
         self.count += 1
 
-    def commit(self) -> list[str]:
-        """Finish: rename the temporary file(s) into place; returns the paths written."""
+    def commit(self, drop: set[int] | None = None) -> list[str]:
+        """Finish: rename the temporary file(s) into place; returns the paths written.
+
+        `drop` holds indexes of lines to leave out (conflicting examples); it needs a file
+        output, since stdout cannot take lines back.
+        """
         if self.output is None:
+            if drop:
+                raise ValueError("cannot drop lines already written to stdout")
             self._fh.flush()
             return ["-"]
         assert self._tmp is not None
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
-        if self.assign_splits is None:
+        if self.assign_splits is None and not drop:
             os.replace(self._tmp, self.output)
             self._tmp = None
             return [self.output]
-        return self._commit_splits()
+        return self._commit_rewrite(drop or set())
 
-    def _commit_splits(self) -> list[str]:
-        assert self._tmp is not None and self.output is not None and self.assign_splits
-        names = self.assign_splits(self._metas)
+    def _commit_rewrite(self, drop: set[int]) -> list[str]:
+        assert self._tmp is not None and self.output is not None
+        if self.assign_splits is not None:
+            names = self.assign_splits(self._metas)
+        else:
+            names = [""] * self.count
         order = sorted(set(names), key=names.index)
         outputs: dict[str, tuple[IO[bytes], str]] = {}
         try:
             for name in order:
-                outputs[name] = _temp_beside(split_path(self.output, name))
+                outputs[name] = _temp_beside(self._final(name))
             with open(self._tmp, "rb") as src:
                 data = src.read() if self._pos < 256 * 1024**2 else None
                 for i, name in enumerate(names):
+                    if i in drop:
+                        continue
                     start = self._offsets[i]
                     end = self._offsets[i + 1] if i + 1 < len(self._offsets) else self._pos
                     if data is not None:
@@ -110,7 +121,7 @@ class JsonlSink:
                 fh.flush()
                 os.fsync(fh.fileno())
                 fh.close()
-                final = split_path(self.output, name)
+                final = self._final(name)
                 os.replace(tmp, final)
                 written.append(final)
             return written
@@ -124,6 +135,10 @@ class JsonlSink:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._tmp)
             self._tmp = None
+
+    def _final(self, split: str) -> str:
+        assert self.output is not None
+        return split_path(self.output, split) if split else self.output
 
     def abort(self) -> None:
         """Drop everything written so far; the output path keeps what it had before."""
