@@ -1,0 +1,421 @@
+"""Benchmark annoconvert against the floor and the peers; write docs/performance.md's table.
+
+    python benchmarks/run.py [--sizes 1k,10k,100k] [--quick] [--cases ls-text,cvat]
+                             [--no-peers] [--no-docs]
+
+Every measurement runs its command through `measure.py` in a fresh wrapper process: wall
+time (perf_counter, start-up included) and the child's peak RSS (RUSAGE_CHILDREN). Times are
+the median of the repeats (3 for up to 10k tasks, 1 for 100k; `--quick`: 1 everywhere).
+Synthetic exports are generated once into benchmarks/_data/ (git-ignored). Peers run from the
+separate venv /work/bench-venv (label-studio-sdk, datumaro); a missing peer is skipped and the
+table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "_data"
+OUT = DATA / "out"
+DOC = ROOT / "docs" / "performance.md"
+PY = sys.executable
+ANNOCONVERT = [PY, "-m", "annoconvert"]
+PEER_PY = Path(os.environ.get("BENCH_VENV", "/work/bench-venv")) / "bin" / "python"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+sys.path.insert(0, str(HERE))
+import gen  # noqa: E402
+
+
+def size_name(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower()
+    return int(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
+
+
+@dataclass
+class Case:
+    """One job: how to make its input, and the annoconvert / floor / peer commands."""
+
+    name: str
+    title: str
+    sizes: tuple[int, ...]
+    make: Callable[[int], dict[str, str]]
+    tool: Callable[[dict[str, str], str], list[str]]
+    floor: Callable[[dict[str, str], str], list[str]]
+    peer: tuple[str, Callable[[dict[str, str], str], list[str]]] | None = None
+    peer_sizes: tuple[int, ...] = (1000, 10_000, 100_000)
+
+
+def _ls_text(n: int) -> dict[str, str]:
+    path = gen.ls_text(DATA / f"ls_text_{size_name(n)}" / "export.json", n)
+    return {"export": str(path), "config": str(path.parent / "config.xml")}
+
+
+def _ls_det(n: int, images: bool) -> dict[str, str]:
+    folder = DATA / f"ls_det_{'img' if images else 'ref'}_{size_name(n)}"
+    path = gen.ls_detection(folder / "export.json", n, images)
+    return {
+        "export": str(path),
+        "config": str(folder / "config.xml"),
+        "images": str(folder / "images"),
+    }
+
+
+def _coco(n: int, images: bool) -> dict[str, str]:
+    folder = gen.coco(DATA / f"coco_{'img' if images else 'ref'}_{size_name(n)}", n, images)
+    return {"folder": str(folder)}
+
+
+def _cvat(n: int) -> dict[str, str]:
+    path = gen.cvat(DATA / f"cvat_{size_name(n)}" / "annotations.xml", n)
+    return {"xml": str(path), "folder": str(path.parent)}
+
+
+def _doccano(n: int) -> dict[str, str]:
+    return {"jsonl": str(gen.doccano(DATA / f"doccano_{size_name(n)}" / "all.jsonl", n))}
+
+
+FLOOR = [PY, str(HERE / "floor.py")]
+PEERS = [str(PEER_PY), str(HERE / "peers.py")]
+LSSDK = (
+    "label-studio-sdk LS->COCO",
+    lambda i, o: [*PEERS, "lssdk-coco", i["export"], i["config"], o + ".d"],
+)
+Q = ["-q"]
+
+CASES = [
+    Case(
+        "ls-text",
+        "Label Studio text classification -> JSONL",
+        (1000, 10_000, 100_000),
+        _ls_text,
+        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q,
+                      "--label-config", i["config"]],
+        lambda i, o: [*FLOOR, "ls-text", i["export"], o],
+    ),
+    Case(
+        "ls-text-novalidate",
+        "Label Studio text classification -> JSONL, --no-validate",
+        (1000, 10_000, 100_000),
+        _ls_text,
+        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q, "--no-validate",
+                      "--label-config", i["config"]],
+        lambda i, o: [*FLOOR, "ls-text", i["export"], o],
+    ),
+    Case(
+        "ls-det-embed",
+        "Label Studio detection + embedded 640x480 JPEGs -> JSONL",
+        (1000, 10_000),
+        lambda n: _ls_det(n, True),
+        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q,
+                      "--label-config", i["config"], "--images-root", i["images"]],
+        lambda i, o: [*FLOOR, "ls-detection", i["export"], o, "--images-root", i["images"]],
+        LSSDK,
+    ),
+    Case(
+        "ls-det-ref",
+        "Label Studio detection, --image-mode reference -> JSONL",
+        (1000, 10_000, 100_000),
+        lambda n: _ls_det(n, False),
+        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q,
+                      "--label-config", i["config"], "--image-mode", "reference"],
+        lambda i, o: [*FLOOR, "ls-detection", i["export"], o],
+        LSSDK,
+    ),
+    Case(
+        "coco-embed",
+        "COCO detection + embedded JPEGs (no re-encode) -> JSONL",
+        (1000, 10_000),
+        lambda n: _coco(n, True),
+        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q],
+        lambda i, o: [*FLOOR, "coco", i["folder"], o, "--embed"],
+    ),
+    Case(
+        "coco-resize-w1",
+        "COCO + JPEGs, --max-image-side 320, --workers 1",
+        (1000,),
+        lambda n: _coco(n, True),
+        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q,
+                      "--max-image-side", "320", "--workers", "1"],
+        lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", "1"],
+    ),
+    Case(
+        "coco-resize-w2",
+        "COCO + JPEGs, --max-image-side 320, --workers 2",
+        (1000,),
+        lambda n: _coco(n, True),
+        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q,
+                      "--max-image-side", "320", "--workers", "2"],
+        lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", "2"],
+    ),
+    Case(
+        "coco-ref",
+        "COCO detection, --image-mode reference (no image bytes) -> JSONL",
+        (1000, 10_000, 100_000),
+        lambda n: _coco(n, False),
+        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q,
+                      "--image-mode", "reference"],
+        lambda i, o: [*FLOOR, "coco", i["folder"], o],
+    ),
+    Case(
+        "cvat",
+        "CVAT for images 1.1 XML (boxes), --image-mode reference -> JSONL",
+        (1000, 10_000, 100_000),
+        _cvat,
+        lambda i, o: [*ANNOCONVERT, "cvat", i["xml"], "-o", o, *Q, "--image-mode", "reference"],
+        lambda i, o: [*FLOOR, "cvat", i["xml"], o],
+        ("Datumaro CVAT->COCO", lambda i, o: [*PEERS, "datumaro-cvat-coco", i["folder"], o + ".d"]),
+    ),
+    Case(
+        "doccano",
+        "Doccano JSONL document classification -> JSONL",
+        (1000, 10_000, 100_000),
+        _doccano,
+        lambda i, o: [*ANNOCONVERT, "doccano", i["jsonl"], "-o", o, *Q],
+        lambda i, o: [*FLOOR, "doccano", i["jsonl"], o],
+    ),
+]
+
+
+@dataclass
+class Row:
+    case: str
+    size: int
+    tool: str
+    seconds: float | None = None
+    peak_mib: float | None = None
+    note: str = ""
+    runs: list[float] = field(default_factory=list)
+
+
+def measure(cmd: list[str], repeat: int) -> tuple[float, float, list[float], str]:
+    """Median seconds, max peak MiB and every run's seconds of `cmd` (each in a fresh wrapper)."""
+    times: list[float] = []
+    peak = 0.0
+    for _ in range(repeat):
+        proc = subprocess.run(
+            [PY, str(HERE / "measure.py"), "--", *cmd],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        result = json.loads(proc.stdout)
+        if result["returncode"] != 0:
+            return 0.0, 0.0, [], f"failed (exit {result['returncode']}): {result['stderr'][-300:]}"
+        times.append(result["seconds"])
+        peak = max(peak, result["max_rss_mib"])
+        _clean()
+    return statistics.median(times), peak, times, ""
+
+
+def _clean() -> None:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+
+
+def run_case(case: Case, size: int, repeat: int, peers: bool) -> list[Row]:
+    inputs = case.make(size)
+    out = str(OUT / "out.jsonl")
+    rows = []
+    tools: list[tuple[str, list[str]]] = [
+        ("annoconvert", case.tool(inputs, out)),
+        ("floor", case.floor(inputs, out)),
+    ]
+    if case.peer is not None:
+        label, command = case.peer
+        if not peers or size not in case.peer_sizes:
+            rows.append(Row(case.name, size, label, note="not run at this size"))
+        elif not PEER_PY.exists():
+            rows.append(Row(case.name, size, label, note=f"skipped: {PEER_PY} not installed"))
+        else:
+            tools.append((label, command(inputs, out)))
+    for tool, cmd in tools:
+        _clean()
+        seconds, peak, runs, note = measure(cmd, repeat)
+        if note and "No module named" in note:
+            note = "skipped: not installed in the bench venv"
+        row = Row(case.name, size, tool, seconds or None, peak or None, note, runs)
+        print(
+            f"{case.name:20s} {size_name(size):>5s} {tool:28s} "
+            + (f"{seconds:8.2f} s {peak:8.1f} MiB" if not note else note),
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def _find(rows: list[Row], case: str, size: int, tool: str) -> Row | None:
+    for r in rows:
+        if r.case == case and r.size == size and r.tool == tool and r.seconds:
+            return r
+    return None
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| case | tasks | tool | time (s) | peak RSS (MiB) | records/s | x floor | peer / annoconvert |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if not r.seconds:
+            lines.append(f"| {r.case} | {size_name(r.size)} | {r.tool} | {r.note} | | | | |")
+            continue
+        floor = _find(rows, r.case, r.size, "floor")
+        x_floor = f"{r.seconds / floor.seconds:.2f}" if floor and r.tool != "floor" else ""
+        vs_peer = ""
+        if r.tool == "annoconvert":
+            peers = [p for p in rows if p.case == r.case and p.size == r.size and p.seconds
+                     and p.tool not in ("annoconvert", "floor")]
+            vs_peer = ", ".join(f"{p.seconds / r.seconds:.1f}x" for p in peers)
+        lines.append(
+            f"| {r.case} | {size_name(r.size)} | {r.tool} | {r.seconds:.2f} | {r.peak_mib:.0f} "
+            f"| {r.size / r.seconds:,.0f} | {x_floor} | {vs_peer} |"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(a: Row | None, b: Row | None, attr: str = "seconds") -> float | None:
+    if a is None or b is None:
+        return None
+    x, y = getattr(a, attr), getattr(b, attr)
+    return x / y if x and y else None
+
+
+def targets(rows: list[Row]) -> str:
+    """The DESIGN.md section 9 targets, each with the measured number and met / missed."""
+    big, mid = 100_000, 10_000
+    ac = "annoconvert"
+    checks: list[tuple[str, float | None, Callable[[float], bool], str]] = []
+
+    def add(text: str, value: float | None, ok: Callable[[float], bool], fmt: str) -> None:
+        checks.append((text, value, ok, fmt))
+
+    det = _find(rows, "ls-det-ref", big, ac)
+    add("LS detection 100k: time <= 1.5x floor",
+        _ratio(det, _find(rows, "ls-det-ref", big, "floor")), lambda v: v <= 1.5, "{:.2f}x")
+    add("LS detection 100k: >= 3x faster than label-studio-sdk",
+        _ratio(_find(rows, "ls-det-ref", big, LSSDK[0]), det), lambda v: v >= 3, "{:.1f}x")
+    add("LS detection 100k: peak <= 100 MiB",
+        det.peak_mib if det else None, lambda v: v <= 100, "{:.0f} MiB")
+    for case in ("ls-text", "ls-text-novalidate"):
+        text = _find(rows, case, big, ac)
+        add(f"{case} 100k: time <= 1.5x floor",
+            _ratio(text, _find(rows, case, big, "floor")), lambda v: v <= 1.5, "{:.2f}x")
+        add(f"{case}: peak 100k <= 1.3x peak 10k",
+            _ratio(text, _find(rows, case, mid, ac), "peak_mib"), lambda v: v <= 1.3, "{:.2f}x")
+    add("COCO + 10k embedded JPEGs: time <= 1.3x floor",
+        _ratio(_find(rows, "coco-embed", mid, ac), _find(rows, "coco-embed", mid, "floor")),
+        lambda v: v <= 1.3, "{:.2f}x")
+    add("COCO resize 1k: --workers 2 >= 1.5x faster than --workers 1",
+        _ratio(_find(rows, "coco-resize-w1", 1000, ac), _find(rows, "coco-resize-w2", 1000, ac)),
+        lambda v: v >= 1.5, "{:.2f}x")
+    add("COCO 100k reference: time <= 1.5x floor",
+        _ratio(_find(rows, "coco-ref", big, ac), _find(rows, "coco-ref", big, "floor")),
+        lambda v: v <= 1.5, "{:.2f}x")
+    add("CVAT XML: peak 100k <= 1.3x peak 10k (flat)",
+        _ratio(_find(rows, "cvat", big, ac), _find(rows, "cvat", mid, ac), "peak_mib"),
+        lambda v: v <= 1.3, "{:.2f}x")
+    out = ["| target | measured | met |", "|---|---:|---|"]
+    for text, value, ok, fmt in checks:
+        if value is None:
+            out.append(f"| {text} | not measured | |")
+        else:
+            out.append(f"| {text} | {fmt.format(value)} | {'yes' if ok(value) else 'NO'} |")
+    return "\n".join(out)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average before the run: {load}"
+    )
+
+
+def write_doc(rows: list[Row], command: str, header: str) -> None:
+    block = "\n".join(
+        [
+            BEGIN,
+            f"Reproduce: `{command}`  ",
+            f"Machine: {header}",
+            "",
+            table(rows),
+            "",
+            "Targets (DESIGN.md section 9):",
+            "",
+            targets(rows),
+            END,
+        ]
+    )
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n\n"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1k,10k,100k")
+    ap.add_argument("--quick", action="store_true", help="one run per measurement")
+    ap.add_argument("--cases", help="comma-separated case names (default: all)")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
+    a = ap.parse_args()
+    sizes = [parse_size(s) for s in a.sizes.split(",")]
+    chosen = set(a.cases.split(",")) if a.cases else None
+    header = machine()
+    print(header, flush=True)
+    rows: list[Row] = []
+    for case in CASES:
+        if chosen and case.name not in chosen:
+            continue
+        for size in sizes:
+            if size not in case.sizes:
+                continue
+            repeat = 1 if a.quick or size >= 100_000 else 3
+            rows.extend(run_case(case, size, repeat, not a.no_peers))
+    shutil.rmtree(OUT, ignore_errors=True)
+    (DATA / "results.json").write_text(json.dumps([r.__dict__ for r in rows], indent=1))
+    print()
+    print(table(rows))
+    print()
+    print(targets(rows))
+    if not a.no_docs:
+        command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+        write_doc(rows, command.strip(), header)
+
+
+if __name__ == "__main__":
+    main()
