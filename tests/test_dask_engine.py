@@ -1,0 +1,206 @@
+"""The Dask engine writes what the local engine writes: same lines, rejects and counts.
+
+One `distributed.LocalCluster` (2 worker processes, loopback only) serves the whole module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import distributed
+import pytest
+
+from annoconvert.dask import run_dask, shard_path
+from annoconvert.errors import StopRun
+from annoconvert.options import build_options
+from annoconvert.pipeline import RunStats, run
+from tests.conftest import corpus_path
+
+LABELS = ("positive", "negative", "neutral")
+CONFIG = """<View>
+  <Text name="text" value="$text"/>
+  <Choices name="sentiment" toName="text" choice="single">
+    <Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/>
+  </Choices>
+</View>
+"""
+TASK = (
+    '{{"id":{id},"annotations":[{annotations}],"predictions":[],"data":{{"text":"{text}"}},'
+    '"meta":{{}},"created_at":"2026-01-05T09:00:00Z","updated_at":"2026-01-05T10:00:00Z",'
+    '"project":1}}'
+)
+ANNOTATION = (
+    '{{"id":{id},"completed_by":1,"result":[{{"value":{{"choices":["{label}"]}},"id":"c{id}",'
+    '"from_name":"sentiment","to_name":"text","type":"choices","origin":"manual"}}],'
+    '"was_cancelled":false,"ground_truth":false,"created_at":"2026-01-05T10:00:00Z",'
+    '"updated_at":"2026-01-05T10:00:00Z","lead_time":4.5}}'
+)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def make_export(path: Path, n: int) -> Path:
+    """A Label Studio export of `n` tasks with every kind of trouble a run meets.
+
+    Every 97th task has no annotation (rejected: not_annotated), every 89th an undeclared
+    label (rejected by the reader), and every 50th repeats task 1's text with another label
+    (a conflict).
+    """
+    items = []
+    for i in range(1, n + 1):
+        label = LABELS[i % 3]
+        text = f"review number {i} says the room was {'clean' if i % 2 else 'noisy'}"
+        if i % 50 == 0:
+            text = "review number 1 says the room was clean"
+        if i % 89 == 0:
+            label = "furious"
+        annotations = "" if i % 97 == 0 else ANNOTATION.format(id=i, label=label)
+        items.append(TASK.format(id=i, annotations=annotations, text=text))
+    path.write_text("[" + ",\n".join(items) + "]", encoding="utf-8")
+    (path.parent / "config.xml").write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def both(
+    client: Any, tmp_path: Path, inputs: list[str], batch_size: int | None = None, **opts: Any
+) -> tuple[RunStats, RunStats, Path, Path]:
+    """Run the local and the Dask engine on the same input and options."""
+    local_out, dask_out = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
+    options = build_options(**opts)
+    local = run("labelstudio", inputs, options, str(local_out))
+    remote = run_dask(
+        "labelstudio", inputs, options, str(dask_out), client=client, batch_size=batch_size
+    )
+    return local, remote, local_out, dask_out
+
+
+def same_stats(a: RunStats, b: RunStats) -> None:
+    assert (b.read, b.written, b.tasks_written, b.rejected, b.disagreed) == (
+        a.read,
+        a.written,
+        a.tasks_written,
+        a.rejected,
+        a.disagreed,
+    )
+    assert [r.as_dict() for r in b.rejects] == [r.as_dict() for r in a.rejects]
+    assert b.recipe == a.recipe
+    assert sorted(w.code for w in b.warnings) == sorted(w.code for w in a.warnings)
+
+
+def test_corpus_export_same_lines(client: Any, tmp_path: Path) -> None:
+    export = corpus_path("labelstudio", "a_text_classification", "JSON.json")
+    local, remote, a, b = both(client, tmp_path, [str(export)])
+    assert b.read_bytes().splitlines() == a.read_bytes().splitlines()
+    assert remote.written == 8
+    same_stats(local, remote)
+
+
+def test_corpus_detection_with_embedded_images(client: Any, tmp_path: Path) -> None:
+    folder = corpus_path("labelstudio", "g_object_detection")
+    local, remote, a, b = both(
+        client, tmp_path, [str(folder / "JSON.json")], images_root=(str(folder / "images"),)
+    )
+    lines = b.read_bytes().splitlines()
+    assert lines == a.read_bytes().splitlines()
+    assert b"data:image/" in lines[0]
+    same_stats(local, remote)
+
+
+@pytest.mark.parametrize("conflicts", ["report", "drop"])
+def test_generated_2k_export_across_batches(client: Any, tmp_path: Path, conflicts: str) -> None:
+    export = make_export(tmp_path / "export.json", 2000)
+    local, remote, a, b = both(
+        client,
+        tmp_path,
+        [str(export)],
+        batch_size=300,
+        label_config=str(tmp_path / "config.xml"),
+        conflicts=conflicts,
+    )
+    assert b.read_bytes().splitlines() == a.read_bytes().splitlines()
+    same_stats(local, remote)
+    codes = remote.codes()
+    assert codes["not_annotated"] == 2000 // 97
+    assert codes["undeclared_label"] == 2000 // 89
+    if conflicts == "drop":
+        assert codes["conflicting_answers"] > 0
+    assert remote.read == 2000
+    assert remote.read == remote.rejected + remote.tasks_written
+
+
+def test_shards_hold_the_same_lines_in_order(client: Any, tmp_path: Path) -> None:
+    export = make_export(tmp_path / "export.json", 2000)
+    options = build_options(
+        label_config=str(tmp_path / "config.xml"), shard_size=700, conflicts="keep"
+    )
+    out = tmp_path / "out" / "train.jsonl"
+    stats = run_dask("labelstudio", [str(export)], options, str(out), client=client)
+    expected = [shard_path(str(out), i) for i in range(3)]
+    assert stats.files == expected
+    assert [Path(p).name for p in expected] == [
+        "train-00000.jsonl",
+        "train-00001.jsonl",
+        "train-00002.jsonl",
+    ]
+    lines = [line for p in expected for line in Path(p).read_bytes().splitlines()]
+    assert [len(Path(p).read_bytes().splitlines()) for p in expected] == [
+        700,
+        700,
+        len(lines) - 1400,
+    ]
+    single = tmp_path / "single.jsonl"
+    run("labelstudio", [str(export)], options.model_copy(update={"shard_size": None}), str(single))
+    assert lines == single.read_bytes().splitlines()
+    assert not out.exists()
+
+
+def test_on_error_fail_leaves_nothing(client: Any, tmp_path: Path) -> None:
+    export = make_export(tmp_path / "export.json", 400)
+    options = build_options(label_config=str(tmp_path / "config.xml"), on_error="fail")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(StopRun, match=r"furious|no annotation"):
+        run_dask("labelstudio", [str(export)], options, str(out), client=client, batch_size=50)
+    assert list(tmp_path.glob("out*")) == []
+
+
+def test_cli_engine_dask_with_scheduler_address(client: Any, tmp_path: Path) -> None:
+    export = corpus_path("labelstudio", "a_text_classification", "JSON.json")
+    address = client.scheduler.address
+    assert address.startswith("tcp://127.0.0.1:")
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "annoconvert", "labelstudio", str(export), "-o", str(out)),
+            *("--engine", "dask", "--scheduler", address, "--rejects", str(rejects)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "read 8 tasks; wrote 8 examples" in proc.stderr
+    local = tmp_path / "local.jsonl"
+    run("labelstudio", [str(export)], build_options(), str(local))
+    assert out.read_bytes() == local.read_bytes()
+    assert [json.loads(x) for x in rejects.read_text().splitlines()] == []
