@@ -29,8 +29,9 @@ from annoconvert.geometry import (
     mask_envelope,
     points_envelope,
     rotated_box_envelope,
+    round_half_up,
 )
-from annoconvert.model import Box, Ellipse, Mask, PreparedImage, Region
+from annoconvert.model import Box, Ellipse, Mask, Points, Polyline, PreparedImage, Region
 from annoconvert.model import Polygon as PolygonRegion
 from annoconvert.options import Options
 
@@ -42,7 +43,7 @@ BOX_KEYS = {
     "xywh-px": "bbox",
 }
 """The JSON key each box format writes."""
-BOX_KINDS = frozenset({"box", "polygon", "mask", "ellipse"})
+BOX_KINDS = frozenset({"box", "polygon", "polyline", "mask", "ellipse", "points"})
 """Region kinds a detection answer can hold (as their axis-aligned envelope)."""
 QWEN_FACTOR = 28
 QWEN_MAX_RATIO = 200
@@ -242,7 +243,7 @@ def region_envelope(region: Region, width: int, height: int) -> Envelope:
         env = rotated_box_envelope(
             region.x, region.y, region.width, region.height, region.rotation, w or 1, h or 1
         )
-    elif isinstance(region, PolygonRegion):
+    elif isinstance(region, PolygonRegion | Polyline):
         env = points_envelope(region.points)
     elif isinstance(region, Ellipse):
         w = region.image_width or width
@@ -303,6 +304,51 @@ def _order_key(box_format: str, values: Sequence[int], label: str) -> tuple[Any,
     return (y0, x0, y1, x1, label)
 
 
+GRID = 1000
+
+POINT_KEYS = {
+    "box_2d": "point",
+    "qwen3-vl": "point_2d",
+    "qwen2.5-vl": "point_2d",
+    "xyxy-px": "point",
+    "xywh-px": "point",
+}
+"""Keypoints are written as points: Gemini's `"point": [y, x]` (0-1000), Qwen's
+`"point_2d": [x, y]`, or `"point": [x, y]` in pixels for the pixel formats."""
+
+
+def encode_point(
+    box_format: str, x: float, y: float, width: int, height: int, options: Options
+) -> list[int]:
+    """A normalized point in the point convention that goes with `box_format`."""
+    if box_format == "box_2d":
+        return [round_half_up(y * GRID), round_half_up(x * GRID)]
+    if box_format == "qwen3-vl":
+        return [round_half_up(x * GRID), round_half_up(y * GRID)]
+    _need_size(box_format, width, height)
+    if box_format == "qwen2.5-vl":
+        width, height = qwen25_size(width, height, options.qwen_min_pixels, options.qwen_max_pixels)
+    return [round_half_up(x * width), round_half_up(y * height)]
+
+
+def _point_rows(
+    region: Points, image: PreparedImage, options: Options
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    label = _label(region, options)
+    key = POINT_KEYS[options.box_format]
+    rows = []
+    for i, (x, y) in enumerate(region.points):
+        if region.visibility is not None and region.visibility[i] == 0:
+            continue  # COCO v=0: not labelled
+        cx, cy = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+        values = encode_point(options.box_format, cx, cy, image.width, image.height, options)
+        obj: dict[str, Any] = {key: values, "label": label}
+        if region.names is not None and i < len(region.names):
+            obj["name"] = region.names[i]
+        rows.append(((cy, cx, cy, cx, label), obj))
+    return rows
+
+
 def format_boxes(
     regions: Sequence[Region], image: PreparedImage, options: Options
 ) -> list[dict[str, Any]]:
@@ -315,10 +361,14 @@ def format_boxes(
     key = BOX_KEYS[box_format]
     rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for region in regions:
+        if isinstance(region, Points):
+            rows.extend(_point_rows(region, image, options))
+            continue
         env = region_envelope(region, image.width, image.height)
         label = _label(region, options)
         values = encode_box(box_format, env, image.width, image.height, options)
-        rows.append((_order_key(box_format, values, label), {key: values, "label": label}))
+        order = (env[1], env[0], env[3], env[2], label)
+        rows.append((order, {key: values, "label": label}))
     if options.box_order == "reading":
         rows.sort(key=lambda row: row[0])
     return [obj for _, obj in rows]

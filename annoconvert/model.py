@@ -313,6 +313,9 @@ Region: TypeAlias = (
     | Pairwise
     | Ranking
 )
+PART_OF = "part_of"
+"""Region attribute: this region outlines the same object as the region with that id (a COCO
+annotation's segmentation beside its box). Box-writing recipes write such an object once."""
 GEOMETRY_KINDS = frozenset({"box", "polygon", "polyline", "points", "mask", "ellipse", "cuboid"})
 
 

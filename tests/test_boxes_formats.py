@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from annoconvert import boxes
 from annoconvert.errors import RecipeError
-from annoconvert.model import Box, Ellipse, Mask, Points, Polygon, PreparedImage
+from annoconvert.model import Box, Cuboid, Ellipse, Mask, Points, Polygon, PreparedImage
 from annoconvert.options import Options
 
 FORMATS = ["box_2d", "qwen2.5-vl", "qwen3-vl", "xyxy-px", "xywh-px"]
@@ -136,11 +136,29 @@ def test_out_of_frame_boxes_are_clamped() -> None:
     assert obj["box_2d"] == [900, 0, 1000, 200]
 
 
-def test_points_are_not_boxes() -> None:
+def test_points_are_written_as_points_in_each_convention() -> None:
+    """A keypoint at (x=0.1, y=0.25): Gemini writes [y, x] on 0-1000, Qwen3 [x, y] on 0-1000,
+    the pixel formats [x, y] in pixels of the embedded image; absent points (v=0) are left out."""
+    point = Points("kp", ("corner",), ((0.1, 0.25), (0.5, 0.5)), visibility=(2, 0))
+    image = _image()
+    assert boxes.format_boxes([point], image, Options()) == [
+        {"point": [250, 100], "label": "corner"}
+    ]
+    assert boxes.format_boxes([point], image, Options(box_format="qwen3-vl")) == [
+        {"point_2d": [100, 250], "label": "corner"}
+    ]
+    px = boxes.format_boxes([point], image, Options(box_format="xyxy-px"))
+    assert px == [
+        {"point": [round(0.1 * image.width), round(0.25 * image.height)], "label": "corner"}
+    ]
+
+
+def test_cuboids_are_not_boxes() -> None:
+    cuboid = Cuboid("c", ("crate",), tuple((0.1 * i, 0.1) for i in range(8)))
     with pytest.raises(RecipeError) as err:
-        boxes.format_boxes([Points("kp", ("corner",), ((0.1, 0.1),))], _image(), Options())
+        boxes.format_boxes([cuboid], _image(), Options())
     assert err.value.code == "unsupported_region"
-    assert "points" in str(err.value)
+    assert "cuboid" in str(err.value)
 
 
 def test_pixel_format_without_a_size_is_refused() -> None:

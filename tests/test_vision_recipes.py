@@ -15,6 +15,7 @@ from annoconvert.model import (
     AnnotationSet,
     Box,
     Choice,
+    Cuboid,
     ImagePart,
     ImageRef,
     Number,
@@ -139,17 +140,29 @@ def test_detection_default_system_names_the_declared_labels() -> None:
     assert isinstance(user.parts[0], TextPart) and isinstance(user.parts[1], ImagePart)
 
 
-def test_detection_refuses_points_and_polylines() -> None:
+def test_detection_writes_points_and_polyline_envelopes_in_reading_order() -> None:
+    """A polyline counts through its envelope; a keypoint is a Gemini point [y, x]."""
     task = _task("car_door")
     images, options = _prepare(task)
-    for region in (
-        Points("kp", ("corner",), ((0.1, 0.1),)),
-        Polyline("line", ("edge",), ((0.1, 0.1), (0.2, 0.2))),
-    ):
-        with pytest.raises(RecipeError) as err:
-            DETECTION.build(task, AnnotationSet((region,)), images, options)
-        assert err.value.code == "unsupported_region"
-        assert region.kind in str(err.value)
+    regions = (
+        Points("kp", ("corner",), ((0.1, 0.5),)),
+        Polyline("line", ("edge",), ((0.1, 0.1), (0.2, 0.3))),
+    )
+    [example] = DETECTION.build(task, AnnotationSet(regions), images, options)
+    assert json.loads(example.messages[-1].text) == [
+        {"box_2d": [100, 100, 300, 200], "label": "edge"},
+        {"point": [500, 100], "label": "corner"},
+    ]
+
+
+def test_detection_refuses_cuboids() -> None:
+    task = _task("car_door")
+    images, options = _prepare(task)
+    cuboid = Cuboid("c", ("crate",), tuple((0.1 * i, 0.1) for i in range(8)))
+    with pytest.raises(RecipeError) as err:
+        DETECTION.build(task, AnnotationSet((cuboid,)), images, options)
+    assert err.value.code == "unsupported_region"
+    assert "cuboid" in str(err.value)
 
 
 def test_detection_placeholder_mode_is_the_seed_text_form() -> None:

@@ -2,7 +2,8 @@
 
 - instances/stuff: a Box from `bbox` (id = the annotation id; `attributes.rotation`, the
   CVAT/Datumaro extension, turns it about its centre like a CVAT box) plus the segmentation:
-  one Polygon per polygon ring (id `<ann id>/polygon/<ring>`) or one Mask (id `<ann id>/mask`)
+  one Polygon per polygon ring (id `<ann id>/polygon/<ring>`) or one Mask (id `<ann id>/mask`),
+  each with `attributes["part_of"]` = the box's id (the same object, outlined)
   decoded from uncompressed or compressed RLE with pycocotools and re-encoded row-major over
   the mask's tight box;
 - person_keypoints: a Points region (names from the category, COCO visibility), id
@@ -24,6 +25,15 @@ from annoconvert.model import Box, Choice, JsonValue, Mask, Points, Polygon, Reg
 FIELD = "label"
 TAG_FIELD = "tags"
 CAPTION_FIELD = "caption"
+
+
+def _part_of(ann: dict[str, Any], ann_id: object) -> dict[str, JsonValue]:
+    """A segmentation's attributes: it outlines the object whose box has id `part_of`.
+
+    One COCO annotation is one object; its box and its segmentation are two views of it, so
+    recipes that write boxes write the object once (see `model.PART_OF`).
+    """
+    return {**(_attributes(ann) or {}), "part_of": str(ann_id)}
 
 
 def _attributes(ann: dict[str, Any]) -> dict[str, JsonValue] | None:
@@ -98,12 +108,12 @@ def segmentation_regions(
                     width,
                     height,
                     id=f"{ann_id}/polygon/{i}",
-                    attributes=_attributes(ann),
+                    attributes=_part_of(ann, ann_id),
                 )
             )
         return out
     if isinstance(seg, dict):
-        return [rle_mask(seg, label, width, height, loc, f"{ann_id}/mask", _attributes(ann))]
+        return [rle_mask(seg, label, width, height, loc, f"{ann_id}/mask", _part_of(ann, ann_id))]
     raise TaskError("bad_geometry", "segmentation is neither polygons nor RLE", locator=loc)
 
 

@@ -9,8 +9,9 @@ Choices made here (see docs):
   `Task.fields["__labels__"] = {"label": meta labels, "tags": labels usable as tags}`;
 - images mode: one Task per `<image>`, id = its `name`; an image with no shapes is a Task with an
   empty annotation set;
-- video mode: one Task per frame that any track writes a shape for (also frames where every
-  shape is `outside`: those are Tasks with no regions); id = the frame number; image uri =
+- video mode: one Task per frame that has an object (a frame where every track is `outside`
+  has nothing on it and gives no task: a video lists no frames to annotate, so an empty frame
+  is not a task left out); id = the frame number; image uri =
   the `frame_NNNNNN.<ext>` file found under the images folder (`.png` when none is found);
 - shapes with `outside="1"` are not objects; track shapes are taken as written (no interpolation).
 """
@@ -226,7 +227,7 @@ def _with_children(skeleton: etree._Element, points: list[etree._Element]) -> et
 
 
 def _frame_tasks(state: _FileState) -> Iterator[Task | Reject]:
-    """One Task per frame written by any track, in frame order."""
+    """One Task per frame with an object, in frame order."""
     width, height = state.meta.original_width, state.meta.original_height
     for frame in sorted(state.frames):
         loc = f"frame[{frame}]"
@@ -234,6 +235,8 @@ def _frame_tasks(state: _FileState) -> Iterator[Task | Reject]:
         if err is not None:
             yield Reject(frame, state.display, err.locator or loc, err.code, err.message)
             continue
+        if not state.frames[frame]:
+            continue  # every track is outside here: no object on this frame
         uri = state.frame_names.get(frame, f"frame_{frame:06d}.png")
         yield Task(
             id=frame,

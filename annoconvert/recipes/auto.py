@@ -60,6 +60,10 @@ def choose_recipe(tasks: Iterable[Task]) -> tuple[str, str]:
     if "span" in kinds:
         if per_region_text:
             return "extraction", "spans with per-region text"
+        if "relation" in kinds:
+            return "extraction", "spans with relations (entities and triples)"
+        if "choice" in kinds:
+            return "extraction", "an intent with slot spans"
         return "ner", "text tasks with labelled spans"
     if len(text_fields) > 1:
         return "extraction", f"{len(text_fields)} named text fields"

@@ -187,6 +187,12 @@ def user_parts(
     In placeholder mode the image names join the prompt in one string, as in the seed's
     `Inspect the following item: <image:product_001.jpg>`.
     """
+    if task.fields.get("audio") and task.text is None and not task.images:
+        raise RecipeError(
+            "unsupported_audio",
+            f"the task's input is audio ({task.fields['audio']}); chat fine-tuning formats "
+            "take text and images only",
+        )
     template = options.prompt if options.prompt is not None else default_prompt
     prompt = render(template, values) if template is not None else None
     parts: list[Part] = []

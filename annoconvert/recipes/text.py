@@ -12,6 +12,7 @@ from annoconvert.model import (
     Example,
     Part,
     PreparedImage,
+    Relation,
     Span,
     Task,
     TextAnswer,
@@ -216,6 +217,43 @@ def _field_order(task: Task, options: Options, present: Sequence[str]) -> list[s
     return order
 
 
+def _grouped(spans: Sequence[Span], options: Options) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for s in spans:
+        for lb in s.labels:
+            grouped.setdefault(rename(lb, options), []).append(s.text)
+    return grouped
+
+
+def _relation_triples(
+    spans: Sequence[Span], relations: Sequence[Relation], options: Options
+) -> dict[str, Any]:
+    """Entities by type plus relations as [head, relation, tail] triples of span texts."""
+    by_id = {s.id: s for s in spans if s.id is not None}
+    triples: list[list[str]] = []
+    for rel in relations:
+        head, tail = by_id.get(rel.from_id), by_id.get(rel.to_id)
+        if head is None or tail is None:
+            raise RecipeError(
+                "bad_relation",
+                f"relation {rel.from_id}->{rel.to_id} links a region that is not a span",
+            )
+        if rel.direction == "left":
+            head, tail = tail, head
+        for label in rel.labels or ("related_to",):
+            triples.append([head.text, rename(label, options), tail.text])
+    return {"entities": _grouped(spans, options), "relations": triples}
+
+
+def _intent_and_slots(
+    choices: Sequence[Choice], spans: Sequence[Span], options: Options
+) -> dict[str, Any]:
+    """Intent detection and slot filling: {"intent": ..., "slots": {type: [texts]}}."""
+    intents = [rename(lb, options) for c in choices for lb in c.labels]
+    unique = list(dict.fromkeys(intents))
+    return {"intent": unique[0] if len(unique) == 1 else unique, "slots": _grouped(spans, options)}
+
+
 class Extraction:
     """Named text fields (or labelled spans) become one JSON object: field -> value."""
 
@@ -233,8 +271,14 @@ class Extraction:
         answers = [r for r in annotation.regions if isinstance(r, TextAnswer)]
         per_region = {a.region_id: a for a in answers if a.region_id is not None}
         spans = _spans(annotation)
+        relations = [r for r in annotation.regions if isinstance(r, Relation)]
+        choices = _choices(annotation)
         obj: dict[str, Any] = {}
-        if spans:
+        if relations:
+            obj = _relation_triples(spans, relations, options)
+        elif spans and choices:
+            obj = _intent_and_slots(choices, spans, options)
+        elif spans:
             for s in spans:
                 linked = per_region.get(s.id) if s.id is not None else None
                 value = "\n".join(linked.texts) if linked is not None else s.text

@@ -13,6 +13,7 @@ from annoconvert.boxes import BOX_KINDS, format_boxes
 from annoconvert.errors import RecipeError
 from annoconvert.model import (
     GEOMETRY_KINDS,
+    PART_OF,
     AnnotationSet,
     Choice,
     Example,
@@ -85,14 +86,17 @@ class Detection:
     ) -> list[Example]:
         image = _one_image(images, "detection")
         shapes: list[Region] = []
+        box_ids = {r.id for r in annotation.regions if r.kind == "box" and r.id is not None}
         for region in annotation.regions:
+            if (region.attributes or {}).get(PART_OF) in box_ids:
+                continue  # another outline of an object whose box is written
             if region.kind in BOX_KINDS:
                 shapes.append(region)
             elif region.kind in GEOMETRY_KINDS:
                 raise RecipeError(
                     "unsupported_region",
-                    f"a {region.kind} region cannot be written as a box; detection takes "
-                    "boxes, polygons, masks and ellipses",
+                    f"a {region.kind} region cannot be written as a box or a point; detection "
+                    "takes boxes, polygons, polylines, masks, ellipses and points",
                 )
         objects = format_boxes(shapes, image, options)
         values = _values(task, annotation, options)
