@@ -87,12 +87,12 @@ class Options(BaseModel):
 
     @property
     def effective_preset(self) -> str:
-        """The preset: given, else the one the dialect implies."""
+        """The preset: given, else the one the dialect declares (plugins included)."""
         if self.preset:
             return self.preset
-        return {"vertex": "vertex", "trl": "trl", "sharegpt": "sharegpt"}.get(
-            self.dialect, "openai"
-        )
+        from annoconvert import registry
+
+        return registry.dialect(self.dialect).preset
 
 
 def template_fields(template: str) -> list[str]:

@@ -195,9 +195,8 @@ class Converter:
         prepared = self.media.prepare_ordered(selected, lambda item: item[0].images)
         for (task, chosen), images, warnings in prepared:
             for message in warnings:
-                self.stats.warnings.append(
-                    Warning_("image", str(message), task.id, task.source.file)
-                )
+                code = getattr(message, "code", "image")
+                self.stats.warnings.append(Warning_(code, str(message), task.id, task.source.file))
             if isinstance(images, MediaError):
                 self.record(_reject(task, images.code, str(images)))
                 continue
@@ -239,19 +238,15 @@ def run(
     consistency = Consistency(options, stats)
     try:
         for done in converter.convert(stream):
-            kept = 0
-            for example in done.examples:
-                if not consistency.admit(example, done.task, stats.written):
-                    continue
-                line = dialect.render(example, options)
+            rendered = _render(dialect, done, options, consistency, converter)
+            for example, line in rendered or ():
                 if validator is not None:
                     validator.check_line(stats.written + 1, line)
                 sink.write(line, LineMeta(example.group, example.label, done.task.subset))
                 stats.written += 1
-                kept += 1
-            if kept:
+            if rendered:
                 stats.tasks_written += 1
-            elif done.examples:
+            elif rendered is not None and done.examples:
                 converter.record(consistency.duplicate_reject(done.task))
             if progress is not None:
                 progress(stats.read)
@@ -269,6 +264,29 @@ def run(
         converter.close()
         stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _render(
+    dialect: registry.Dialect,
+    done: Converted,
+    options: Options,
+    consistency: Consistency,
+    converter: Converter,
+) -> list[tuple[Example, bytes]] | None:
+    """A task's lines, all or none: a dialect that cannot write one example rejects the task.
+
+    None when rejected; an empty list when every example was an exact duplicate (--dedupe).
+    """
+    lines: list[tuple[Example, bytes]] = []
+    for example in done.examples:
+        if not consistency.admit(example, done.task):
+            continue
+        try:
+            lines.append((example, dialect.render(example, options)))
+        except (RecipeError, MediaError) as err:
+            converter.record(_reject(done.task, err.code, str(err)))
+            return None
+    return lines
 
 
 def _read(
@@ -297,7 +315,7 @@ class Consistency:
         self.checker = ConsistencyChecker(self.policy, self.dedupe)
         self._lines: list[tuple[bytes, Task]] = []
 
-    def admit(self, example: Example, task: Task, line: int) -> bool:
+    def admit(self, example: Example, task: Task) -> bool:
         """Observe an example; False when it exactly repeats an earlier one (with --dedupe)."""
         observed = self.checker.observe(example)
         if observed.duplicate and self.dedupe:

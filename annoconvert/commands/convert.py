@@ -13,6 +13,7 @@ from annoconvert.options import (
     BoxFormat,
     ImageFormat,
     ImageMode,
+    Options,
     Preset,
 )
 
@@ -186,7 +187,16 @@ def run_command(name: str, inputs: tuple[str, ...], params: dict[str, Any]) -> i
     scheduler = params.pop("scheduler")
     if params.pop("no_validate"):
         params["validate_output"] = False
-    given = {k.replace("-", "_"): v for k, v in params.items()}
+    given: dict[str, Any] = {}
+    reader_options: dict[str, Any] = {}
+    for key, value in params.items():
+        field = key.replace("-", "_")
+        if field in Options.model_fields:
+            given[field] = value
+        elif value is not None and value != ():
+            reader_options[field] = value  # a plugin reader's own option
+    if reader_options:
+        given["reader_options"] = reader_options
     given["images_root"] = tuple(given.get("images_root") or ()) or None
     options = build_options(config, **given)
     quiet = options.quiet

@@ -19,7 +19,7 @@ from annoconvert.media.prepare import (
     target_size,
 )
 from annoconvert.media.resolve import ImageStore, Located, display_name, is_remote
-from annoconvert.model import PreparedImage
+from annoconvert.writers.images import data_url
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -38,14 +38,3 @@ __all__ = [
     "read_header",
     "target_size",
 ]
-
-
-def data_url(image: PreparedImage) -> str:
-    """`data:<mime>;base64,...` for an embedded image (pybase64: 2.5x the stdlib here)."""
-    import pybase64
-
-    if image.data is None:
-        raise ValueError(f"image {image.source_uri!r} has no bytes (not in embed mode)")
-    return (
-        f"data:{image.mime or 'image/jpeg'};base64,{pybase64.b64encode(image.data).decode('ascii')}"
-    )

@@ -1,6 +1,11 @@
-"""How a prepared image appears in a line: a Base64 data URL, or a reference URI."""
+"""How a prepared image appears in a line: a Base64 data URL, a reference URI, or a file
+copied beside the output for the dialects that list image files."""
 
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
 
 import pybase64
 
@@ -31,3 +36,59 @@ def image_url(image: PreparedImage, options: Options) -> str:
 def image_reference(image: PreparedImage) -> str:
     """A path or URI for dialects that list images apart from the messages (TRL, sharegpt)."""
     return image.uri or image.path or image.source_uri
+
+
+def uploaded_name(image: PreparedImage) -> str:
+    """The object name under the URI prefix: the image's name with `/` separators, no `..`."""
+    name = image.name.replace("\\", "/").lstrip("/")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise MediaError(
+            "unsafe_image_name",
+            f"image name {image.name!r} cannot be used as an object name under the URI prefix",
+            uri=image.source_uri,
+        )
+    return "/".join(parts)
+
+
+def copy_image(image: PreparedImage, directory: str) -> str:
+    """Put the image file at `directory/<name>` (atomic; same bytes skipped); return that path.
+
+    Shared by the dialects that list image files (Vertex upload folder, TRL, sharegpt).
+    """
+    data = image.data
+    if data is None and image.path is not None:
+        try:
+            data = Path(image.path).read_bytes()
+        except OSError as err:
+            raise MediaError(
+                "unreadable_image",
+                f"cannot read {image.path} to copy it: {err}",
+                uri=image.source_uri,
+            ) from err
+    if data is None:
+        raise MediaError(
+            "missing_image",
+            "--copy-images needs the image bytes or a local path, and this image has neither",
+            uri=image.source_uri,
+        )
+    target = Path(directory) / uploaded_name(image)
+    written = (Path(directory) / uploaded_name(image)).as_posix()
+    if target.exists():
+        if target.read_bytes() == data:
+            return written
+        raise MediaError(
+            "image_name_clash",
+            f"{target} already holds a different image with the same name",
+            uri=image.source_uri,
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".annoconvert-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return written

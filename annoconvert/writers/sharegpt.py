@@ -33,8 +33,7 @@ import orjson
 from annoconvert.errors import ConfigError, RecipeError
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
 from annoconvert.options import Options
-from annoconvert.writers.images import image_reference
-from annoconvert.writers.vertex import copy_image
+from annoconvert.writers.images import copy_image, image_reference
 
 IMAGE_TOKEN = "<image>"
 SPEAKERS = {"user": "human", "assistant": "gpt"}

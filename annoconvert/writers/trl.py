@@ -30,8 +30,7 @@ import orjson
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
 from annoconvert.options import Options
-from annoconvert.writers.images import data_url, image_reference
-from annoconvert.writers.vertex import copy_image
+from annoconvert.writers.images import copy_image, data_url, image_reference
 
 
 def image_entry(image: PreparedImage, options: Options) -> str:
