@@ -25,6 +25,19 @@ class AnnoconvertError(Exception):
 
     exit_code = 1
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Errors cross process boundaries (media workers, Dask): rebuild them from their state."""
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(
+    cls: type[AnnoconvertError], args: tuple[object, ...], state: dict[str, object]
+) -> AnnoconvertError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class InputError(AnnoconvertError):
     """A problem with an input file, located as precisely as the reader can."""

@@ -275,3 +275,19 @@ def test_real_export_counts_add_up(tmp_path: Path) -> None:
     rejected = len(rejects.read_text().splitlines())
     assert f"read 6 tasks; wrote {written} examples; rejected {rejected}" in stderr
     assert written + rejected == 6
+
+
+def test_errors_survive_pickling() -> None:
+    """Media workers and Dask send errors between processes: code and message must survive."""
+    import pickle
+
+    from annoconvert.errors import MediaError, RecipeError, TaskError
+
+    for err in (
+        MediaError("missing_image", "not found", uri="a.jpg"),
+        RecipeError("missing_label", "no class", locator="tasks[1]"),
+        TaskError("bad_span", "inverted", task=3, file="x.json", locator="tasks[2]"),
+    ):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert str(back) == str(err) and back.code == err.code  # type: ignore[attr-defined]
