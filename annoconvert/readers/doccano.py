@@ -152,26 +152,26 @@ class DoccanoReader:
             roots = list(options.images_root) or self.default_image_roots(inputs)
             image_size = pillow_image_size(roots)
         forced = normalize_project_type(options.project_type) if options.project_type else None
-        for path in inputs:
-            source = open_input(path)
-            members = export_members(source)
-            detection = self._detection(source, members, forced)
+        for group in _input_groups(inputs):
+            pairs = [(source, m) for source in group for m in export_members(source)]
+            label = ", ".join(source.path for source in group)
+            detection = self._detection(pairs, forced)
             warn(
                 Warning_(
                     "detected_project_type",
                     f"doccano: detected project type {detection.project_type} ({detection.reason})",
-                    file=path,
+                    file=label,
                 )
             )
             ctx = Context(detection.project_type, options.offsets, image_size)
-            yield from _Builder(ctx, warn, path).tasks(source, members)
+            yield from _Builder(ctx, warn, label).tasks(pairs)
 
-    def _detection(self, source: InputSource, members: list[str], forced: str | None) -> Detection:
+    def _detection(self, pairs: list[tuple[InputSource, str]], forced: str | None) -> Detection:
         if forced:
             return Detection(forced, False, "from --project-type")
 
         def records() -> Generator[tuple[dict[str, Any], str, str], None, None]:
-            for member in members:
+            for source, member in pairs:
                 for item in iter_member(source, member):
                     if isinstance(item, Record):
                         yield item.data, item.file, item.locator
@@ -181,6 +181,22 @@ class DoccanoReader:
             return detect(stream)
         finally:
             stream.close()
+
+
+def _input_groups(inputs: Sequence[str]) -> list[list[InputSource]]:
+    """Inputs read together: consecutive single user files (`alice.jsonl bob.jsonl`) are one
+    project's annotation sets and merge by example id, like the zip; a folder or zip is one."""
+    groups: list[list[InputSource]] = []
+    previous_was_file = False
+    for path in inputs:
+        source = open_input(path)
+        is_user_file = source.kind == "file" and member_annotator(path) is not None
+        if is_user_file and previous_was_file:
+            groups[-1].append(source)
+        else:
+            groups.append([source])
+        previous_was_file = is_user_file
+    return groups
 
 
 class _Builder:
@@ -193,8 +209,8 @@ class _Builder:
         self.image_ids: dict[str, Any] = {}
         self.controls = CONTROLS[ctx.project_type]
 
-    def tasks(self, source: InputSource, members: list[str]) -> Iterator[Task | Reject]:
-        streams = [(member_annotator(m), iter_member(source, m)) for m in members]
+    def tasks(self, pairs: list[tuple[InputSource, str]]) -> Iterator[Task | Reject]:
+        streams = [(member_annotator(m), iter_member(source, m)) for source, m in pairs]
         count = 0
         for group in merge(streams):
             if isinstance(group, Reject):
