@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,10 +144,7 @@ def _task_input(
         used.add("text")
     fields = {k: v for k, v in data.items() if k not in used}
     if config is not None:
-        labels = config.declared_labels()
-        if labels:
-            fields["__labels__"] = labels
-        fields["__controls__"] = config.control_types()
+        fields.update(config.task_fields)
     return _Input(text, text_key, tuple(images), turns, fields, texts_by_object)
 
 
@@ -736,8 +734,15 @@ class LabelStudioReader:
             yield from read_file(path, config)
 
     def default_image_roots(self, inputs: Sequence[str]) -> list[str]:
-        """None: Label Studio names images by server path; the user gives --images-root."""
-        return []
+        """An `images/` folder beside an export, if there is one (the server's paths such as
+        `/data/upload/13/e88b91ff-car_door.jpg` are matched there by name); else none: the
+        user gives --images-root."""
+        roots: list[str] = []
+        for path in inputs:
+            folder = os.path.join(os.path.dirname(os.path.abspath(path)), "images")
+            if os.path.isdir(folder) and folder not in roots:
+                roots.append(folder)
+        return roots
 
 
 READER = LabelStudioReader()

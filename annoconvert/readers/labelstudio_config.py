@@ -64,6 +64,8 @@ class LabelConfig:
     controls: dict[str, Control]
     objects: dict[str, DataObject]
     relation_labels: tuple[str, ...] = ()
+    task_fields: dict[str, object] = field(default_factory=dict)
+    """`__labels__`, `__controls__` and `__targets__`, built once and shared by every task."""
 
     def declared_labels(self) -> dict[str, list[str]]:
         """`__labels__`: control name -> declared labels in order (controls that declare some)."""
@@ -72,6 +74,20 @@ class LabelConfig:
     def control_types(self) -> dict[str, str]:
         """`__controls__`: control name -> control tag lowercased."""
         return {name: c.type for name, c in self.controls.items()}
+
+    def targets(self) -> dict[str, list[str]]:
+        """`__targets__`: control name -> the data keys its `toName` objects show, in order
+        (a Pairwise over `answer1,answer2` -> ["answer1", "answer2"])."""
+        out: dict[str, list[str]] = {}
+        for name, control in self.controls.items():
+            keys = [
+                obj.value_key
+                for target in control.to_name
+                if (obj := self.objects.get(target)) is not None and obj.value_key is not None
+            ]
+            if keys:
+                out[name] = keys
+        return out
 
     def object_keys(self, *types: str) -> list[str]:
         """Data keys shown by objects of the given tag types, in config order."""
@@ -172,7 +188,13 @@ def parse_label_config_text(xml: bytes, file: str) -> LabelConfig:
             value_key=_data_key(el.get("value")),
             taxonomy_paths=frozenset(paths),
         )
-    return LabelConfig(file, controls, objects, tuple(relation_labels))
+    config = LabelConfig(file, controls, objects, tuple(relation_labels))
+    declared = config.declared_labels()
+    if declared:
+        config.task_fields["__labels__"] = declared
+    config.task_fields["__controls__"] = config.control_types()
+    config.task_fields["__targets__"] = config.targets()
+    return config
 
 
 def parse_label_config(path: str | Path) -> LabelConfig:
