@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from annoconvert import registry
-from annoconvert.errors import ConfigError
+from annoconvert.errors import ConfigError, MediaError, RecipeError
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, Reject, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.pipeline import (
@@ -53,12 +53,14 @@ IMAGE_BATCH = 100
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One rendered example: its line, split metadata, and the example for the consistency
-    check with image bytes swapped for their digest (see `slim`)."""
+    """One example as the worker rendered it: its line (or the dialect's error, which rejects
+    the task), split metadata, and the example for the consistency check with image bytes
+    swapped for their digest (see `slim`)."""
 
-    line: bytes
+    line: bytes | None
     meta: LineMeta
     example: Example
+    error: tuple[str, str] | None = None
 
 
 @dataclass
@@ -135,14 +137,14 @@ def convert_batch(batch: list[Task | Reject], options: Options, recipe: str) -> 
             if len(stats.rejects) > seen:
                 out.events.append(stats.rejects[seen:])
                 seen = len(stats.rejects)
-            lines = [
-                Line(
-                    dialect.render(example, local),
-                    LineMeta(example.group, example.label, done.task.subset),
-                    slim(example),
-                )
-                for example in done.examples
-            ]
+            lines = []
+            for example in done.examples:
+                meta = LineMeta(example.group, example.label, done.task.subset)
+                try:
+                    lines.append(Line(dialect.render(example, local), meta, slim(example)))
+                except (RecipeError, MediaError) as err:
+                    lines.append(Line(None, meta, slim(example), (err.code, str(err))))
+                    break
             out.events.append((index[id(done.task)], lines))
     finally:
         converter.close()
@@ -224,6 +226,23 @@ def ordered_results(
     while pending:
         batch, future = pending.popleft()
         yield batch, future.result()
+
+
+def _admit(
+    lines: list[Line], task: Task, consistency: Consistency, converter: Converter
+) -> list[Line] | None:
+    """A task's lines through the consistency check, as `pipeline._render` does locally:
+    None when the dialect could not write one of them (the task is rejected)."""
+    admitted = []
+    for item in lines:
+        if not consistency.admit(item.example, task):
+            continue
+        if item.error is not None:
+            code, message = item.error
+            converter.record(Reject(task.id, task.source.file, task.source.locator, code, message))
+            return None
+        admitted.append(item)
+    return admitted
 
 
 def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
@@ -312,18 +331,16 @@ def run_dask(
                 position, lines = event
                 task = batch[position]
                 assert isinstance(task, Task)
-                kept = 0
-                for item in lines:
-                    if not consistency.admit(item.example, task, stats.written):
-                        continue
+                admitted = _admit(lines, task, consistency, converter)
+                for item in admitted or ():
+                    assert item.line is not None
                     if validator is not None:
                         validator.check_line(stats.written + 1, item.line)
                     sink.write(item.line, item.meta)
                     stats.written += 1
-                    kept += 1
-                if kept:
+                if admitted:
                     stats.tasks_written += 1
-                elif lines:
+                elif admitted is not None and lines:
                     converter.record(consistency.duplicate_reject(task))
         dropped = consistency.finish()
         if validator is not None:
@@ -337,6 +354,7 @@ def run_dask(
         raise
     finally:
         converter.close()
+        consistency.close()
         if own_client:
             client.close()
             if cluster is not None:
