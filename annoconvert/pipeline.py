@@ -262,6 +262,7 @@ def run(
         raise
     finally:
         converter.close()
+        consistency.close()
         stats.seconds = time.perf_counter() - started
     return stats
 
@@ -301,9 +302,11 @@ def _read(
 class Consistency:
     """Same input with different answers (`--conflicts`) and exact duplicates (`--dedupe`).
 
-    Keeps hashes only. Duplicates are dropped as they come; `drop` needs the whole run, so the
-    line numbers of conflicting examples are returned by `finish` and the sink leaves them out.
-    A task all of whose examples are dropped is rejected, so the counts still add up.
+    The checker keeps three hashes per written line; what to leave out is known only at the
+    end, so `finish` returns the line indexes and the sink leaves them out. When lines may be
+    dropped, each line's task reference (id, file, locator) is spilled to a temporary file, so
+    a task all of whose lines are dropped is rejected with its locator and the counts still add
+    up, without holding every task in memory.
     """
 
     def __init__(self, options: Options, stats: RunStats):
@@ -313,66 +316,120 @@ class Consistency:
         self.dedupe = options.dedupe
         self.stats = stats
         self.checker = ConsistencyChecker(self.policy, self.dedupe)
-        self._lines: list[tuple[bytes, Task]] = []
+        self.refs = _LineRefs() if self.policy == "drop" or self.dedupe else None
 
     def admit(self, example: Example, task: Task) -> bool:
-        """Observe an example; False when it exactly repeats an earlier one (with --dedupe)."""
-        observed = self.checker.observe(example)
-        if observed.duplicate and self.dedupe:
-            self.stats.warnings.append(
-                Warning_(
-                    "duplicate_example", "dropped an exact duplicate", task.id, task.source.file
-                )
-            )
-            return False
-        if self.policy == "drop":
-            self._lines.append((observed.input_key, task))
+        """Observe an example that is about to be written (always written; see `finish`)."""
+        self.checker.observe(example)
+        if self.refs is not None:
+            self.refs.append(task)
         return True
 
     def duplicate_reject(self, task: Task) -> Reject:
-        """The reject for a task whose every example was a duplicate."""
+        """The reject for a task that wrote no line although it built examples."""
         return _reject(
             task, "duplicate_example", "every example of this task repeats an earlier one"
         )
 
     def finish(self) -> set[int]:
-        """Report conflicts as warnings; under `drop`, the line indexes to leave out."""
+        """Report conflicts and duplicates as warnings; the line indexes to leave out."""
         report = self.checker.report()
-        if report.duplicates and not self.dedupe:
+        if report.duplicates:
             first = report.duplicates[0]
+            action = "dropped (--dedupe)" if self.dedupe else "kept; --dedupe drops them"
             self.stats.warnings.append(
                 Warning_(
                     "duplicate_examples",
                     f"{len(report.duplicates)} examples repeat an earlier one exactly (first: "
-                    f"task {first.task} repeats task {first.first_task}); --dedupe drops them",
+                    f"task {first.task} repeats task {first.first_task}); {action}",
                 )
             )
         for conflict in report.conflicts:
             ids = ", ".join(str(t) for t in conflict.tasks[:10])
+            action = "; dropped (--conflicts drop)" if self.policy == "drop" else ""
             self.stats.warnings.append(
                 Warning_(
                     "conflicting_answers",
                     f"the same input got {conflict.answers} different answers in tasks {ids}"
-                    + (f": {conflict.input!r}" if conflict.input else ""),
+                    + (f": {conflict.input!r}" if conflict.input else "")
+                    + action,
                 )
             )
-        if self.policy != "drop":
-            return set()
-        dropped = {i for i, (key, _) in enumerate(self._lines) if self.checker.conflicting_key(key)}
-        kept_tasks = {id(t) for i, (_, t) in enumerate(self._lines) if i not in dropped}
-        seen: set[int] = set()
-        for i in sorted(dropped):
-            task = self._lines[i][1]
-            if id(task) in kept_tasks or id(task) in seen:
-                continue
-            seen.add(id(task))
-            self.stats.rejects.append(
-                _reject(
-                    task, "conflicting_answers", "the same input got different answers elsewhere"
-                )
-            )
-            self.stats.tasks_written -= 1
+        dropped = set(self.checker.dropped_lines())
+        if dropped and self.refs is not None:
+            self._reject_emptied_tasks(dropped)
         return dropped
+
+    def _reject_emptied_tasks(self, dropped: set[int]) -> None:
+        assert self.refs is not None
+        lines_of: dict[tuple[str, str], list[int]] = {}
+        refs = {}
+        for line in sorted(dropped):
+            ref = self.refs.get(line)
+            refs[line] = ref
+            lines_of.setdefault((ref[1], ref[2]), []).append(line)
+        for (file, locator), lines in lines_of.items():
+            siblings = self.refs.lines_of_task(lines[0])
+            if not set(siblings) <= dropped:
+                continue  # the task still wrote another example
+            task_id = refs[lines[0]][0]
+            conflict = self.policy == "drop" and any(
+                self.checker.conflicting_line(line) for line in lines
+            )
+            code, reason = (
+                ("conflicting_answers", "the same input got different answers elsewhere")
+                if conflict
+                else ("duplicate_example", "the example repeats an earlier one exactly")
+            )
+            self.stats.rejects.append(Reject(task_id, file, locator, code, reason))
+            self.stats.tasks_written -= 1
+
+    def close(self) -> None:
+        """Remove the spill file."""
+        if self.refs is not None:
+            self.refs.close()
+
+
+class _LineRefs:
+    """Per written line, its task's (id, file, locator), spilled to a temporary file."""
+
+    def __init__(self) -> None:
+        import tempfile
+        from array import array
+
+        self._fh = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+        self._offsets = array("q")
+        self._task_start = array("q")
+        self._last: Task | None = None
+
+    def append(self, task: Task) -> None:
+        import orjson
+
+        if task is not self._last:
+            self._last = task
+            self._task_start.append(len(self._offsets))
+        self._offsets.append(self._fh.tell())
+        self._fh.write(orjson.dumps([task.id, task.source.file, task.source.locator]) + b"\n")
+
+    def get(self, line: int) -> tuple[int | str, str, str]:
+        import orjson
+
+        self._fh.seek(self._offsets[line])
+        task_id, file, locator = orjson.loads(self._fh.readline())
+        self._fh.seek(0, 2)
+        return task_id, file, locator
+
+    def lines_of_task(self, line: int) -> range:
+        """Every line written for the task that wrote `line`."""
+        import bisect
+
+        i = bisect.bisect_right(self._task_start, line) - 1
+        start = self._task_start[i]
+        end = self._task_start[i + 1] if i + 1 < len(self._task_start) else len(self._offsets)
+        return range(start, end)
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def _split_assigner(options: Options) -> Callable[[Sequence[Any]], list[str]]:

@@ -64,12 +64,6 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     return {n: write_export(folder / f"ls_{n}.json", n) for n in (10_000, 100_000)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="quality.consistency.ConsistencyChecker keeps ~600 B per example (dicts of "
-    "task ids by input and answer hash): 100k tasks peak ~101 MiB vs ~41 MiB for 10k. "
-    "Without it the run is flat (34.4 vs 34.5 MiB). See docs/performance.md.",
-)
 @pytest.mark.parametrize("flags", [("--no-validate",), ()], ids=["no-validate", "validate"])
 def test_100k_tasks_need_at_most_1_3x_the_memory_of_10k(
     exports: dict[int, Path], tmp_path: Path, flags: tuple[str, ...]

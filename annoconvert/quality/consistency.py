@@ -1,8 +1,9 @@
 """Find the same input answered differently, and exact duplicate examples.
 
 Why: contradictory answers to one input teach the model noise, and duplicates over-weight a few
-examples. Both are found from hashes only, so memory grows with the number of distinct inputs
-(32 bytes each plus the task ids of conflicting ones), never with the examples or their images.
+examples. Memory stays flat in the size of the export: while examples stream past, the checker
+keeps three 64-bit hashes and the task id of each (about 32 bytes an example, in arrays, not
+dicts); the grouping happens once at the end, vectorized with numpy.
 
 API (two passes, because "drop" must also remove the *first* example of a conflict, which a
 single streaming pass has already let through):
@@ -12,11 +13,12 @@ single streaming pass has already let through):
         checker.observe(example)
     report = checker.report()           # conflicts and duplicates, with task ids
     kept = [e for e in examples if checker.keep(e)]   # pass 2: same examples, same order
+    # or, when the examples are already written: checker.dropped_lines() (line indexes)
 
 `check_consistency(examples, policy, dedupe)` does both passes over a sequence.
 Policies: `report` keeps everything and reports; `drop` removes every example of a conflicting
-input; `keep` keeps everything and reports nothing about conflicts. With `dedupe`, only the first of
-exact duplicates is kept (the others are reported and dropped).
+input; `keep` keeps everything and reports nothing about conflicts. Exact duplicates are always
+reported; with `dedupe` only the first of them is kept.
 """
 
 from __future__ import annotations
@@ -24,15 +26,18 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections import defaultdict
+from array import array
 from collections.abc import Iterable, Sequence
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
 
 Policy = Literal["report", "drop", "keep"]
+PREVIEW_LIMIT = 4096
+"""Distinct inputs whose text preview is kept for the report (a bounded memory cost)."""
 
 
 class Conflict(BaseModel):
@@ -82,7 +87,7 @@ def _image_key(image: PreparedImage) -> bytes:
     hit = _RECENT_IMAGES.get(id(data))
     if hit is not None and hit[0] is data:
         return hit[1]
-    digest = hashlib.blake2b(data, digest_size=16).digest()
+    digest = hashlib.blake2b(data, digest_size=8).digest()
     if len(_RECENT_IMAGES) >= 16:
         _RECENT_IMAGES.clear()
     _RECENT_IMAGES[id(data)] = (data, digest)
@@ -105,7 +110,7 @@ def _input_messages(example: Example) -> Sequence[Message]:
 
 def input_key(example: Example) -> bytes:
     """Hash of the normalized user text(s) and the image bytes, in order (system text ignored)."""
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.blake2b(digest_size=8)
     for message in _input_messages(example):
         if message.role == "system":
             continue
@@ -140,7 +145,7 @@ def _messages_hash(h: hashlib.blake2b, messages: Iterable[Message]) -> None:
 
 def answer_key(example: Example) -> bytes:
     """Hash of the answer: the final assistant message (preference: both outputs), normalized."""
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.blake2b(digest_size=8)
     if example.preferred is not None:
         for tag, messages in (("p", example.preferred), ("n", example.non_preferred or ())):
             h.update(tag.encode())
@@ -155,7 +160,7 @@ def answer_key(example: Example) -> bytes:
 
 def example_key(example: Example) -> bytes:
     """Hash of the whole example exactly as written (roles, texts, images, weights)."""
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.blake2b(digest_size=8)
     _messages_hash(h, example.messages)
     for tag, messages in (("p", example.preferred), ("n", example.non_preferred)):
         if messages is not None:
@@ -164,89 +169,160 @@ def example_key(example: Example) -> bytes:
     return h.digest()
 
 
-class Observed(NamedTuple):
-    """What `observe` learnt about one example: its input key, and whether it repeats one."""
+class _TaskIds:
+    """Task ids in a compact array while they are ints; a list once one is not."""
 
-    input_key: bytes
-    duplicate: bool
+    def __init__(self) -> None:
+        self._ints: array[int] | None = array("q")
+        self._any: list[int | str] = []
+
+    def append(self, task_id: int | str) -> None:
+        if self._ints is not None:
+            if isinstance(task_id, int) and -(2**63) <= task_id < 2**63:
+                self._ints.append(task_id)
+                return
+            self._any = list(self._ints)
+            self._ints = None
+        self._any.append(task_id)
+
+    def __getitem__(self, index: int) -> int | str:
+        return self._ints[index] if self._ints is not None else self._any[index]
+
+
+@dataclass(frozen=True)
+class _Findings:
+    conflict_groups: list[list[int]]
+    """Line indexes of each input that got several answers, in first-seen order."""
+    answers: list[int]
+    duplicates: list[tuple[int, int]]
+    """(line, line of its first occurrence) for every exact repeat."""
+    conflicting_inputs: frozenset[int]
+    dropped: frozenset[int]
+
+
+def _as_int(digest: bytes) -> int:
+    return int.from_bytes(digest, "little")
 
 
 class ConsistencyChecker:
-    """Two-pass checker keeping hashes only (see the module docstring)."""
+    """Two-pass checker keeping three hashes per example (see the module docstring)."""
 
     def __init__(self, policy: Policy = "report", dedupe: bool = False) -> None:
         self.policy: Policy = policy
         self.dedupe = dedupe
-        self._answers: dict[bytes, dict[bytes, list[int | str]]] = defaultdict(dict)
-        self._previews: dict[bytes, str] = {}
-        self._first_of: dict[bytes, int | str] = {}
-        self._duplicates: list[Duplicate] = []
-        self._examples = 0
-        self._emitted: set[bytes] = set()
-        self._dropped = 0
+        self._inputs: array[int] = array("Q")
+        self._answers: array[int] = array("Q")
+        self._wholes: array[int] = array("Q")
+        self._tasks = _TaskIds()
+        self._previews: dict[int, str] = {}
+        self._findings: _Findings | None = None
+        self._pass2 = 0
 
-    def observe(self, example: Example) -> Observed:
-        """Pass 1: record the example's input, answer and whole-example hashes.
-
-        Returns the input key and whether the example exactly repeats an earlier one, so a
-        streaming caller can drop duplicates at once and remember keys for a later `drop`.
-        """
-        self._examples += 1
-        key = input_key(example)
-        answers = self._answers[key]
-        tasks = answers.setdefault(answer_key(example), [])
-        tasks.append(example.task_id)
-        if len(answers) == 2 and key not in self._previews:
+    def observe(self, example: Example) -> int:
+        """Pass 1: record the example's hashes; returns its line index (0-based)."""
+        key = _as_int(input_key(example))
+        self._inputs.append(key)
+        self._answers.append(_as_int(answer_key(example)))
+        self._wholes.append(_as_int(example_key(example)))
+        self._tasks.append(example.task_id)
+        if len(self._previews) < PREVIEW_LIMIT and key not in self._previews:
             self._previews[key] = input_preview(example)
-        whole = example_key(example)
-        if whole in self._first_of:
-            self._duplicates.append(
-                Duplicate(task=example.task_id, first_task=self._first_of[whole])
-            )
-            return Observed(key, True)
-        self._first_of[whole] = example.task_id
-        return Observed(key, False)
+        self._findings = None
+        return len(self._inputs) - 1
 
-    def conflicting_key(self, key: bytes) -> bool:
-        """Whether an `input_key` got two or more different answers (after pass 1)."""
-        return len(self._answers.get(key, {})) > 1
+    def _find(self) -> _Findings:
+        if self._findings is None:
+            self._findings = _group(self._inputs, self._answers, self._wholes, self)
+        return self._findings
 
     def conflicting(self, example: Example) -> bool:
         """Whether the example's input got two or more different answers (after pass 1)."""
-        return len(self._answers.get(input_key(example), {})) > 1
+        return _as_int(input_key(example)) in self._find().conflicting_inputs
+
+    def dropped_lines(self) -> frozenset[int]:
+        """Line indexes the policy and dedupe remove (after pass 1)."""
+        return self._find().dropped
 
     def keep(self, example: Example) -> bool:
-        """Pass 2: whether to write the example under the policy and dedupe setting."""
-        if self.policy == "drop" and self.conflicting(example):
-            self._dropped += 1
-            return False
-        if self.dedupe:
-            whole = example_key(example)
-            if whole in self._emitted:
-                self._dropped += 1
-                return False
-            self._emitted.add(whole)
-        return True
+        """Pass 2: whether to write the example (examples in pass-1 order)."""
+        line = self._pass2
+        self._pass2 += 1
+        return line not in self._find().dropped
 
     def report(self) -> ConsistencyReport:
         """Conflicts (inputs with several answers, their task ids) and exact duplicates."""
+        found = self._find()
         conflicts = []
         if self.policy != "keep":
-            for key, answers in self._answers.items():
-                if len(answers) > 1:
-                    tasks = [t for ids in answers.values() for t in ids]
-                    conflicts.append(
-                        Conflict(
-                            input=self._previews.get(key, ""), tasks=tasks, answers=len(answers)
-                        )
+            for lines, answers in zip(found.conflict_groups, found.answers, strict=True):
+                key = self._inputs[lines[0]]
+                conflicts.append(
+                    Conflict(
+                        input=self._previews.get(key, ""),
+                        tasks=[self._tasks[i] for i in lines],
+                        answers=answers,
                     )
+                )
         return ConsistencyReport(
             policy=self.policy,
-            examples=self._examples,
+            examples=len(self._inputs),
             conflicts=conflicts,
-            duplicates=list(self._duplicates),
-            dropped=self._dropped,
+            duplicates=[
+                Duplicate(task=self._tasks[line], first_task=self._tasks[first])
+                for line, first in found.duplicates
+            ],
+            dropped=len(found.dropped),
         )
+
+    def conflicting_line(self, line: int) -> bool:
+        """Whether an observed line's input got several answers."""
+        return self._inputs[line] in self._find().conflicting_inputs
+
+
+def _group(
+    inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
+) -> _Findings:
+    """Group the hashes once: inputs with several answers, and repeated examples."""
+    import numpy as np
+
+    n = len(inputs)
+    if n == 0:
+        return _Findings([], [], [], frozenset(), frozenset())
+    inp = np.frombuffer(inputs, dtype=np.uint64)
+    ans = np.frombuffer(answers, dtype=np.uint64)
+    whole = np.frombuffer(wholes, dtype=np.uint64)
+    lines = np.arange(n)
+    # inputs with more than one distinct answer
+    order = np.lexsort((lines, ans, inp))
+    inp_s, ans_s = inp[order], ans[order]
+    new_input = np.ones(n, dtype=bool)
+    new_input[1:] = inp_s[1:] != inp_s[:-1]
+    new_answer = new_input.copy()
+    new_answer[1:] |= ans_s[1:] != ans_s[:-1]
+    group = np.cumsum(new_input) - 1
+    distinct = np.bincount(group, weights=new_answer).astype(np.int64)
+    bad = distinct[group] > 1
+    groups: dict[int, list[int]] = {}
+    for g, line in zip(group[bad].tolist(), order[bad].tolist(), strict=True):
+        groups.setdefault(g, []).append(line)
+    conflict_groups = sorted((sorted(v) for v in groups.values()), key=lambda v: v[0])
+    answer_counts = [len({int(ans[i]) for i in members}) for members in conflict_groups]
+    conflicting_inputs = frozenset(int(inp[v[0]]) for v in conflict_groups)
+    # exact repeats: every occurrence after the first of a whole-example hash
+    order_w = np.lexsort((lines, whole))
+    whole_s = whole[order_w]
+    first = np.ones(n, dtype=bool)
+    first[1:] = whole_s[1:] != whole_s[:-1]
+    first_line = order_w[np.maximum.accumulate(np.where(first, np.arange(n), 0))]
+    repeats = sorted(zip(order_w[~first].tolist(), first_line[~first].tolist(), strict=True))
+    dropped: set[int] = set()
+    if checker.policy == "drop":
+        dropped.update(line for v in conflict_groups for line in v)
+    if checker.dedupe:
+        dropped.update(line for line, _ in repeats)
+    return _Findings(
+        conflict_groups, answer_counts, repeats, conflicting_inputs, frozenset(dropped)
+    )
 
 
 def check_consistency(

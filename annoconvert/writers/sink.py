@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import tempfile
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ class JsonlSink:
         self.assign_splits = assign_splits
         self.count = 0
         self._metas: list[LineMeta] = []
-        self._offsets: list[int] = []
+        self._offsets = array("q")
         self._tmp: str | None = None
         self._fh: IO[bytes]
         if self.output is None:
