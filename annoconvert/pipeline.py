@@ -11,7 +11,7 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from annoconvert import registry
@@ -150,6 +150,9 @@ class Converter:
 
     def record(self, reject: Reject) -> None:
         """Keep a reject; stop the run when the error policy says so."""
+        task = reject.task
+        if not (task is None or isinstance(task, int | str)) or isinstance(task, bool):
+            reject = replace(reject, task=repr(task))  # a hostile id (a list): keep it readable
         self.stats.rejects.append(reject)
         if self.options.on_error == "fail":
             raise StopRun(

@@ -49,12 +49,23 @@ class _Doc:
     categories: dict[Any, dict[str, Any]]
     by_image: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
     id_by_name: dict[str, Any] = field(default_factory=dict)
+    duplicate_ids: set[Any] = field(default_factory=set)
+
+
+def _key(value: Any) -> Any:
+    """An id usable as a dict key: ints and strings as they are, anything else by its repr
+    (a hostile file can hold a list where an id belongs; it must not crash the index)."""
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return value
+    return repr(value)
 
 
 def _load(source: InputSource, f: CocoFile) -> Any:
     display = source.display(f.member)
     with source.open(f.member) as fh:
         raw = fh.read()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte order mark, as some Windows editors write
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as err:
@@ -70,9 +81,9 @@ def _check_shape(data: Any, display: str) -> None:
         )
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise ShapeError("not a COCO dataset: no 'images' list at the top level", file=display)
-    anns = data.get("annotations", [])
-    if not isinstance(anns, list):
-        raise ShapeError("'annotations' is not a list", file=display, locator="annotations")
+    for key in ("annotations", "categories"):
+        if not isinstance(data.get(key, []), list):
+            raise ShapeError(f"{key!r} is not a list", file=display, locator=key)
 
 
 def is_panoptic(f: CocoFile, data: dict[str, Any]) -> bool:
@@ -88,15 +99,20 @@ def is_panoptic(f: CocoFile, data: dict[str, Any]) -> bool:
 
 
 def _index(f: CocoFile, display: str, data: dict[str, Any]) -> _Doc:
-    cats = {c.get("id"): c for c in data.get("categories") or [] if isinstance(c, dict)}
+    cats = {_key(c.get("id")): c for c in data.get("categories") or [] if isinstance(c, dict)}
     doc = _Doc(f, display, data["images"], cats)
+    seen_ids: set[Any] = set()
     for img in doc.images:
         if isinstance(img, dict) and isinstance(img.get("file_name"), str):
-            doc.id_by_name.setdefault(img["file_name"], img.get("id"))
+            image_id = _key(img.get("id"))
+            if image_id in seen_ids:
+                doc.duplicate_ids.add(image_id)
+            seen_ids.add(image_id)
+            doc.id_by_name.setdefault(img["file_name"], image_id)
     by_image = doc.by_image
     for ann in data.get("annotations") or []:
         if isinstance(ann, dict):
-            key = ann.get("image_id")
+            key = _key(ann.get("image_id"))
             bucket = by_image.get(key)
             if bucket is None:
                 by_image[key] = [ann]
@@ -142,7 +158,7 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
             if kind == "captions":
                 regions.append(cr.caption_region(ann, loc))
                 continue
-            cat = doc.categories.get(ann.get("category_id"))
+            cat = doc.categories.get(_key(ann.get("category_id")))
             if cat is None:
                 raise TaskError(
                     "unknown_category",
@@ -184,20 +200,43 @@ def _group_tasks(docs: list[_Doc], subset: str | None) -> Iterator[Task | Reject
     fields = _label_lists(docs)
     order: dict[str, tuple[_Doc, int, dict[str, Any]]] = {}
     for doc in docs:
+        names_here: set[str] = set()
         for i, img in enumerate(doc.images):
             if not isinstance(img, dict) or not isinstance(img.get("file_name"), str):
                 yield Reject(
-                    img.get("id") if isinstance(img, dict) else None,
+                    _opt_id(img.get("id")) if isinstance(img, dict) else None,
                     doc.display,
                     f"images[{i}]",
                     "bad_image",
                     "image record has no string 'file_name'",
                 )
                 continue
-            order.setdefault(img["file_name"], (doc, i, img))
+            name = img["file_name"]
+            image_id = _key(img.get("id"))
+            if image_id in doc.duplicate_ids:
+                yield Reject(
+                    _opt_id(img.get("id")),
+                    doc.display,
+                    f"images[{i}]",
+                    "duplicate_image_id",
+                    f"image id {img.get('id')!r} is listed more than once, so its annotations "
+                    "cannot be told apart",
+                )
+                continue
+            if name in names_here:
+                yield Reject(
+                    _opt_id(img.get("id")),
+                    doc.display,
+                    f"images[{i}]",
+                    "duplicate_image",
+                    f"file_name {name!r} is listed twice in this file",
+                )
+                continue
+            names_here.add(name)
+            order.setdefault(name, (doc, i, img))
     for name, (first, i, img) in order.items():
-        raw_id = img.get("id")
-        task_id: int | str = raw_id if isinstance(raw_id, int | str) else name
+        raw_id = _opt_id(img.get("id"))
+        task_id: int | str = raw_id if raw_id is not None else name
         per_doc = [(d, d.id_by_name[name]) for d in docs if name in d.id_by_name]
         width, height = img.get("width"), img.get("height")
         try:
@@ -221,8 +260,10 @@ def _group_tasks(docs: list[_Doc], subset: str | None) -> Iterator[Task | Reject
 def _orphans(docs: list[_Doc]) -> Iterator[Reject]:
     """Annotations whose image_id names no image of their file (never dropped silently)."""
     for doc in docs:
-        known = {img.get("id") for img in doc.images if isinstance(img, dict)}
+        known = {_key(img.get("id")) for img in doc.images if isinstance(img, dict)}
         for image_id, anns in doc.by_image.items():
+            if image_id in doc.duplicate_ids:
+                continue  # rejected with their images
             if image_id not in known:
                 yield Reject(
                     image_id,
@@ -232,6 +273,10 @@ def _orphans(docs: list[_Doc]) -> Iterator[Reject]:
                     f"{len(anns)} annotation(s) refer to image_id {image_id!r}, "
                     "which is not in 'images'",
                 )
+
+
+def _opt_id(value: Any) -> int | str | None:
+    return value if isinstance(value, int | str) and not isinstance(value, bool) else None
 
 
 def _opt_int(value: Any) -> int | None:

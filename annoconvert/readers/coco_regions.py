@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +50,13 @@ def _attributes(ann: dict[str, Any]) -> dict[str, JsonValue] | None:
 def _num(value: Any, what: str, locator: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TaskError("bad_geometry", f"{what} is not a number ({value!r})", locator=locator)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise TaskError("bad_geometry", f"{what} is not a finite number", locator=locator)
+    return number
 
 
 def box_region(
@@ -62,6 +69,12 @@ def box_region(
     if not isinstance(bbox, list) or len(bbox) != 4:
         raise TaskError("bad_geometry", "bbox is not [x, y, w, h]", locator=f"{locator}.bbox")
     x, y, w, h = (_num(v, "bbox value", f"{locator}.bbox") for v in bbox)
+    if not (w > 0 and h > 0):
+        raise TaskError(
+            "bad_geometry",
+            f"bbox width and height must be above 0, got {w:g} x {h:g}",
+            locator=f"{locator}.bbox",
+        )
     ext = ann.get("attributes")
     rotation = 0.0
     if isinstance(ext, dict) and ext.get("rotation") not in (None, ""):

@@ -18,6 +18,7 @@ Choices made here (see docs):
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -150,11 +151,14 @@ def _size(raw: str | None, locator: str) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     try:
-        return int(float(raw))
+        value = float(raw)
     except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1 and value == int(value)):
         raise TaskError(
-            "bad_image_size", f"image size {raw!r} is not a number", locator=locator
-        ) from None
+            "bad_image_size", f"image size {raw!r} is not a whole number of pixels", locator=locator
+        )
+    return int(value)
 
 
 def _track(elem: etree._Element, index: int, state: _FileState) -> None:

@@ -6,6 +6,8 @@ Pure functions over an lxml element and the image's pixel size; geometry goes th
 
 from __future__ import annotations
 
+import math
+
 from lxml import etree
 
 from annoconvert import geometry
@@ -34,16 +36,30 @@ SHAPES = frozenset(
 _CUBOID_KEYS = ("tl1", "bl1", "tr1", "br1", "tl2", "bl2", "tr2", "br2")
 
 
-def _float(elem: etree._Element, key: str, locator: str) -> float:
+def _float(elem: etree._Element, key: str, locator: str, default: float | None = None) -> float:
+    """A finite number from an XML attribute (CVAT writes every value as text)."""
     raw = elem.get(key)
+    if raw is None and default is not None:
+        return default
     try:
-        return float(raw)  # type: ignore[arg-type]
+        value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
         raise TaskError(
             "bad_geometry",
-            f"<{elem.tag}> has no numeric {key!r} (found {raw!r})",
+            f"<{elem.tag}> has no finite number in {key!r} (found {raw!r})",
             locator=f"{locator}@{key}",
-        ) from None
+        )
+    return value
+
+
+def _positive(value: float, what: str, elem: etree._Element, locator: str) -> float:
+    if not value > 0:
+        raise TaskError(
+            "bad_geometry", f"<{elem.tag}> {what} must be above 0, got {value:g}", locator=locator
+        )
+    return value
 
 
 def _int_attr(elem: etree._Element, key: str, locator: str) -> int:
@@ -65,7 +81,10 @@ def parse_points(text: str | None, locator: str) -> list[tuple[float, float]]:
         try:
             if len(xs) != 2:
                 raise ValueError
-            out.append((float(xs[0]), float(xs[1])))
+            x, y = float(xs[0]), float(xs[1])
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise ValueError
+            out.append((x, y))
         except ValueError:
             raise TaskError(
                 "bad_geometry", f"point {pair!r} is not 'x,y'", locator=f"{locator}@points"
@@ -112,6 +131,15 @@ def to_region(
 ) -> Region | None:
     """Convert one shape element; None for a skeleton whose points are all outside."""
     tag = elem.tag
+    # a shape's label must be declared; a <tag>'s need not: CVAT's own format document shows
+    # an undeclared tag label (example_doc-v1.1_cvat-2.42), so tags are read leniently
+    if tag != "tag" and meta.labels and label and label not in meta.labels:
+        raise TaskError(
+            "undeclared_label",
+            f"<{tag}> label {label!r} is not declared in <meta> "
+            f"(declared: {', '.join(meta.labels[:10])})",
+            locator=locator,
+        )
     attrs = region_attributes(elem, meta, label, extra)
     if tag == "tag":
         return Choice(field=TAG_FIELD, labels=_labels(label), attributes=attrs)
@@ -123,14 +151,12 @@ def to_region(
         )
     labels = _labels(label)
     if tag == "box":
+        xtl, ytl = _float(elem, "xtl", locator), _float(elem, "ytl", locator)
+        xbr, ybr = _float(elem, "xbr", locator), _float(elem, "ybr", locator)
+        _positive(xbr - xtl, "width (xbr - xtl)", elem, locator)
+        _positive(ybr - ytl, "height (ybr - ytl)", elem, locator)
         x, y, w, h, rot = geometry.pixel_corners_box(
-            _float(elem, "xtl", locator),
-            _float(elem, "ytl", locator),
-            _float(elem, "xbr", locator),
-            _float(elem, "ybr", locator),
-            width,
-            height,
-            float(elem.get("rotation") or 0.0),
+            xtl, ytl, xbr, ybr, width, height, _float(elem, "rotation", locator, 0.0)
         )
         return Box(FIELD, labels, x, y, w, h, rot, width, height, attributes=attrs)
     if tag in ("polygon", "polyline", "points"):
@@ -144,7 +170,8 @@ def to_region(
         return _mask(elem, labels, width, height, attrs, locator)
     if tag == "ellipse":
         cx, cy = _float(elem, "cx", locator), _float(elem, "cy", locator)
-        rx, ry = _float(elem, "rx", locator), _float(elem, "ry", locator)
+        rx = _positive(_float(elem, "rx", locator), "rx", elem, locator)
+        ry = _positive(_float(elem, "ry", locator), "ry", elem, locator)
         return Ellipse(
             FIELD,
             labels,
@@ -152,7 +179,7 @@ def to_region(
             cy / height,
             rx / width,
             ry / height,
-            float(elem.get("rotation") or 0.0) % 360.0,
+            _float(elem, "rotation", locator, 0.0) % 360.0,
             width,
             height,
             attributes=attrs,

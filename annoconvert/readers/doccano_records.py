@@ -62,6 +62,12 @@ def iter_member(source: InputSource, member: str) -> Iterator[Record | Reject]:
             yield from _iter_fasttext(fh, name)
         elif fmt == "json" and _first_byte(fh) == b"[":
             yield from _iter_json(fh, name)
+        elif fmt == "json" and _first_byte(fh) == b"{" and _single_object(fh):
+            raise ShapeError(
+                "a Doccano JSON export is an array of examples, not one JSON object "
+                "(is this a project or settings file?)",
+                file=name,
+            )
         elif fmt in ("json", "jsonl"):
             yield from _iter_jsonl(fh, name)
         else:
@@ -81,6 +87,20 @@ def _first_byte(fh: IO[bytes]) -> bytes:
     return head[:1]
 
 
+def _single_object(fh: IO[bytes]) -> bool:
+    """A .json file holding one JSON object (not JSONL saved as .json): peeked, not consumed."""
+    if not isinstance(fh, io.BufferedReader):
+        return False
+    head = fh.peek(1 << 20)
+    if len(head) >= 1 << 20:
+        return False  # too big to peek: read it as JSONL, whose lines say what is wrong
+    text = head.lstrip(b"\xef\xbb\xbf")
+    try:
+        return isinstance(orjson.loads(text), dict) and b"\n" in text.strip()
+    except orjson.JSONDecodeError:
+        return False
+
+
 def _key(data: dict[str, Any], index: int) -> Any:
     key = data.get("id", index)
     return key if isinstance(key, int | str) and not isinstance(key, bool) else index
@@ -91,6 +111,8 @@ def _iter_jsonl(fh: IO[bytes], name: str) -> Iterator[Record | Reject]:
     decode_error = orjson.JSONDecodeError
     index = 0
     for number, line in enumerate(fh, 1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a UTF-8 byte order mark
         if len(line) < 3 and not line.strip():
             continue
         locator = f"line {number}"

@@ -322,14 +322,18 @@ def build_task(item: Any, loc: str, where: _Where) -> Task:
     """One task object of the JSON export -> Task; TaskError for anything wrong inside it."""
     if not isinstance(item, dict):
         raise TaskError("not_a_task", "a task must be a JSON object", locator=loc)
-    task_id = item.get("id")
+    raw_id = item.get("id")
+    task_id = raw_id if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else loc
     data = item.get("data")
     if not isinstance(data, dict):
         raise TaskError("missing_data", "the task has no data object", task=task_id, locator=loc)
     annotations = item.get("annotations") or []
-    predictions = [p for p in item.get("predictions") or [] if isinstance(p, dict)]
+    raw_predictions = item.get("predictions") or []
     if not isinstance(annotations, list):
         raise TaskError("bad_result", "annotations must be a list", locator=f"{loc}.annotations")
+    if not isinstance(raw_predictions, list):
+        raise TaskError("bad_result", "predictions must be a list", locator=f"{loc}.predictions")
+    predictions = [p for p in raw_predictions if isinstance(p, dict)]
     sizes = _image_sizes(
         [a.get("result") for a in annotations if isinstance(a, dict)]
         + [p.get("result") for p in predictions]
@@ -341,11 +345,11 @@ def build_task(item: Any, loc: str, where: _Where) -> Task:
     )
     preds = tuple(
         _annotation_set(p, _child(loc, f"predictions[{i}]"), inp, data, where.config)
-        for i, p in enumerate(item.get("predictions") or [])
+        for i, p in enumerate(raw_predictions)
         if isinstance(p, dict)
     )
     return Task(
-        id=task_id if isinstance(task_id, int | str) and not isinstance(task_id, bool) else loc,
+        id=task_id,
         source=Source(FORMAT, where.file, loc),
         text=inp.text,
         images=inp.images,
@@ -682,9 +686,7 @@ def read_file(path: str, config: LabelConfig | None = None) -> Iterator[Task | R
             yield from _read_object(fh, where)
             return
         if head == b"":
-            if Path(path).suffix.lower() in (".jsonl", ".ndjson"):
-                return
-            raise ParseError("the file is empty, not JSON", file=path, locator="tasks[0]")
+            return  # a 0-byte export holds no tasks (the run warns that it read none)
         _read_scalar(fh, where)
 
 

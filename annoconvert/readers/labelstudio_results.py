@@ -67,15 +67,27 @@ def number(value: Mapping[str, Any], key: str, ctx: Ctx, *, code: str = "bad_geo
     v = value.get(key)
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise _fail(code, f"{ctx.loc}.{key}", f"{key} must be a number, got {v!r}")
-    if not math.isfinite(v):
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
         raise _fail(code, f"{ctx.loc}.{key}", f"{key} must be a finite number, got {v!r}")
-    return float(v)
+    return f
 
 
 def _nonneg(value: Mapping[str, Any], key: str, ctx: Ctx) -> float:
     v = number(value, key, ctx)
     if v < 0:
         raise _fail("bad_geometry", f"{ctx.loc}.{key}", f"{key} must not be negative, got {v!r}")
+    return v
+
+
+def _positive(value: Mapping[str, Any], key: str, ctx: Ctx) -> float:
+    """A size that must be above zero: a box of no width or height marks nothing."""
+    v = number(value, key, ctx)
+    if not v > 0:
+        raise _fail("bad_geometry", f"{ctx.loc}.{key}", f"{key} must be above 0, got {v!r}")
     return v
 
 
@@ -291,7 +303,7 @@ def parse_rectangle(value: Mapping[str, Any], ctx: Ctx) -> Region:
     """Percent rectangle rotated about its corner -> model box (pivot change in pixels)."""
     labels = labels_of(value, ctx)
     x, y = number(value, "x", ctx), number(value, "y", ctx)
-    w, h = _nonneg(value, "width", ctx), _nonneg(value, "height", ctx)
+    w, h = _positive(value, "width", ctx), _positive(value, "height", ctx)
     rotation = number(value, "rotation", ctx) if "rotation" in value else 0.0
     iw, ih = _image_size(ctx)
     try:
@@ -361,7 +373,7 @@ def parse_keypoint(value: Mapping[str, Any], ctx: Ctx) -> Region:
 def parse_ellipse(value: Mapping[str, Any], ctx: Ctx) -> Region:
     labels = labels_of(value, ctx)
     x, y = number(value, "x", ctx), number(value, "y", ctx)
-    rx, ry = _nonneg(value, "radiusX", ctx), _nonneg(value, "radiusY", ctx)
+    rx, ry = _positive(value, "radiusX", ctx), _positive(value, "radiusY", ctx)
     rotation = number(value, "rotation", ctx) if "rotation" in value else 0.0
     iw, ih = _image_size(ctx)
     return Ellipse(
