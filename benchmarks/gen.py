@@ -18,10 +18,11 @@ POOL_SIZE = 300
 WIDTH, HEIGHT = 640, 480
 LABELS = ("positive", "negative", "neutral")
 CLASSES = ("car", "person", "bicycle", "dog", "traffic_light")
-WORDS = (
+_PHRASE = (
     "the service was quick and the staff friendly but the room was noisy at night and "
     "breakfast arrived cold twice although the view from the balcony made up for most of it"
-).split()
+)
+WORDS = tuple(_PHRASE.split())
 
 LS_TEXT_CONFIG = """<View>
   <Text name="text" value="$text"/>
@@ -115,7 +116,9 @@ def image_pool(root: Path) -> list[Path]:
         for _ in range(6):
             x0, y0 = rng.randrange(WIDTH - 100), rng.randrange(HEIGHT - 100)
             color = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
-            draw.rectangle((x0, y0, x0 + rng.randrange(20, 100), y0 + rng.randrange(20, 100)), color)
+            draw.rectangle(
+                (x0, y0, x0 + rng.randrange(20, 100), y0 + rng.randrange(20, 100)), color
+            )
         noise.save(path, "JPEG", quality=85)
     return paths
 
@@ -176,8 +179,9 @@ def ls_detection(path: Path, n: int, images: bool, seed: int = 2) -> Path:
                 _LS_RECT.format(x=x, y=y, w=w, h=h, label=label, id=i, k=k)
                 for k, (x, y, w, h, label) in enumerate(_boxes(rng, rng.randint(1, 4)))
             )
-            ann = _LS_ANNOTATION.format(id=i, result=rects, count=rects.count("rectanglelabels"),
-                                        sec=i % 60)
+            ann = _LS_ANNOTATION.format(
+                id=i, result=rects, count=rects.count("rectanglelabels"), sec=i % 60
+            )
             data = json.dumps({"image": f"/data/upload/1/{names[i - 1]}"})
             yield _LS_TASK.format(id=i, annotation=ann, data=data)
 
@@ -270,10 +274,7 @@ def cvat(path: Path, n: int, seed: int = 4) -> Path:
                 'z_order="0"></box>'
                 for x, y, w, h, label in _boxes(rng, rng.randint(1, 4))
             )
-            yield (
-                f'  <image id="{i}" name="{i:06d}.jpg" width="640" height="480">{boxes}'
-                "</image>"
-            )
+            yield (f'  <image id="{i}" name="{i:06d}.jpg" width="640" height="480">{boxes}</image>')
         yield "</annotations>"
 
     _write_lines(path, lines(), array=False)

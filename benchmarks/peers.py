@@ -1,7 +1,7 @@
 """The peers a user would otherwise reach for, run from the separate venv /work/bench-venv.
 
-    /work/bench-venv/bin/python benchmarks/peers.py lssdk-coco EXPORT.json CONFIG.xml OUTDIR
-    /work/bench-venv/bin/python benchmarks/peers.py datumaro-cvat-coco CVAT_DIR OUTDIR
+/work/bench-venv/bin/python benchmarks/peers.py lssdk-coco EXPORT.json CONFIG.xml OUTDIR
+/work/bench-venv/bin/python benchmarks/peers.py datumaro-cvat-coco CVAT_DIR OUTDIR
 """
 
 from __future__ import annotations

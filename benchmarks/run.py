@@ -105,8 +105,16 @@ CASES = [
         "Label Studio text classification -> JSONL",
         (1000, 10_000, 100_000),
         _ls_text,
-        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q,
-                      "--label-config", i["config"]],
+        lambda i, o: [
+            *ANNOCONVERT,
+            "labelstudio",
+            i["export"],
+            "-o",
+            o,
+            *Q,
+            "--label-config",
+            i["config"],
+        ],
         lambda i, o: [*FLOOR, "ls-text", i["export"], o],
     ),
     Case(
@@ -114,8 +122,17 @@ CASES = [
         "Label Studio text classification -> JSONL, --no-validate",
         (1000, 10_000, 100_000),
         _ls_text,
-        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q, "--no-validate",
-                      "--label-config", i["config"]],
+        lambda i, o: [
+            *ANNOCONVERT,
+            "labelstudio",
+            i["export"],
+            "-o",
+            o,
+            *Q,
+            "--no-validate",
+            "--label-config",
+            i["config"],
+        ],
         lambda i, o: [*FLOOR, "ls-text", i["export"], o],
     ),
     Case(
@@ -123,8 +140,18 @@ CASES = [
         "Label Studio detection + embedded 640x480 JPEGs -> JSONL",
         (1000, 10_000),
         lambda n: _ls_det(n, True),
-        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q,
-                      "--label-config", i["config"], "--images-root", i["images"]],
+        lambda i, o: [
+            *ANNOCONVERT,
+            "labelstudio",
+            i["export"],
+            "-o",
+            o,
+            *Q,
+            "--label-config",
+            i["config"],
+            "--images-root",
+            i["images"],
+        ],
         lambda i, o: [*FLOOR, "ls-detection", i["export"], o, "--images-root", i["images"]],
         LSSDK,
     ),
@@ -133,8 +160,18 @@ CASES = [
         "Label Studio detection, --image-mode reference -> JSONL",
         (1000, 10_000, 100_000),
         lambda n: _ls_det(n, False),
-        lambda i, o: [*ANNOCONVERT, "labelstudio", i["export"], "-o", o, *Q,
-                      "--label-config", i["config"], "--image-mode", "reference"],
+        lambda i, o: [
+            *ANNOCONVERT,
+            "labelstudio",
+            i["export"],
+            "-o",
+            o,
+            *Q,
+            "--label-config",
+            i["config"],
+            "--image-mode",
+            "reference",
+        ],
         lambda i, o: [*FLOOR, "ls-detection", i["export"], o],
         LSSDK,
     ),
@@ -151,8 +188,18 @@ CASES = [
         "COCO + JPEGs, --max-image-side 320, --workers 1",
         (1000,),
         lambda n: _coco(n, True),
-        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q,
-                      "--max-image-side", "320", "--workers", "1"],
+        lambda i, o: [
+            *ANNOCONVERT,
+            "coco",
+            i["folder"],
+            "-o",
+            o,
+            *Q,
+            "--max-image-side",
+            "320",
+            "--workers",
+            "1",
+        ],
         lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", "1"],
     ),
     Case(
@@ -160,8 +207,18 @@ CASES = [
         "COCO + JPEGs, --max-image-side 320, --workers 2",
         (1000,),
         lambda n: _coco(n, True),
-        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q,
-                      "--max-image-side", "320", "--workers", "2"],
+        lambda i, o: [
+            *ANNOCONVERT,
+            "coco",
+            i["folder"],
+            "-o",
+            o,
+            *Q,
+            "--max-image-side",
+            "320",
+            "--workers",
+            "2",
+        ],
         lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", "2"],
     ),
     Case(
@@ -169,8 +226,7 @@ CASES = [
         "COCO detection, --image-mode reference (no image bytes) -> JSONL",
         (1000, 10_000, 100_000),
         lambda n: _coco(n, False),
-        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q,
-                      "--image-mode", "reference"],
+        lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q, "--image-mode", "reference"],
         lambda i, o: [*FLOOR, "coco", i["folder"], o],
     ),
     Case(
@@ -255,7 +311,7 @@ def run_case(case: Case, size: int, repeat: int, peers: bool) -> list[Row]:
         row = Row(case.name, size, tool, seconds or None, peak or None, note, runs)
         print(
             f"{case.name:20s} {size_name(size):>5s} {tool:28s} "
-            + (f"{seconds:8.2f} s {peak:8.1f} MiB" if not note else note),
+            + (note or f"{seconds:8.2f} s {peak:8.1f} MiB"),
             flush=True,
         )
         rows.append(row)
@@ -274,7 +330,8 @@ def _find(rows: list[Row], case: str, size: int, tool: str) -> Row | None:
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| case | tasks | tool | time (s) | peak RSS (MiB) | records/s | x floor | peer / annoconvert |",
+        "| case | tasks | tool | time (s) | peak RSS (MiB) | records/s | x floor "
+        "| peer / annoconvert |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -285,8 +342,14 @@ def table(rows: list[Row]) -> str:
         x_floor = f"{r.seconds / floor.seconds:.2f}" if floor and r.tool != "floor" else ""
         vs_peer = ""
         if r.tool == "annoconvert":
-            peers = [p for p in rows if p.case == r.case and p.size == r.size and p.seconds
-                     and p.tool not in ("annoconvert", "floor")]
+            peers = [
+                p
+                for p in rows
+                if p.case == r.case
+                and p.size == r.size
+                and p.seconds
+                and p.tool not in ("annoconvert", "floor")
+            ]
             vs_peer = ", ".join(f"{p.seconds / r.seconds:.1f}x" for p in peers)
         lines.append(
             f"| {r.case} | {size_name(r.size)} | {r.tool} | {r.seconds:.2f} | {r.peak_mib:.0f} "
@@ -312,30 +375,62 @@ def targets(rows: list[Row]) -> str:
         checks.append((text, value, ok, fmt))
 
     det = _find(rows, "ls-det-ref", big, ac)
-    add("LS detection 100k: time <= 1.5x floor",
-        _ratio(det, _find(rows, "ls-det-ref", big, "floor")), lambda v: v <= 1.5, "{:.2f}x")
-    add("LS detection 100k: >= 3x faster than label-studio-sdk",
-        _ratio(_find(rows, "ls-det-ref", big, LSSDK[0]), det), lambda v: v >= 3, "{:.1f}x")
-    add("LS detection 100k: peak <= 100 MiB",
-        det.peak_mib if det else None, lambda v: v <= 100, "{:.0f} MiB")
+    add(
+        "LS detection 100k: time <= 1.5x floor",
+        _ratio(det, _find(rows, "ls-det-ref", big, "floor")),
+        lambda v: v <= 1.5,
+        "{:.2f}x",
+    )
+    add(
+        "LS detection 100k: >= 3x faster than label-studio-sdk",
+        _ratio(_find(rows, "ls-det-ref", big, LSSDK[0]), det),
+        lambda v: v >= 3,
+        "{:.1f}x",
+    )
+    add(
+        "LS detection 100k: peak <= 100 MiB",
+        det.peak_mib if det else None,
+        lambda v: v <= 100,
+        "{:.0f} MiB",
+    )
     for case in ("ls-text", "ls-text-novalidate"):
         text = _find(rows, case, big, ac)
-        add(f"{case} 100k: time <= 1.5x floor",
-            _ratio(text, _find(rows, case, big, "floor")), lambda v: v <= 1.5, "{:.2f}x")
-        add(f"{case}: peak 100k <= 1.3x peak 10k",
-            _ratio(text, _find(rows, case, mid, ac), "peak_mib"), lambda v: v <= 1.3, "{:.2f}x")
-    add("COCO + 10k embedded JPEGs: time <= 1.3x floor",
+        add(
+            f"{case} 100k: time <= 1.5x floor",
+            _ratio(text, _find(rows, case, big, "floor")),
+            lambda v: v <= 1.5,
+            "{:.2f}x",
+        )
+        add(
+            f"{case}: peak 100k <= 1.3x peak 10k",
+            _ratio(text, _find(rows, case, mid, ac), "peak_mib"),
+            lambda v: v <= 1.3,
+            "{:.2f}x",
+        )
+    add(
+        "COCO + 10k embedded JPEGs: time <= 1.3x floor",
         _ratio(_find(rows, "coco-embed", mid, ac), _find(rows, "coco-embed", mid, "floor")),
-        lambda v: v <= 1.3, "{:.2f}x")
-    add("COCO resize 1k: --workers 2 >= 1.5x faster than --workers 1",
+        lambda v: v <= 1.3,
+        "{:.2f}x",
+    )
+    add(
+        "COCO resize 1k: --workers 2 >= 1.5x faster than --workers 1",
         _ratio(_find(rows, "coco-resize-w1", 1000, ac), _find(rows, "coco-resize-w2", 1000, ac)),
-        lambda v: v >= 1.5, "{:.2f}x")
-    add("COCO 100k reference: time <= 1.5x floor",
+        lambda v: v >= 1.5,
+        "{:.2f}x",
+    )
+    add(
+        "COCO 100k reference: time <= 1.5x floor",
         _ratio(_find(rows, "coco-ref", big, ac), _find(rows, "coco-ref", big, "floor")),
-        lambda v: v <= 1.5, "{:.2f}x")
-    add("CVAT XML: peak 100k <= 1.3x peak 10k (flat)",
+        lambda v: v <= 1.5,
+        "{:.2f}x",
+    )
+    add(
+        "CVAT XML: peak 100k <= 1.3x peak 10k (flat)",
         _ratio(_find(rows, "cvat", big, ac), _find(rows, "cvat", mid, ac), "peak_mib"),
-        lambda v: v <= 1.3, "{:.2f}x")
+        lambda v: v <= 1.3,
+        "{:.2f}x",
+    )
     out = ["| target | measured | met |", "|---|---:|---|"]
     for text, value, ok, fmt in checks:
         if value is None:
@@ -392,6 +487,11 @@ def main() -> None:
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other cases' rows from the last run (benchmarks/_data/results.json)",
+    )
     a = ap.parse_args()
     sizes = [parse_size(s) for s in a.sizes.split(",")]
     chosen = set(a.cases.split(",")) if a.cases else None
@@ -407,6 +507,12 @@ def main() -> None:
             repeat = 1 if a.quick or size >= 100_000 else 3
             rows.extend(run_case(case, size, repeat, not a.no_peers))
     shutil.rmtree(OUT, ignore_errors=True)
+    if a.merge and (DATA / "results.json").exists():
+        done = {(r.case, r.size) for r in rows}
+        old = [Row(**r) for r in json.loads((DATA / "results.json").read_text())]
+        order = {c.name: i for i, c in enumerate(CASES)}
+        rows = [r for r in old if (r.case, r.size) not in done] + rows
+        rows.sort(key=lambda r: (order.get(r.case, 99), r.size))
     (DATA / "results.json").write_text(json.dumps([r.__dict__ for r in rows], indent=1))
     print()
     print(table(rows))
