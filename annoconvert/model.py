@@ -34,12 +34,18 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class ImageRef:
-    """An image as the export names it; `width`/`height` as the tool recorded them (upright)."""
+    """An image as the export names it; `width`/`height` as the tool recorded them (upright).
+
+    `hint` is a path relative to an image root tried before any other match: a project
+    export keeps `img0.jpg` of each subset in `images/<subset>/`, and the name alone would be
+    ambiguous.
+    """
 
     uri: str
     width: int | None = None
     height: int | None = None
     field: str = "image"
+    hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,7 +144,7 @@ class MediaPipeline:
         mode = self.options.image_mode
         if mode != "embed":
             return self._reference(ref, notes)
-        located = self.store.resolve(ref.uri)
+        located = self.store.resolve(ref.uri, ref.hint)
         data = self.store.read(located)
         header = read_header(data, ref.uri, self.spec.max_pixels)
         self._compare_size(ref, header.upright, notes)
@@ -168,11 +168,11 @@ class MediaPipeline:
         uri = ref.uri
         prefix = self.options.image_uri_prefix
         if self.options.image_mode == "reference" and prefix and not is_remote(ref.uri):
-            located = self.store.resolve(ref.uri)
+            located = self.store.resolve(ref.uri, ref.hint)
             uri = prefix.rstrip("/") + "/" + (located.relpath or posixpath.basename(ref.uri))
         width, height = ref.width or 0, ref.height or 0
         if self.need_size and not (width and height):
-            located = located or self.store.resolve(ref.uri)
+            located = located or self.store.resolve(ref.uri, ref.hint)
             if located.is_remote and not (self.options.fetch_remote and located.kind == "http"):
                 raise MediaError(
                     "remote_image",

@@ -154,9 +154,16 @@ class ImageStore:
 
     # --- lookup ------------------------------------------------------------------------------
 
-    def resolve(self, uri: str) -> Located:
+    def resolve(self, uri: str, hint: str | None = None) -> Located:
         """Where the image named `uri` is; MediaError `missing_image`, `ambiguous_image` or
-        `image_outside_roots` when it cannot be used."""
+        `image_outside_roots` when it cannot be used. A safe relative `hint` (the reader's
+        `<subset>/<name>`) is tried first."""
+        if hint and not posixpath.isabs(hint) and ".." not in hint.split("/"):
+            found = self._direct(uri, hint) if self._sources else None
+            if found is None and self._sources and "/" in hint:
+                found = self._by_suffix(uri, hint)
+            if found is not None:
+                return found
         if is_remote(uri):
             kind: Kind = "http" if uri.lower().startswith(("http://", "https://")) else "remote"
             return Located(uri, kind, uri)

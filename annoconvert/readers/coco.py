@@ -249,7 +249,14 @@ def _group_tasks(docs: list[_Doc], subset: str | None) -> Iterator[Task | Reject
         yield Task(
             id=task_id,
             source=Source(NAME, first.display, f"images[{i}]"),
-            images=(ImageRef(uri=name, width=_opt_int(width), height=_opt_int(height)),),
+            images=(
+                ImageRef(
+                    uri=name,
+                    width=_opt_int(width),
+                    height=_opt_int(height),
+                    hint=f"{subset}/{name}" if subset else None,
+                ),
+            ),
             fields=fields,
             annotations=(AnnotationSet(regions=tuple(regions)),),
             subset=subset,

@@ -140,7 +140,14 @@ def _image_task(
     return Task(
         id=task_id,
         source=Source(NAME, file_label, loc),
-        images=(ImageRef(uri=name, width=width, height=height),),
+        images=(
+            ImageRef(
+                uri=name,
+                width=width,
+                height=height,
+                hint=f"{elem.get('subset')}/{name}" if elem.get("subset") else None,
+            ),
+        ),
         fields=state.fields,
         annotations=(AnnotationSet(regions=tuple(regions)),),
         subset=subset,
