@@ -32,15 +32,12 @@ from annoconvert import registry
 from annoconvert.errors import ConfigError, MediaError, RecipeError
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, Reject, Task, Warning_
 from annoconvert.options import Options
+from annoconvert.output import Output, split_assigner
 from annoconvert.pipeline import (
     AUTO_SAMPLE,
-    Consistency,
     Converter,
     RunStats,
     _read,
-    _split_assigner,
-    _validation_warnings,
-    _validator,
     peek,
 )
 from annoconvert.writers.sink import JsonlSink, LineMeta
@@ -228,14 +225,12 @@ def ordered_results(
         yield batch, future.result()
 
 
-def _admit(
-    lines: list[Line], task: Task, consistency: Consistency, converter: Converter
-) -> list[Line] | None:
+def _admit(lines: list[Line], task: Task, out: Output, converter: Converter) -> list[Line] | None:
     """A task's lines through the consistency check, as `pipeline._render` does locally:
     None when the dialect could not write one of them (the task is rejected)."""
     admitted = []
     for item in lines:
-        if not consistency.admit(item.example, task):
+        if not out.admit(item.example, task):
             continue
         if item.error is not None:
             code, message = item.error
@@ -309,9 +304,8 @@ def run_dask(
     if options.shard_size and output:
         sink = ShardedSink(output, options.shard_size)
     else:
-        sink = JsonlSink(output, _split_assigner(options) if options.split else None)
-    validator = _validator(options)
-    consistency = Consistency(options, stats)
+        sink = JsonlSink(output, split_assigner(options) if options.split else None)
+    out = Output(sink, options, stats, converter.record)
     threads = sum(client.nthreads().values()) or 1
     name = stats.recipe
 
@@ -331,30 +325,20 @@ def run_dask(
                 position, lines = event
                 task = batch[position]
                 assert isinstance(task, Task)
-                admitted = _admit(lines, task, consistency, converter)
-                for item in admitted or ():
-                    assert item.line is not None
-                    if validator is not None:
-                        validator.check_line(stats.written + 1, item.line)
-                    sink.write(item.line, item.meta)
-                    stats.written += 1
-                if admitted:
-                    stats.tasks_written += 1
-                elif admitted is not None and lines:
-                    converter.record(consistency.duplicate_reject(task))
-        dropped = consistency.finish()
-        if validator is not None:
-            stats.warnings.extend(_validation_warnings(validator))
-        if stats.read == 0:
-            stats.warnings.append(Warning_("empty_input", "the input holds no tasks"))
-        stats.files = sink.commit(drop=dropped)
-        stats.written -= len(dropped)
+                admitted = _admit(lines, task, out, converter)
+                if admitted is None:
+                    continue  # rejected by the dialect
+                if admitted or not lines:
+                    out.write_task(task, [(i.line, i.meta) for i in admitted if i.line])
+                else:
+                    out.reject_empty(task)
+        out.finish()
     except BaseException:
-        sink.abort()
+        out.abort()
         raise
     finally:
         converter.close()
-        consistency.close()
+        out.close()
         if own_client:
             client.close()
             if cluster is not None:

@@ -25,9 +25,11 @@ from annoconvert.errors import (
 )
 from annoconvert.model import AnnotationSet, Example, PreparedImage, Reject, Task, Warning_
 from annoconvert.options import BUILTIN_PLACEHOLDERS, TEMPLATE_OPTIONS, Options, template_fields
+from annoconvert.output import Output, split_assigner
 from annoconvert.policy import disagreement, select
 from annoconvert.recipes.auto import choose_recipe
 from annoconvert.registry import Recipe
+from annoconvert.writers.sink import JsonlSink, LineMeta
 
 AUTO_SAMPLE = 200
 """Tasks looked at before choosing a recipe for `--recipe auto` and checking templates."""
@@ -224,7 +226,6 @@ def run(
     progress: Callable[[int], None] | None = None,
 ) -> RunStats:
     """Convert `inputs` with the `source` reader into `output`: the whole run the CLI runs."""
-    from annoconvert.writers.sink import JsonlSink, LineMeta
 
     started = time.perf_counter()
     stats = RunStats()
@@ -236,36 +237,26 @@ def run(
     sample, stream = peek(iter(_read(reader, inputs, options, stats)), AUTO_SAMPLE)
     converter = Converter(options, roots, stats)
     converter.choose(sample)
-    sink = JsonlSink(output, _split_assigner(options) if options.split else None)
-    validator = _validator(options)
-    consistency = Consistency(options, stats)
+    sink = JsonlSink(output, split_assigner(options) if options.split else None)
+    out = Output(sink, options, stats, converter.record)
     try:
         for done in converter.convert(stream):
-            rendered = _render(dialect, done, options, consistency, converter)
-            for example, line in rendered or ():
-                if validator is not None:
-                    validator.check_line(stats.written + 1, line)
-                sink.write(line, LineMeta(example.group, example.label, done.task.subset))
-                stats.written += 1
-            if rendered:
-                stats.tasks_written += 1
-            elif rendered is not None and done.examples:
-                converter.record(consistency.duplicate_reject(done.task))
+            rendered = _render(dialect, done, options, out, converter)
+            if rendered is None:
+                pass  # rejected by the dialect
+            elif rendered or not done.examples:
+                out.write_task(done.task, rendered)
+            else:
+                out.reject_empty(done.task)
             if progress is not None:
                 progress(stats.read)
-        dropped = consistency.finish()
-        if validator is not None:
-            stats.warnings.extend(_validation_warnings(validator))
-        if stats.read == 0:
-            stats.warnings.append(Warning_("empty_input", "the input holds no tasks"))
-        stats.files = sink.commit(drop=dropped)
-        stats.written -= len(dropped)
+        out.finish()
     except BaseException:
-        sink.abort()
+        out.abort()
         raise
     finally:
         converter.close()
-        consistency.close()
+        out.close()
         stats.seconds = time.perf_counter() - started
     return stats
 
@@ -274,22 +265,24 @@ def _render(
     dialect: registry.Dialect,
     done: Converted,
     options: Options,
-    consistency: Consistency,
+    out: Output,
     converter: Converter,
-) -> list[tuple[Example, bytes]] | None:
+) -> list[tuple[bytes, LineMeta]] | None:
     """A task's lines, all or none: a dialect that cannot write one example rejects the task.
 
-    None when rejected; an empty list when every example was an exact duplicate (--dedupe).
+    None when rejected; an empty list when no example was admitted.
     """
-    lines: list[tuple[Example, bytes]] = []
+    lines: list[tuple[bytes, LineMeta]] = []
+    subset = done.task.subset
     for example in done.examples:
-        if not consistency.admit(example, done.task):
+        if not out.admit(example, done.task):
             continue
         try:
-            lines.append((example, dialect.render(example, options)))
+            line = dialect.render(example, options)
         except (RecipeError, MediaError) as err:
             converter.record(_reject(done.task, err.code, str(err)))
             return None
+        lines.append((line, LineMeta(example.group, example.label, subset)))
     return lines
 
 
@@ -300,182 +293,6 @@ def _read(
     if "on_warning" in inspect.signature(reader.read).parameters:
         return reader.read(inputs, options, on_warning=stats.warnings.append)  # type: ignore[call-arg]
     return iter(reader.read(inputs, options))
-
-
-class Consistency:
-    """Same input with different answers (`--conflicts`) and exact duplicates (`--dedupe`).
-
-    The checker keeps three hashes per written line; what to leave out is known only at the
-    end, so `finish` returns the line indexes and the sink leaves them out. When lines may be
-    dropped, each line's task reference (id, file, locator) is spilled to a temporary file, so
-    a task all of whose lines are dropped is rejected with its locator and the counts still add
-    up, without holding every task in memory.
-    """
-
-    def __init__(self, options: Options, stats: RunStats):
-        from annoconvert.quality.consistency import ConsistencyChecker
-
-        self.policy = options.conflicts
-        self.dedupe = options.dedupe
-        self.stats = stats
-        self.checker = ConsistencyChecker(self.policy, self.dedupe)
-        self.refs = _LineRefs() if self.policy == "drop" or self.dedupe else None
-
-    def admit(self, example: Example, task: Task) -> bool:
-        """Observe an example that is about to be written (always written; see `finish`)."""
-        self.checker.observe(example)
-        if self.refs is not None:
-            self.refs.append(task)
-        return True
-
-    def duplicate_reject(self, task: Task) -> Reject:
-        """The reject for a task that wrote no line although it built examples."""
-        return _reject(
-            task, "duplicate_example", "every example of this task repeats an earlier one"
-        )
-
-    def finish(self) -> set[int]:
-        """Report conflicts and duplicates as warnings; the line indexes to leave out."""
-        report = self.checker.report()
-        if report.duplicates:
-            first = report.duplicates[0]
-            action = "dropped (--dedupe)" if self.dedupe else "kept; --dedupe drops them"
-            self.stats.warnings.append(
-                Warning_(
-                    "duplicate_examples",
-                    f"{len(report.duplicates)} examples repeat an earlier one exactly (first: "
-                    f"task {first.task} repeats task {first.first_task}); {action}",
-                )
-            )
-        for conflict in report.conflicts:
-            ids = ", ".join(str(t) for t in conflict.tasks[:10])
-            action = "; dropped (--conflicts drop)" if self.policy == "drop" else ""
-            self.stats.warnings.append(
-                Warning_(
-                    "conflicting_answers",
-                    f"the same input got {conflict.answers} different answers in tasks {ids}"
-                    + (f": {conflict.input!r}" if conflict.input else "")
-                    + action,
-                )
-            )
-        dropped = set(self.checker.dropped_lines())
-        if dropped and self.refs is not None:
-            self._reject_emptied_tasks(dropped)
-        return dropped
-
-    def _reject_emptied_tasks(self, dropped: set[int]) -> None:
-        assert self.refs is not None
-        lines_of: dict[tuple[str, str], list[int]] = {}
-        refs = {}
-        for line in sorted(dropped):
-            ref = self.refs.get(line)
-            refs[line] = ref
-            lines_of.setdefault((ref[1], ref[2]), []).append(line)
-        for (file, locator), lines in lines_of.items():
-            siblings = self.refs.lines_of_task(lines[0])
-            if not set(siblings) <= dropped:
-                continue  # the task still wrote another example
-            task_id = refs[lines[0]][0]
-            conflict = self.policy == "drop" and any(
-                self.checker.conflicting_line(line) for line in lines
-            )
-            code, reason = (
-                ("conflicting_answers", "the same input got different answers elsewhere")
-                if conflict
-                else ("duplicate_example", "the example repeats an earlier one exactly")
-            )
-            self.stats.rejects.append(Reject(task_id, file, locator, code, reason))
-            self.stats.tasks_written -= 1
-
-    def close(self) -> None:
-        """Remove the spill file."""
-        if self.refs is not None:
-            self.refs.close()
-
-
-class _LineRefs:
-    """Per written line, its task's (id, file, locator), spilled to a temporary file."""
-
-    def __init__(self) -> None:
-        import tempfile
-        from array import array
-
-        self._fh = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
-        self._offsets = array("q")
-        self._task_start = array("q")
-        self._last: Task | None = None
-
-    def append(self, task: Task) -> None:
-        import orjson
-
-        if task is not self._last:
-            self._last = task
-            self._task_start.append(len(self._offsets))
-        self._offsets.append(self._fh.tell())
-        self._fh.write(orjson.dumps([task.id, task.source.file, task.source.locator]) + b"\n")
-
-    def get(self, line: int) -> tuple[int | str, str, str]:
-        import orjson
-
-        self._fh.seek(self._offsets[line])
-        task_id, file, locator = orjson.loads(self._fh.readline())
-        self._fh.seek(0, 2)
-        return task_id, file, locator
-
-    def lines_of_task(self, line: int) -> range:
-        """Every line written for the task that wrote `line`."""
-        import bisect
-
-        i = bisect.bisect_right(self._task_start, line) - 1
-        start = self._task_start[i]
-        end = self._task_start[i + 1] if i + 1 < len(self._task_start) else len(self._offsets)
-        return range(start, end)
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def _split_assigner(options: Options) -> Callable[[Sequence[Any]], list[str]]:
-    from annoconvert.quality.splits import assign_splits
-
-    spec = options.split
-    assert spec is not None
-
-    def assign(metas: Sequence[Any]) -> list[str]:
-        if spec == "by-subset":
-            return [m.subset or "default" for m in metas]
-        return assign_splits([(m.group, m.label) for m in metas], spec, options.seed)
-
-    return assign
-
-
-def _validator(options: Options) -> Any:
-    if not options.validate_output:
-        return None
-    from annoconvert.quality.validate import Validator
-
-    # the media layer made and checked every embedded image: no need to decode them again
-    return Validator(options.effective_preset, decode_images=False)
-
-
-def _validation_warnings(validator: Any) -> list[Warning_]:
-    """One warning per finding code: how many lines, and the first one's message."""
-    report = validator.finish()
-    out = []
-    for counts, findings in (
-        (report.error_counts, report.errors),
-        (report.warning_counts, report.warnings),
-    ):
-        for code, count in counts.items():
-            first = next((f for f in findings if f.code == code), None)
-            where = f"line {first.line}: " if first is not None and first.line else ""
-            message = first.message if first is not None else code
-            if count > 1:
-                message = f"{count} lines; first at {where}{message}"
-            else:
-                message = f"{where}{message}"
-            out.append(Warning_(f"validate:{code}", message))
-    return out
 
 
 __all__ = ["AnnoconvertError", "Converter", "RunStats", "run"]

@@ -12,6 +12,7 @@ only when the user asked for it (`--fetch-remote`).
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import re
@@ -340,7 +341,13 @@ class ImageStore:
         return self.fetch(located)
 
     def _capped(self, fh: IO[bytes], located: Located) -> bytes:
-        data = fh.read(self.max_bytes + 1)
+        try:
+            size = os.fstat(fh.fileno()).st_size  # a file: read what it holds, not the cap
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            size = self.max_bytes
+        data = fh.read(min(size, self.max_bytes) + 1)
+        if len(data) > size and size < self.max_bytes:
+            data += fh.read(self.max_bytes + 1 - len(data))  # it grew while being read
         if len(data) > self.max_bytes:
             raise MediaError(
                 "image_too_large",

@@ -17,7 +17,6 @@ module adds which line format (dialect) each preset validates. A `None` limit is
 
 from __future__ import annotations
 
-import base64
 import binascii
 import io
 import json
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import pybase64
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert import presets
@@ -490,7 +490,7 @@ class Validator:
                 f"{where}: {mime} is not accepted by {self.limits.name} ({', '.join(allowed)})",
             )
         try:
-            data = base64.b64decode(b64, validate=True)
+            data = pybase64.b64decode(b64, validate=True)
         except (binascii.Error, ValueError):
             s.error("invalid_base64", f"{where}: the image data is not valid Base64")
             return

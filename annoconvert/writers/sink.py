@@ -72,6 +72,15 @@ class JsonlSink:
         self._pos += len(line) + 1
         self.count += 1
 
+    @property
+    def follow_path(self) -> str | None:
+        """The temporary file being written, for a checker that follows it; None for stdout."""
+        return self._tmp
+
+    def flush(self) -> None:
+        """Hand what is buffered to the file (a follower sees complete lines)."""
+        self._fh.flush()
+
     def commit(self, drop: set[int] | None = None) -> list[str]:
         """Finish: rename the temporary file(s) into place; returns the paths written.
 
