@@ -18,8 +18,6 @@ cluster); on a remote cluster they must see the same files at the same paths.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import importlib
 import time
 from collections import deque
@@ -30,7 +28,7 @@ from typing import Any
 
 from annoconvert import registry
 from annoconvert.errors import ConfigError, MediaError, RecipeError
-from annoconvert.model import Example, ImagePart, Message, PreparedImage, Reject, Task, Warning_
+from annoconvert.model import Reject, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.output import Output, split_assigner
 from annoconvert.pipeline import (
@@ -51,12 +49,10 @@ IMAGE_BATCH = 100
 @dataclass(frozen=True, slots=True)
 class Line:
     """One example as the worker rendered it: its line (or the dialect's error, which rejects
-    the task), split metadata, and the example for the consistency check with image bytes
-    swapped for their digest (see `slim`)."""
+    the task) and its split metadata. The driver's checks read the line itself."""
 
     line: bytes | None
     meta: LineMeta
-    example: Example
     error: tuple[str, str] | None = None
 
 
@@ -72,45 +68,6 @@ class BatchResult:
     warnings: list[Warning_] = field(default_factory=list)
     read: int = 0
     disagreed: int = 0
-
-
-def _slim_image(image: PreparedImage) -> PreparedImage:
-    if image.data is None:
-        return image
-    digest = hashlib.blake2b(image.data, digest_size=16).hexdigest()
-    return dataclasses.replace(image, data=None, uri=f"blake2b:{digest}", path=None)
-
-
-def slim(example: Example) -> Example:
-    """The example with every embedded image's bytes replaced by a digest URI.
-
-    The consistency check compares images by their bytes' hash, or by URI when there are no
-    bytes; a digest URI keeps equal images equal and different ones different, without
-    sending the bytes back twice (they are already Base64 in the line).
-    """
-
-    def messages(items: tuple[Message, ...] | None) -> tuple[Message, ...] | None:
-        if items is None:
-            return None
-        return tuple(
-            dataclasses.replace(
-                m,
-                parts=tuple(
-                    ImagePart(_slim_image(p.image)) if isinstance(p, ImagePart) else p
-                    for p in m.parts
-                ),
-            )
-            for m in items
-        )
-
-    if not example.multimodal:
-        return example
-    return dataclasses.replace(
-        example,
-        messages=messages(example.messages) or (),
-        preferred=messages(example.preferred),
-        non_preferred=messages(example.non_preferred),
-    )
 
 
 def convert_batch(batch: list[Task | Reject], options: Options, recipe: str) -> BatchResult:
@@ -138,9 +95,9 @@ def convert_batch(batch: list[Task | Reject], options: Options, recipe: str) -> 
             for example in done.examples:
                 meta = LineMeta(example.group, example.label, done.task.subset)
                 try:
-                    lines.append(Line(dialect.render(example, local), meta, slim(example)))
+                    lines.append(Line(dialect.render(example, local), meta))
                 except (RecipeError, MediaError) as err:
-                    lines.append(Line(None, meta, slim(example), (err.code, str(err))))
+                    lines.append(Line(None, meta, (err.code, str(err))))
                     break
             out.events.append((index[id(done.task)], lines))
     finally:
@@ -225,13 +182,11 @@ def ordered_results(
         yield batch, future.result()
 
 
-def _admit(lines: list[Line], task: Task, out: Output, converter: Converter) -> list[Line] | None:
-    """A task's lines through the consistency check, as `pipeline._render` does locally:
-    None when the dialect could not write one of them (the task is rejected)."""
+def _admit(lines: list[Line], task: Task, converter: Converter) -> list[Line] | None:
+    """A task's lines, as `pipeline._render` gives them locally: None when the dialect could
+    not write one of them (the task is rejected)."""
     admitted = []
     for item in lines:
-        if not out.admit(item.example, task):
-            continue
         if item.error is not None:
             code, message = item.error
             converter.record(Reject(task.id, task.source.file, task.source.locator, code, message))
@@ -325,13 +280,9 @@ def run_dask(
                 position, lines = event
                 task = batch[position]
                 assert isinstance(task, Task)
-                admitted = _admit(lines, task, out, converter)
-                if admitted is None:
-                    continue  # rejected by the dialect
-                if admitted or not lines:
+                admitted = _admit(lines, task, converter)
+                if admitted is not None:  # None: rejected by the dialect
                     out.write_task(task, [(i.line, i.meta) for i in admitted if i.line])
-                else:
-                    out.reject_empty(task)
         out.finish()
     except BaseException:
         out.abort()
@@ -354,5 +305,4 @@ __all__ = [
     "convert_batch",
     "run_dask",
     "shard_path",
-    "slim",
 ]

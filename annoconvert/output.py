@@ -1,10 +1,11 @@
 """Everything after an example is rendered: the sink, the checks on what is written, and the
 counts. Both engines (`pipeline.run` and `annoconvert.dask`) write through `Output`.
 
-- Validation (`--no-validate` turns it off) runs in a second process that follows the sink's
+- The line checks (`quality.linechecks`: validation, which `--no-validate` turns off, and
+  consistency: `--conflicts`, `--dedupe`) run in a second process that follows the sink's
   temporary file (`quality.background`), or inline when writing to stdout or to shards.
-- Consistency (`--conflicts`, `--dedupe`) hashes each written example; what to leave out is
-  known at the end, and the sink leaves those lines out when it commits.
+- What consistency leaves out is known at the end; the sink leaves those lines out when it
+  commits.
 - A task whose every line is left out is rejected, so read = written tasks + rejected.
 """
 
@@ -14,8 +15,11 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from annoconvert.model import Example, Reject, Task, Warning_
+from annoconvert.model import Reject, Task, Warning_
 from annoconvert.options import Options
+from annoconvert.quality.background import BackgroundChecks
+from annoconvert.quality.consistency import TaskIds
+from annoconvert.quality.linechecks import LineChecks, LineFindings
 from annoconvert.writers.sink import LineMeta
 
 
@@ -51,209 +55,108 @@ class Output:
         self.sink = sink
         self.stats = stats
         self.record = record
-        self.consistency = Consistency(options, stats)
-        self.checker = _checker(options, sink)
-
-    def admit(self, example: Example, task: Task) -> bool:
-        """Observe an example before its line is written (see Consistency)."""
-        return self.consistency.admit(example, task)
+        self.policy = options.conflicts
+        self.dedupe = options.dedupe
+        self.task_ids = TaskIds()
+        self.refs = _LineRefs() if self.policy == "drop" or self.dedupe else None
+        preset = options.effective_preset if options.validate_output else None
+        path = getattr(sink, "follow_path", None)
+        self.checks: LineChecks | BackgroundChecks
+        if path is not None:
+            self.checks = BackgroundChecks(path, preset, self.policy, self.dedupe)
+        else:  # stdout and shards have no single file to follow
+            self.checks = LineChecks(preset, self.policy, self.dedupe)
 
     def write_task(self, task: Task, lines: Sequence[tuple[bytes, LineMeta]]) -> None:
-        """Write a task's lines (all of them); a task that built examples but has no line left
-        (every one an exact duplicate) is rejected."""
+        """Write a task's lines (all of them)."""
         for line, meta in lines:
-            self.checker.check_line(self.stats.written + 1, line)
+            self.checks.check_line(line)
             self.sink.write(line, meta)
+            self.task_ids.append(task.id)
+            if self.refs is not None:
+                self.refs.append(task)
             self.stats.written += 1
         if lines:
             self.stats.tasks_written += 1
 
-    def reject_empty(self, task: Task) -> None:
-        """A task whose examples were all dropped before writing."""
-        self.record(self.consistency.duplicate_reject(task))
-
     def finish(self) -> None:
-        """Consistency and validation findings, the empty-input warning, then commit."""
-        dropped = self.consistency.finish()
+        """The checks' findings, the empty-input warning, then commit without dropped lines."""
         flush = getattr(self.sink, "flush", None)
         if flush is not None:
             flush()
-        self.stats.warnings.extend(_validation_warnings(self.checker.finish()))
+        findings = self.checks.finish()
+        self.stats.warnings.extend(_consistency_warnings(findings, self.task_ids, self))
+        self.stats.warnings.extend(_validation_warnings(findings.validation))
+        dropped = set(findings.dropped)
+        if dropped and self.refs is not None:
+            self._reject_emptied_tasks(dropped, findings)
         if self.stats.read == 0:
             self.stats.warnings.append(Warning_("empty_input", "the input holds no tasks"))
         self.stats.files = self.sink.commit(drop=dropped)
         self.stats.written -= len(dropped)
 
-    def abort(self) -> None:
-        """Drop what was written; the output path keeps what it had."""
-        self.checker.abort()
-        self.sink.abort()
-
-    def close(self) -> None:
-        """Remove temporary files of the checks."""
-        self.consistency.close()
-
-
-class _Checker(Protocol):
-    def check_line(self, line_no: int, raw: bytes) -> Any: ...
-    def finish(self) -> Any: ...
-    def abort(self) -> None: ...
-
-
-class _NoChecks:
-    """--no-validate."""
-
-    def check_line(self, line_no: int, raw: bytes) -> None:
-        return None
-
-    def finish(self) -> None:
-        return None
-
-    def abort(self) -> None:
-        return None
-
-
-class _Inline:
-    """Validation in this process (stdout and sharded outputs have no file to follow)."""
-
-    def __init__(self, preset: str):
-        from annoconvert.quality.validate import Validator
-
-        self.validator = Validator(preset, decode_images=False)
-
-    def check_line(self, line_no: int, raw: bytes) -> Any:
-        return self.validator.check_line(line_no, raw)
-
-    def finish(self) -> Any:
-        return self.validator.finish()
-
-    def abort(self) -> None:
-        return None
-
-
-class _Background:
-    """Validation in a second process following the sink's temporary file."""
-
-    def __init__(self, path: str, preset: str):
-        from annoconvert.quality.background import BackgroundValidator
-
-        self.worker = BackgroundValidator(path, preset)
-
-    def check_line(self, line_no: int, raw: bytes) -> None:
-        return None  # the other process reads the line from the file
-
-    def finish(self) -> Any:
-        return self.worker.finish()
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self.worker.abort()
-
-
-def _checker(options: Options, sink: Sink) -> _Checker:
-    """The media layer made and checked every embedded image: lines are checked without
-    decoding them again."""
-    if not options.validate_output:
-        return _NoChecks()
-    path = getattr(sink, "follow_path", None)
-    if path is not None:
-        return _Background(path, options.effective_preset)
-    return _Inline(options.effective_preset)
-
-
-class Consistency:
-    """Same input with different answers (`--conflicts`) and exact duplicates (`--dedupe`).
-
-    The checker keeps three hashes per written line; what to leave out is known only at the
-    end, so `finish` returns the line indexes and the sink leaves them out. When lines may be
-    dropped, each line's task reference (id, file, locator) is spilled to a temporary file, so
-    a task all of whose lines are dropped is rejected with its locator and the counts still add
-    up, without holding every task in memory.
-    """
-
-    def __init__(self, options: Options, stats: RunCounts):
-        from annoconvert.quality.consistency import ConsistencyChecker
-
-        self.policy = options.conflicts
-        self.dedupe = options.dedupe
-        self.stats = stats
-        self.checker = ConsistencyChecker(self.policy, self.dedupe)
-        self.refs = _LineRefs() if self.policy == "drop" or self.dedupe else None
-
-    def admit(self, example: Example, task: Task) -> bool:
-        """Observe an example that is about to be written (always written; see `finish`)."""
-        self.checker.observe(example)
-        if self.refs is not None:
-            self.refs.append(task)
-        return True
-
-    def duplicate_reject(self, task: Task) -> Reject:
-        """The reject for a task that wrote no line although it built examples."""
-        return Reject(
-            task.id,
-            task.source.file,
-            task.source.locator,
-            "duplicate_example",
-            "every example of this task repeats an earlier one",
-        )
-
-    def finish(self) -> set[int]:
-        """Report conflicts and duplicates as warnings; the line indexes to leave out."""
-        report = self.checker.report()
-        if report.duplicates:
-            first = report.duplicates[0]
-            action = "dropped (--dedupe)" if self.dedupe else "kept; --dedupe drops them"
-            self.stats.warnings.append(
-                Warning_(
-                    "duplicate_examples",
-                    f"{len(report.duplicates)} examples repeat an earlier one exactly (first: "
-                    f"task {first.task} repeats task {first.first_task}); {action}",
-                )
-            )
-        for conflict in report.conflicts:
-            ids = ", ".join(str(t) for t in conflict.tasks[:10])
-            action = "; dropped (--conflicts drop)" if self.policy == "drop" else ""
-            self.stats.warnings.append(
-                Warning_(
-                    "conflicting_answers",
-                    f"the same input got {conflict.answers} different answers in tasks {ids}"
-                    + (f": {conflict.input!r}" if conflict.input else "")
-                    + action,
-                )
-            )
-        dropped = set(self.checker.dropped_lines())
-        if dropped and self.refs is not None:
-            self._reject_emptied_tasks(dropped)
-        return dropped
-
-    def _reject_emptied_tasks(self, dropped: set[int]) -> None:
+    def _reject_emptied_tasks(self, dropped: set[int], findings: LineFindings) -> None:
+        """A task all of whose lines are left out is rejected, with its locator."""
         assert self.refs is not None
-        lines_of: dict[tuple[str, str], list[int]] = {}
-        refs = {}
+        conflicting = {line for c in findings.consistency.conflicts for line in c.tasks}
+        done: set[int] = set()
         for line in sorted(dropped):
-            ref = self.refs.get(line)
-            refs[line] = ref
-            lines_of.setdefault((ref[1], ref[2]), []).append(line)
-        for (file, locator), lines in lines_of.items():
-            siblings = self.refs.lines_of_task(lines[0])
-            if not set(siblings) <= dropped:
-                continue  # the task still wrote another example
-            task_id = refs[lines[0]][0]
-            conflict = self.policy == "drop" and any(
-                self.checker.conflicting_line(line) for line in lines
-            )
-            code, reason = (
-                ("conflicting_answers", "the same input got different answers elsewhere")
-                if conflict
-                else ("duplicate_example", "the example repeats an earlier one exactly")
-            )
+            siblings = self.refs.lines_of_task(line)
+            if siblings.start in done or not set(siblings) <= dropped:
+                continue  # handled, or the task still wrote another example
+            done.add(siblings.start)
+            task_id, file, locator = self.refs.get(line)
+            if self.policy == "drop" and any(i in conflicting for i in siblings):
+                code, reason = (
+                    "conflicting_answers",
+                    "the same input got different answers elsewhere",
+                )
+            else:
+                code, reason = "duplicate_example", "the example repeats an earlier one exactly"
             self.stats.rejects.append(Reject(task_id, file, locator, code, reason))
             self.stats.tasks_written -= 1
+
+    def abort(self) -> None:
+        """Drop what was written; the output path keeps what it had."""
+        abort = getattr(self.checks, "abort", None)
+        if abort is not None:
+            with contextlib.suppress(Exception):
+                abort()
+        self.sink.abort()
 
     def close(self) -> None:
         """Remove the spill file."""
         if self.refs is not None:
             self.refs.close()
+
+
+def _consistency_warnings(findings: LineFindings, task_ids: TaskIds, out: Output) -> list[Warning_]:
+    """Conflicts and duplicates as warnings, lines mapped back to task ids."""
+    report = findings.consistency
+    warnings = []
+    if report.duplicates:
+        first = report.duplicates[0]
+        action = "dropped (--dedupe)" if out.dedupe else "kept; --dedupe drops them"
+        warnings.append(
+            Warning_(
+                "duplicate_examples",
+                f"{len(report.duplicates)} examples repeat an earlier one exactly (first: task "
+                f"{task_ids[int(first.task)]} repeats task {task_ids[int(first.first_task)]}); "
+                f"{action}",
+            )
+        )
+    for conflict in report.conflicts:
+        ids = ", ".join(str(task_ids[int(line)]) for line in conflict.tasks[:10])
+        action = "; dropped (--conflicts drop)" if out.policy == "drop" else ""
+        warnings.append(
+            Warning_(
+                "conflicting_answers",
+                f"the same input got {conflict.answers} different answers in tasks {ids}"
+                + (f": {conflict.input!r}" if conflict.input else "")
+                + action,
+            )
+        )
+    return warnings
 
 
 class _LineRefs:

@@ -241,13 +241,9 @@ def run(
     out = Output(sink, options, stats, converter.record)
     try:
         for done in converter.convert(stream):
-            rendered = _render(dialect, done, options, out, converter)
-            if rendered is None:
-                pass  # rejected by the dialect
-            elif rendered or not done.examples:
+            rendered = _render(dialect, done, options, converter)
+            if rendered is not None:  # None: the dialect rejected the task
                 out.write_task(done.task, rendered)
-            else:
-                out.reject_empty(done.task)
             if progress is not None:
                 progress(stats.read)
         out.finish()
@@ -262,21 +258,13 @@ def run(
 
 
 def _render(
-    dialect: registry.Dialect,
-    done: Converted,
-    options: Options,
-    out: Output,
-    converter: Converter,
+    dialect: registry.Dialect, done: Converted, options: Options, converter: Converter
 ) -> list[tuple[bytes, LineMeta]] | None:
-    """A task's lines, all or none: a dialect that cannot write one example rejects the task.
-
-    None when rejected; an empty list when no example was admitted.
-    """
+    """A task's lines, all or none: a dialect that cannot write one example rejects the task
+    (None)."""
     lines: list[tuple[bytes, LineMeta]] = []
     subset = done.task.subset
     for example in done.examples:
-        if not out.admit(example, done.task):
-            continue
         try:
             line = dialect.render(example, options)
         except (RecipeError, MediaError) as err:

@@ -28,8 +28,9 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
@@ -162,6 +163,110 @@ def answer_key(example: Example) -> bytes:
     return h.digest()
 
 
+# --- the same keys from a written line (any dialect), for the checker that follows the file ---
+
+ANSWER_ROLES = frozenset({"assistant", "model", "gpt"})
+SYSTEM_ROLES = frozenset({"system"})
+
+
+def _line_turns(obj: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
+    """(turns shown to the model, the answer turns) of a parsed line in any dialect.
+
+    Supervised lines: the answer is the last assistant/model/gpt turn. Preference lines
+    (OpenAI DPO, TRL prompt/chosen/rejected, sharegpt chosen/rejected, Vertex completions):
+    the answer is both outputs.
+    """
+    if isinstance(obj.get("input"), dict):
+        turns = obj["input"].get("messages") or []
+        return list(turns), [obj.get("preferred_output"), obj.get("non_preferred_output")]
+    for key in ("chosen", "completions"):
+        if key in obj:
+            prompt = obj.get("prompt", obj.get("conversations", obj.get("contents", [])))
+            turns = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+            return list(turns), [obj.get("chosen"), obj.get("rejected"), obj.get("completions")]
+    for key in ("messages", "contents", "conversations"):
+        turns = obj.get(key)
+        if isinstance(turns, list):
+            for i in range(len(turns) - 1, -1, -1):
+                turn = turns[i]
+                if isinstance(turn, dict) and turn.get("role", turn.get("from")) in ANSWER_ROLES:
+                    return turns[:i], [turn]
+            return turns, None
+    return [], None
+
+
+def _turn_items(turn: Any) -> Iterable[str]:
+    """A turn's content as strings: normalized texts ('t...'), image references ('i...')."""
+    if isinstance(turn, str):
+        yield "t" + normalize(turn)
+        return
+    if not isinstance(turn, dict):
+        yield "x" + repr(turn)
+        return
+    content = turn.get("content", turn.get("value", turn.get("parts")))
+    parts = content if isinstance(content, list) else [content]
+    for part in parts:
+        if isinstance(part, str):
+            yield "t" + normalize(part)
+        elif isinstance(part, dict):
+            if isinstance(part.get("text"), str):
+                yield "t" + normalize(part["text"])
+            url = part.get("image_url")
+            for ref in (
+                url.get("url") if isinstance(url, dict) else url,
+                (part.get("inlineData") or {}).get("data"),
+                (part.get("fileData") or {}).get("fileUri"),
+            ):
+                if isinstance(ref, str):
+                    yield "i" + ref
+            if part.get("type") == "image":
+                yield "i?"
+
+
+def _digest(items: Iterable[str]) -> int:
+    h = hashlib.blake2b(digest_size=8)
+    for item in items:
+        h.update(item.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return int.from_bytes(h.digest(), "little")
+
+
+def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
+    """(input key, answer key, whole-line key, preview) of one written line, any dialect.
+
+    The input is every non-system turn before the answer plus the line's `images` list (TRL,
+    sharegpt); the whole-line key hashes the bytes as written.
+    """
+    whole = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+    if not isinstance(obj, dict):
+        return whole, whole, whole, ""
+    turns, answers = _line_turns(obj)
+    shown = [
+        item
+        for turn in turns
+        if not (isinstance(turn, dict) and turn.get("role", turn.get("from")) in SYSTEM_ROLES)
+        for item in _turn_items(turn)
+    ]
+    images = obj.get("images")
+    if isinstance(images, list):
+        shown.extend("i" + (img if isinstance(img, str) else repr(img)) for img in images)
+    answer_items = [item for turn in answers or () for item in _answer_items(turn)]
+    text = " ".join(item[1:] for item in shown if item.startswith("t"))
+    if any(item.startswith("i") for item in shown):
+        text = ("[image] " + text).strip()
+    preview = text if len(text) <= 60 else text[:57] + "..."
+    return _digest(shown), _digest(answer_items), whole, preview
+
+
+def _answer_items(answer: Any) -> Iterable[str]:
+    if isinstance(answer, list):
+        for turn in answer:
+            yield from _turn_items(turn)
+        yield "|"
+    elif answer is not None:
+        yield from _turn_items(answer)
+
+
 def example_key(example: Example) -> bytes:
     """Hash of the whole example exactly as written (roles, texts, images, weights)."""
     h = hashlib.blake2b(digest_size=8)
@@ -173,7 +278,7 @@ def example_key(example: Example) -> bytes:
     return h.digest()
 
 
-class _TaskIds:
+class TaskIds:
     """Task ids in a compact array while they are ints; a list once one is not."""
 
     def __init__(self) -> None:
@@ -217,7 +322,7 @@ class ConsistencyChecker:
         self._inputs: array[int] = array("Q")
         self._answers: array[int] = array("Q")
         self._wholes: array[int] = array("Q")
-        self._tasks = _TaskIds()
+        self._tasks = TaskIds()
         self._previews: dict[int, str] = {}
         self._findings: _Findings | None = None
         self._pass2 = 0
@@ -225,12 +330,34 @@ class ConsistencyChecker:
     def observe(self, example: Example) -> int:
         """Pass 1: record the example's hashes; returns its line index (0-based)."""
         key = _as_int(input_key(example))
-        self._inputs.append(key)
-        self._answers.append(_as_int(answer_key(example)))
-        self._wholes.append(_as_int(example_key(example)))
-        self._tasks.append(example.task_id)
-        if len(self._previews) < PREVIEW_LIMIT and key not in self._previews:
-            self._previews[key] = input_preview(example)
+        preview = input_preview(example) if len(self._previews) < PREVIEW_LIMIT else ""
+        return self.observe_keys(
+            example.task_id,
+            key,
+            _as_int(answer_key(example)),
+            _as_int(example_key(example)),
+            preview,
+        )
+
+    def observe_line(self, task: int | str, raw: bytes) -> int:
+        """Pass 1 from a written line (any dialect): the keys of `line_keys`."""
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            obj = None
+        inp, ans, whole, preview = line_keys(obj, raw)
+        return self.observe_keys(task, inp, ans, whole, preview)
+
+    def observe_keys(
+        self, task: int | str, input_hash: int, answer_hash: int, whole_hash: int, preview: str
+    ) -> int:
+        """Record one example by its three 64-bit keys; returns its line index (0-based)."""
+        self._inputs.append(input_hash)
+        self._answers.append(answer_hash)
+        self._wholes.append(whole_hash)
+        self._tasks.append(task)
+        if preview and len(self._previews) < PREVIEW_LIMIT and input_hash not in self._previews:
+            self._previews[input_hash] = preview
         self._findings = None
         return len(self._inputs) - 1
 

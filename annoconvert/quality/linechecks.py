@@ -1,0 +1,48 @@
+"""The checks a conversion runs on every line it writes: validation and consistency.
+
+Both read the written line (so they see exactly what a service will see, in any dialect) and
+keep no line in memory. Consistency reports lines by their 0-based index; the writer maps
+indexes to task ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from annoconvert.quality.consistency import ConsistencyChecker, ConsistencyReport, Policy
+from annoconvert.quality.validate import ValidationReport, Validator
+
+
+@dataclass(frozen=True)
+class LineFindings:
+    """What the checks found: the validation report (None with --no-validate), the
+    consistency report with line indexes for task ids, and the line indexes to leave out."""
+
+    validation: ValidationReport | None
+    consistency: ConsistencyReport
+    dropped: frozenset[int]
+
+
+class LineChecks:
+    """Validation (optional) and consistency over written lines, one line at a time."""
+
+    def __init__(self, preset: str | None, policy: Policy, dedupe: bool):
+        # the media layer made and checked every embedded image: no need to decode it again
+        self.validator = Validator(preset, decode_images=False) if preset else None
+        self.consistency = ConsistencyChecker(policy, dedupe)
+        self.lines = 0
+
+    def check_line(self, raw: bytes) -> None:
+        """Check the next written line (without its newline)."""
+        if self.validator is not None:
+            self.validator.check_line(self.lines + 1, raw)
+        self.consistency.observe_line(self.lines, raw)
+        self.lines += 1
+
+    def finish(self) -> LineFindings:
+        """The findings over every line checked."""
+        return LineFindings(
+            self.validator.finish() if self.validator is not None else None,
+            self.consistency.report(),
+            self.consistency.dropped_lines(),
+        )
