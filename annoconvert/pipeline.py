@@ -63,7 +63,7 @@ class RunStats:
         return Counter(r.code for r in self.rejects)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Converted:
     """One task's output: its examples (possibly several) and the task it came from."""
 

@@ -35,7 +35,7 @@ from annoconvert.model import (
 GRID = 1000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Selection:
     """The annotation sets a policy chose, and whether the task's annotators disagreed."""
 

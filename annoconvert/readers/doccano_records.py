@@ -31,7 +31,7 @@ FORMATS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".txt": "fasttext"
 """Member file extension -> export format (`.json` is sniffed: it may hold JSON lines)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """One example as one member file wrote it.
 

@@ -77,7 +77,7 @@ def _turns(
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Input:
     text: str | None
     text_key: str | None

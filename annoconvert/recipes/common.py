@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Iterable, Mapping, Sequence
@@ -69,10 +70,22 @@ def task_values(task: Task) -> dict[str, Any]:
     return values
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(template: str) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+    """A template parsed once per run, not once per task."""
+    return tuple(_FORMATTER.parse(template))
+
+
 def render(template: str, values: Mapping[str, Any]) -> str:
     """Fill a template; an absent or empty value rejects the task (`missing_field`)."""
+    parsed = _parsed(template)
+    if len(parsed) == 1 and not parsed[0][0]:
+        _, only, spec, conv = parsed[0]  # the common '{label}' / '{text}'
+        value = values.get(only) if only is not None else None
+        if isinstance(value, str) and value and not spec and not conv:
+            return value
     out: list[str] = []
-    for literal, name, spec, conv in _FORMATTER.parse(template):
+    for literal, name, spec, conv in parsed:
         out.append(literal)
         if name is None:
             continue
@@ -89,6 +102,11 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 
 def label_list(labels: Iterable[str]) -> str:
     """`'A', 'B', or 'C'` as in the seed's system prompt."""
+    return _label_list(tuple(labels))
+
+
+@functools.lru_cache(maxsize=64)
+def _label_list(labels: tuple[str, ...]) -> str:
     quoted = [f"'{label}'" for label in labels]
     if len(quoted) <= 1:
         return "".join(quoted)

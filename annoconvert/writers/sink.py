@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LineMeta:
     """What a split needs to know about a written line."""
 
