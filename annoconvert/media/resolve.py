@@ -147,6 +147,7 @@ class ImageStore:
             self._real_roots.append(real)
         self._index: dict[str, list[_Entry]] | None = None
         self._zip_members: list[set[str]] = []
+        self._real_folders: dict[str, str] = {}
 
     @property
     def roots(self) -> list[str]:
@@ -234,10 +235,22 @@ class ImageStore:
             if source.kind == "dir":
                 joined = os.path.join(source.path, *rel.split("/"))
                 if os.path.isfile(joined):
-                    return self._checked(uri, i, rel, os.path.realpath(joined))
+                    return self._checked(uri, i, rel, self._realpath(joined))
             elif rel in self._members(i):
                 return Located(uri, "zip", source.path, member=rel, relpath=rel)
         return None
+
+    def _realpath(self, path: str) -> str:
+        """`os.path.realpath`, with each folder resolved once: a file that is not itself a
+        link is its resolved folder plus its name (the same answer, one lstat instead of one
+        per path component)."""
+        if os.path.islink(path):
+            return os.path.realpath(path)
+        folder, name = os.path.split(path)
+        real_folder = self._real_folders.get(folder)
+        if real_folder is None:
+            real_folder = self._real_folders[folder] = os.path.realpath(folder)
+        return os.path.join(real_folder, name)
 
     def _checked(self, uri: str, root: int, rel: str, real: str) -> Located:
         if not _inside(real, self._real_roots[root]):

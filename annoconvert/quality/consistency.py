@@ -223,12 +223,13 @@ def _turn_items(turn: Any) -> Iterable[str]:
                 yield "i?"
 
 
+_MASK = (1 << 64) - 1
+
+
 def _digest(items: Iterable[str]) -> int:
-    h = hashlib.blake2b(digest_size=8)
-    for item in items:
-        h.update(item.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return int.from_bytes(h.digest(), "little")
+    """A 64-bit key of the items. Python's own string hash (SipHash, 2x blake2b here): the
+    keys of one run are all computed in one process, so its per-process seed is harmless."""
+    return hash(tuple(items)) & _MASK
 
 
 def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
@@ -237,7 +238,7 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     The input is every non-system turn before the answer plus the line's `images` list (TRL,
     sharegpt); the whole-line key hashes the bytes as written.
     """
-    whole = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+    whole = hash(raw) & _MASK
     if not isinstance(obj, dict):
         return whole, whole, whole, ""
     turns, answers = _line_turns(obj)
@@ -345,6 +346,10 @@ class ConsistencyChecker:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:
             obj = None
+        return self.observe_parsed(task, raw, obj)
+
+    def observe_parsed(self, task: int | str, raw: bytes, obj: Any) -> int:
+        """`observe_line` for a line already parsed into `obj` (None when it is not JSON)."""
         inp, ans, whole, preview = line_keys(obj, raw)
         return self.observe_keys(task, inp, ans, whole, preview)
 

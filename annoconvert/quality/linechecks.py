@@ -8,6 +8,9 @@ indexes to task ids.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from annoconvert.quality.consistency import ConsistencyChecker, ConsistencyReport, Policy
 from annoconvert.quality.validate import ValidationReport, Validator
@@ -33,10 +36,17 @@ class LineChecks:
         self.lines = 0
 
     def check_line(self, raw: bytes) -> None:
-        """Check the next written line (without its newline)."""
+        """Check the next written line (without its newline); it is parsed once for both."""
+        try:
+            obj: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            obj = None
         if self.validator is not None:
-            self.validator.check_line(self.lines + 1, raw)
-        self.consistency.observe_line(self.lines, raw)
+            if obj is None:
+                self.validator.check_line(self.lines + 1, raw)
+            else:
+                self.validator.check_line(self.lines + 1, raw, obj)
+        self.consistency.observe_parsed(self.lines, raw, obj)
         self.lines += 1
 
     def finish(self) -> LineFindings:

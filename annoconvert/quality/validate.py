@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import pybase64
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -190,6 +191,10 @@ class _Line:
         self.warnings.append(Finding(line=self.number, code=code, message=message))
 
 
+_UNPARSED: Any = object()
+"""Marks a line the caller has not parsed."""
+
+
 class Validator:
     """Incremental checker: `check_line` for each line, then `finish` for the report."""
 
@@ -213,11 +218,14 @@ class Validator:
 
     # -- public API --
 
-    def check_line(self, line_no: int, raw: bytes) -> list[Finding]:
-        """Check one JSONL line (1-based number); returns its findings, errors first."""
+    def check_line(self, line_no: int, raw: bytes, parsed: Any = _UNPARSED) -> list[Finding]:
+        """Check one JSONL line (1-based number); returns its findings, errors first.
+
+        `parsed` is the line's JSON value when the caller has already parsed it.
+        """
         self._lines += 1
         state = _Line(line_no, [], [])
-        self._check(state, raw)
+        self._check(state, raw, parsed)
         if state.images:
             self._image_examples += 1
             self._images += state.images
@@ -281,21 +289,30 @@ class Validator:
 
     # -- the checks --
 
-    def _check(self, s: _Line, raw: bytes) -> None:
+    def _check(self, s: _Line, raw: bytes, parsed: Any = _UNPARSED) -> None:
         text_line = raw.rstrip(b"\r\n")
         if not text_line.strip():
             s.error("blank_line", "the line is empty; every line must hold one JSON object")
             return
-        try:
-            decoded = text_line.decode("utf-8")
-        except UnicodeDecodeError as err:
-            s.error("invalid_utf8", f"the line is not valid UTF-8 (byte {err.start})")
-            return
-        try:
-            obj = json.loads(decoded)
-        except json.JSONDecodeError as err:
-            s.error("invalid_json", f"the line is not valid JSON: {err.msg} at column {err.colno}")
-            return
+        obj = parsed
+        if obj is _UNPARSED:
+            try:
+                obj = orjson.loads(text_line)  # fast; the slow path below explains failures
+            except orjson.JSONDecodeError:
+                obj = _UNPARSED
+        if obj is _UNPARSED:
+            try:
+                decoded = text_line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                s.error("invalid_utf8", f"the line is not valid UTF-8 (byte {err.start})")
+                return
+            try:
+                obj = json.loads(decoded)
+            except json.JSONDecodeError as err:
+                s.error(
+                    "invalid_json", f"the line is not valid JSON: {err.msg} at column {err.colno}"
+                )
+                return
         if not isinstance(obj, dict):
             s.error("data_type", f"the line is a JSON {type(obj).__name__}, not an object")
             return
