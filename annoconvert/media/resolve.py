@@ -107,10 +107,11 @@ def _local_path(uri: str) -> tuple[str, bool] | None:
 
 
 def _inside(path: str, root: str) -> bool:
-    try:
-        return os.path.commonpath([path, root]) == root
-    except ValueError:
-        return False
+    """Whether a resolved absolute path lies in (or is) a resolved root."""
+    if path == root:
+        return True
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    return path.startswith(prefix)
 
 
 class ImageStore:

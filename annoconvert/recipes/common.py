@@ -61,9 +61,8 @@ def control_values(annotation: AnnotationSet, options: Options) -> dict[str, Any
 
 def task_values(task: Task) -> dict[str, Any]:
     """Template values from the task's input: `text`, `id` and every data field."""
-    values: dict[str, Any] = {}
-    for key, value in task.fields.items():
-        values[key] = value if isinstance(value, str | int | float) else dumps(value)
+    # lists and objects stay as they are: `render` writes them as JSON if a template asks
+    values: dict[str, Any] = {k: v for k, v in task.fields.items() if not k.startswith("__")}
     if task.text is not None:
         values["text"] = task.text
     values["id"] = task.id
@@ -94,6 +93,8 @@ def render(template: str, values: Mapping[str, Any]) -> str:
             raise RecipeError(
                 "missing_field", f"template field {{{name}}} is empty or absent for this task"
             )
+        if not isinstance(value, str | int | float):
+            value = dumps(value)  # a list or object from the task's data
         if conv:
             value = _FORMATTER.convert_field(value, conv)
         out.append(_FORMATTER.format_field(value, spec or ""))
