@@ -69,7 +69,7 @@ def test_file_level_errors_exit_1_with_one_line_and_no_output(
     src.write_text(content)
     out = tmp_path / "train.jsonl"
     out.write_text("previous\n")
-    code, stdout, stderr = run("labelstudio", str(src), "-o", str(out))
+    code, _stdout, stderr = run("labelstudio", str(src), "-o", str(out))
     assert code == 1
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("annoconvert: error: ")

@@ -84,7 +84,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["l_thermal_multifield"],
         [
             "--answer-template",
-            "STATUS: {STATUS}\nMax_Temp_C: {Max_Temp_C}\nLocation: {Location}\nSeverity: {Severity}",
+            "STATUS: {STATUS}\nMax_Temp_C: {Max_Temp_C}\nLocation: {Location}\n"
+            "Severity: {Severity}",
         ],
     ),
     "ls_m_image_to_code": (
