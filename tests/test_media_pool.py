@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from annoconvert.errors import MediaError
 from annoconvert.media import MediaPipeline
+from annoconvert.media import pool as pool_module
 from annoconvert.model import ImageRef
 from annoconvert.options import Options
 from tests.conftest import corpus_path
@@ -33,7 +36,8 @@ def _run(workers: int, items: list[tuple[int, str]]) -> list[tuple[int, Any]]:
     return out
 
 
-def test_pool_output_order_equals_input_order() -> None:
+def test_pool_output_order_equals_input_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool_module, "POOL_MIN_PIXELS", 0)  # send even small images to the pool
     items = [(i, URIS[i % len(URIS)]) for i in range(30)]
     pooled = _run(2, items)
     assert [i for i, _ in pooled] == list(range(30))
@@ -41,6 +45,16 @@ def test_pool_output_order_equals_input_order() -> None:
     assert pooled[3][1] == "missing_image"
     assert pooled[1][1][0][:2] == (800, 600)
     assert pooled[2][1][0][:2] == (480, 640)
+
+
+def test_small_images_are_worked_on_in_process() -> None:
+    """Re-encoding a 1024x768 PNG costs less than shipping it to a worker: no pool starts."""
+    root = str(corpus_path("labelstudio", "g_object_detection", "images"))
+    media = MediaPipeline(Options(workers=2, max_image_side=800), [root])
+    results = list(media.prepare_ordered([[ImageRef(URIS[1])]], lambda r: r))
+    assert results[0][1][0].width == 800  # type: ignore[index]
+    assert media._pool is None
+    media.close()
 
 
 def test_no_pool_for_fast_path_images() -> None:
