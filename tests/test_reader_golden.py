@@ -1,4 +1,5 @@
-"""Golden cases: fixtures/cvat/<case>/input is read; the tasks must equal expected_tasks.json.
+"""Golden cases: fixtures/<reader>/<case>/input is read; the tasks must equal
+expected_tasks.json (CVAT and COCO; Doccano's goldens have their own test).
 
 Regenerate with ANNOCONVERT_REGEN_GOLDEN=1 (then read the file: it must be right, not just new).
 """
@@ -17,7 +18,17 @@ from annoconvert.options import Options
 from annoconvert.registry import reader
 from tests.conftest import FIXTURES
 
-CASES = sorted(p for p in (FIXTURES / "cvat").iterdir() if (p / "input").is_dir())
+READERS = ("cvat", "coco")
+CASES = [
+    (name, case)
+    for name in READERS
+    for case in sorted((FIXTURES / name).iterdir())
+    if (case / "input").is_dir()
+]
+KINDS = {
+    "cvat": {"box", "polygon", "polyline", "points", "mask", "ellipse", "cuboid", "choice"},
+    "coco": {"box", "polygon", "points", "mask", "text", "choice"},
+}
 
 
 def golden_tasks(name: str, case: Path) -> list[object]:
@@ -31,26 +42,28 @@ def golden_tasks(name: str, case: Path) -> list[object]:
     return out
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_cvat_golden(case: Path) -> None:
-    got = golden_tasks("cvat", case)
+@pytest.mark.parametrize(("name", "case"), CASES, ids=[f"{n}/{c.name}" for n, c in CASES])
+def test_reader_golden(name: str, case: Path) -> None:
+    got = golden_tasks(name, case)
     expected_file = case / "expected_tasks.json"
     if os.environ.get("ANNOCONVERT_REGEN_GOLDEN"):
         expected_file.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
-    expected = json.loads(expected_file.read_text())
-    assert got == expected
+    assert got == json.loads(expected_file.read_text())
 
 
-def test_golden_cases_cover_every_shape_kind() -> None:
+@pytest.mark.parametrize("name", READERS)
+def test_golden_cases_cover_every_region_kind(name: str) -> None:
     kinds = set()
-    for case in CASES:
+    for reader_name, case in CASES:
+        if reader_name != name:
+            continue
         for task in json.loads((case / "expected_tasks.json").read_text()):
             for ann in task["annotations"]:
                 kinds.update(r["kind"] for r in ann["regions"])
-    assert {"box", "polygon", "polyline", "points", "mask", "ellipse", "cuboid", "choice"} <= kinds
+    assert KINDS[name] <= kinds
 
 
-def test_no_rejects_in_golden_inputs() -> None:
-    for case in CASES:
-        items = list(reader("cvat").read([str(case / "input")], Options()))
-        assert not [i for i in items if isinstance(i, Reject)]
+@pytest.mark.parametrize(("name", "case"), CASES, ids=[f"{n}/{c.name}" for n, c in CASES])
+def test_no_rejects_in_golden_inputs(name: str, case: Path) -> None:
+    items = list(reader(name).read([str(case / "input")], Options()))
+    assert not [i for i in items if isinstance(i, Reject)]
