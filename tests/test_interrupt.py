@@ -90,6 +90,31 @@ def _wait_for_part(proc: subprocess.Popen[bytes], out: Path, timeout: float = 30
     pytest.fail("no temporary .part file appeared beside the output")
 
 
+def _processes_naming(path: Path) -> list[int]:
+    """Live processes whose command line names `path` (the run and its checker process)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
+        except OSError:
+            continue
+        if str(path).encode() in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _no_leftovers(path: Path, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _processes_naming(path):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 @pytest.mark.parametrize("previous", [True, False], ids=["previous-file", "no-file"])
 def test_sigkill_leaves_previous_file(big_export: Path, tmp_path: Path, previous: bool) -> None:
     out = tmp_path / "train.jsonl"
@@ -104,6 +129,8 @@ def test_sigkill_leaves_previous_file(big_export: Path, tmp_path: Path, previous
         assert out.read_bytes() == PREVIOUS
     else:
         assert not out.exists()
+    # the checker process that follows the output leaves with the run, not later
+    assert _no_leftovers(out), _processes_naming(out)
 
 
 @pytest.mark.parametrize("previous", [True, False], ids=["previous-file", "no-file"])
@@ -117,6 +144,7 @@ def test_sigint_stops_cleanly(big_export: Path, tmp_path: Path, previous: bool) 
     _, err = proc.communicate(timeout=30)
     stderr = err.decode()
     assert proc.returncode == 130, stderr
+    assert _no_leftovers(out), _processes_naming(out)
     assert "Traceback" not in stderr
     assert "interrupted" in stderr.lower()
     assert stderr.strip().count("\n") == 0, stderr

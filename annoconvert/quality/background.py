@@ -9,6 +9,7 @@ it, so no line is copied between processes) and hands back the findings at the e
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -21,14 +22,19 @@ POLL_SECONDS = 0.002
 CHUNK = 1 << 20
 
 
-def _follow(path: str, checks: LineChecks, done: Event, conn: Connection) -> None:
-    """The checker process: check every complete line of `path` until `done` and EOF."""
+def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent: int) -> None:
+    """The checker process: check every complete line of `path` until `done` and EOF.
+
+    It leaves as soon as the converting process is gone (killed: nothing more will come).
+    """
     pending = b""
     with open(path, "rb") as fh:
         while True:
             chunk = fh.read(CHUNK)
             if not chunk:
                 if not done.is_set():
+                    if os.getppid() != parent:
+                        return
                     time.sleep(POLL_SECONDS)
                     continue
                 chunk = fh.read()
@@ -55,7 +61,7 @@ class BackgroundChecks:
         self._conn, child = ctx.Pipe(duplex=False)
         checks = LineChecks(preset, policy, dedupe)
         self._proc = ctx.Process(
-            target=_follow, args=(path, checks, self._done, child), daemon=True
+            target=_follow, args=(path, checks, self._done, child, os.getpid()), daemon=True
         )
         self._proc.start()
         child.close()
