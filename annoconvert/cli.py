@@ -107,7 +107,7 @@ class LazyGroup(click.Group):
             return command
         from annoconvert import registry
 
-        if cmd_name in registry.names("readers"):
+        if cmd_name in registry.BUILTIN_READERS or cmd_name in registry.names("readers"):
             from annoconvert.commands.convert import reader_command
 
             return reader_command(cmd_name, READER_HELP.get(cmd_name))

@@ -145,6 +145,13 @@ def names(kind: str) -> list[str]:
 
 
 def _get(kind: str, name: str) -> Any:
+    builtins = {
+        "readers": BUILTIN_READERS,
+        "recipes": BUILTIN_RECIPES,
+        "dialects": BUILTIN_DIALECTS,
+    }
+    if name in builtins[kind]:
+        return _load_path(builtins[kind][name])  # plugins are looked up only for other names
     table = _table(kind)
     if name not in table:
         singular = kind[:-1]
