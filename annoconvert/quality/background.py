@@ -27,6 +27,8 @@ def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent
 
     It leaves as soon as the converting process is gone (killed: nothing more will come).
     """
+    import numpy  # noqa: F401 - the final grouping needs it: imported now, while the run goes on
+
     pending = b""
     with open(path, "rb") as fh:
         while True:

@@ -3,7 +3,8 @@
 Why: contradictory answers to one input teach the model noise, and duplicates over-weight a few
 examples. Memory stays flat in the size of the export: while examples stream past, the checker
 keeps three 64-bit hashes and the task id of each (about 32 bytes an example, in arrays, not
-dicts); the grouping happens once at the end.
+dicts); the grouping happens once at the end, vectorized with numpy (a few MB at 100k lines,
+where dicts took fifteen).
 
 API (two passes, because "drop" must also remove the *first* example of a conflict, which a
 single streaming pass has already let through):
@@ -418,41 +419,46 @@ class ConsistencyChecker:
 def _group(
     inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
 ) -> _Findings:
-    """Group the hashes once: inputs with several answers, and repeated examples.
+    """Group the hashes once: inputs with several answers, and repeated examples."""
+    import numpy as np
 
-    Plain dict passes over the arrays (about 60 ms per 100k lines here): numpy did the same
-    in 10 ms but cost 90 ms to import on every run.
-    """
-    first_answer: dict[int, int] = {}
-    conflicting: set[int] = set()
-    for key, answer in zip(inputs, answers, strict=True):
-        if first_answer.setdefault(key, answer) != answer:
-            conflicting.add(key)
-    del first_answer
+    n = len(inputs)
+    if n == 0:
+        return _Findings([], [], [], frozenset(), frozenset())
+    inp = np.frombuffer(inputs, dtype=np.uint64)
+    ans = np.frombuffer(answers, dtype=np.uint64)
+    whole = np.frombuffer(wholes, dtype=np.uint64)
+    lines = np.arange(n)
+    # inputs with more than one distinct answer
+    order = np.lexsort((lines, ans, inp))
+    inp_s, ans_s = inp[order], ans[order]
+    new_input = np.ones(n, dtype=bool)
+    new_input[1:] = inp_s[1:] != inp_s[:-1]
+    new_answer = new_input.copy()
+    new_answer[1:] |= ans_s[1:] != ans_s[:-1]
+    group = np.cumsum(new_input) - 1
+    distinct = np.bincount(group, weights=new_answer).astype(np.int64)
+    bad = distinct[group] > 1
     groups: dict[int, list[int]] = {}
-    distinct: dict[int, set[int]] = {}
-    if conflicting:
-        for line, (key, answer) in enumerate(zip(inputs, answers, strict=True)):
-            if key in conflicting:
-                groups.setdefault(key, []).append(line)
-                distinct.setdefault(key, set()).add(answer)
-    order = sorted(groups, key=lambda k: groups[k][0])
-    conflict_groups = [groups[k] for k in order]
-    answer_counts = [len(distinct[k]) for k in order]
-    # exact repeats: every occurrence after the first of a whole-line hash
-    first_line: dict[int, int] = {}
-    repeats: list[tuple[int, int]] = []
-    for line, whole in enumerate(wholes):
-        first = first_line.setdefault(whole, line)
-        if first != line:
-            repeats.append((line, first))
+    for g, line in zip(group[bad].tolist(), order[bad].tolist(), strict=True):
+        groups.setdefault(g, []).append(line)
+    conflict_groups = sorted((sorted(v) for v in groups.values()), key=lambda v: v[0])
+    answer_counts = [len({int(ans[i]) for i in members}) for members in conflict_groups]
+    conflicting_inputs = frozenset(int(inp[v[0]]) for v in conflict_groups)
+    # exact repeats: every occurrence after the first of a whole-example hash
+    order_w = np.lexsort((lines, whole))
+    whole_s = whole[order_w]
+    first = np.ones(n, dtype=bool)
+    first[1:] = whole_s[1:] != whole_s[:-1]
+    first_line = order_w[np.maximum.accumulate(np.where(first, np.arange(n), 0))]
+    repeats = sorted(zip(order_w[~first].tolist(), first_line[~first].tolist(), strict=True))
     dropped: set[int] = set()
     if checker.policy == "drop":
         dropped.update(line for v in conflict_groups for line in v)
     if checker.dedupe:
         dropped.update(line for line, _ in repeats)
     return _Findings(
-        conflict_groups, answer_counts, repeats, frozenset(conflicting), frozenset(dropped)
+        conflict_groups, answer_counts, repeats, conflicting_inputs, frozenset(dropped)
     )
 
 
