@@ -71,3 +71,38 @@ def test_two_pass_api_streams() -> None:
         checker.observe(e)
     assert checker.conflicting(DATA[0]) and not checker.conflicting(DATA[2])
     assert [e.task_id for e in DATA if checker.keep(e)] == [3, 7]
+
+
+def test_grouping_equals_a_brute_force_count() -> None:
+    """The vectorized grouping against the obvious loops, on random keys with collisions."""
+    import random
+    from array import array
+
+    from annoconvert.quality.consistency import _group
+
+    rng = random.Random(11)
+    n = 5000
+    inputs = array("Q", (rng.randrange(600) * 2**40 for _ in range(n)))
+    answers = array("Q", (rng.randrange(3) for _ in range(n)))
+    wholes = array("Q", (rng.randrange(4000) for _ in range(n)))
+    found = _group(inputs, answers, wholes, ConsistencyChecker("drop", dedupe=True))
+    by_input: dict[int, list[int]] = {}
+    for line, key in enumerate(inputs):
+        by_input.setdefault(key, []).append(line)
+    expected_groups = sorted(
+        (lines for lines in by_input.values() if len({answers[i] for i in lines}) > 1),
+        key=lambda v: v[0],
+    )
+    assert found.conflict_groups == expected_groups
+    assert found.answers == [len({answers[i] for i in g}) for g in expected_groups]
+    first: dict[int, int] = {}
+    expected_repeats = []
+    for line, key in enumerate(wholes):
+        if key in first:
+            expected_repeats.append((line, first[key]))
+        else:
+            first[key] = line
+    assert found.duplicates == expected_repeats
+    assert found.dropped == frozenset(
+        {i for g in expected_groups for i in g} | {line for line, _ in expected_repeats}
+    )

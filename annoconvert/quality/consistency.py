@@ -419,7 +419,12 @@ class ConsistencyChecker:
 def _group(
     inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
 ) -> _Findings:
-    """Group the hashes once: inputs with several answers, and repeated examples."""
+    """Group the hashes once: inputs with several answers, and repeated examples.
+
+    Vectorized with numpy on the arrays in place (no copy of them); sorting is stable, so
+    line order within a group is kept without a line-number key, and every temporary is
+    dropped as soon as it is used (the run's peak memory is measured here).
+    """
     import numpy as np
 
     n = len(inputs)
@@ -427,31 +432,40 @@ def _group(
         return _Findings([], [], [], frozenset(), frozenset())
     inp = np.frombuffer(inputs, dtype=np.uint64)
     ans = np.frombuffer(answers, dtype=np.uint64)
-    whole = np.frombuffer(wholes, dtype=np.uint64)
-    lines = np.arange(n)
     # inputs with more than one distinct answer
-    order = np.lexsort((lines, ans, inp))
-    inp_s, ans_s = inp[order], ans[order]
-    new_input = np.ones(n, dtype=bool)
-    new_input[1:] = inp_s[1:] != inp_s[:-1]
+    order = np.lexsort((ans, inp)).astype(np.int32)
+    inp_s = inp[order]
+    new_input = np.empty(n, dtype=bool)
+    new_input[0] = True
+    np.not_equal(inp_s[1:], inp_s[:-1], out=new_input[1:])
+    del inp_s
+    ans_s = ans[order]
     new_answer = new_input.copy()
     new_answer[1:] |= ans_s[1:] != ans_s[:-1]
-    group = np.cumsum(new_input) - 1
-    distinct = np.bincount(group, weights=new_answer).astype(np.int64)
+    del ans_s
+    group = (np.cumsum(new_input, dtype=np.int32) - 1).astype(np.int32)
+    del new_input
+    distinct = np.bincount(group, weights=new_answer).astype(np.int32)
+    del new_answer
     bad = distinct[group] > 1
     groups: dict[int, list[int]] = {}
     for g, line in zip(group[bad].tolist(), order[bad].tolist(), strict=True):
         groups.setdefault(g, []).append(line)
+    del order, group, bad
     conflict_groups = sorted((sorted(v) for v in groups.values()), key=lambda v: v[0])
     answer_counts = [len({int(ans[i]) for i in members}) for members in conflict_groups]
     conflicting_inputs = frozenset(int(inp[v[0]]) for v in conflict_groups)
-    # exact repeats: every occurrence after the first of a whole-example hash
-    order_w = np.lexsort((lines, whole))
+    # exact repeats: every occurrence after the first of a whole-line hash
+    whole = np.frombuffer(wholes, dtype=np.uint64)
+    order_w = np.argsort(whole, kind="stable").astype(np.int32)
     whole_s = whole[order_w]
-    first = np.ones(n, dtype=bool)
-    first[1:] = whole_s[1:] != whole_s[:-1]
-    first_line = order_w[np.maximum.accumulate(np.where(first, np.arange(n), 0))]
-    repeats = sorted(zip(order_w[~first].tolist(), first_line[~first].tolist(), strict=True))
+    repeat = np.zeros(n, dtype=bool)
+    np.equal(whole_s[1:], whole_s[:-1], out=repeat[1:])
+    del whole_s
+    starts = np.where(repeat, 0, np.arange(n, dtype=np.int32))
+    np.maximum.accumulate(starts, out=starts)
+    repeats = sorted(zip(order_w[repeat].tolist(), order_w[starts[repeat]].tolist(), strict=True))
+    del order_w, repeat, starts
     dropped: set[int] = set()
     if checker.policy == "drop":
         dropped.update(line for v in conflict_groups for line in v)
