@@ -61,6 +61,15 @@ class InputSource:
                 names.append(info.filename)
             return names
 
+    def size(self, member: str) -> int:
+        """A member's size in bytes (uncompressed for a zip member)."""
+        if self.kind == "file":
+            return os.path.getsize(self.path)
+        if self.kind == "dir":
+            return os.path.getsize(os.path.join(self.path, member))
+        with zipfile.ZipFile(self.path) as zf:
+            return zf.getinfo(member).file_size
+
     def display(self, member: str) -> str:
         """How a member is named in messages: `export.zip!annotations.xml`, `dir/a.json`."""
         if self.kind == "file":
