@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from annoconvert.model import Reject, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.quality.background import BackgroundChecks
-from annoconvert.quality.consistency import TaskIds
 from annoconvert.quality.linechecks import LineChecks, LineFindings
 from annoconvert.writers.sink import LineMeta
 
@@ -57,8 +56,8 @@ class Output:
         self.record = record
         self.policy = options.conflicts
         self.dedupe = options.dedupe
-        self.task_ids = TaskIds()
-        self.refs = _LineRefs() if self.policy == "drop" or self.dedupe else None
+        # each written line's task, spilled to disk: reports and rejects name a few of them
+        self.refs = _LineRefs()
         preset = options.effective_preset if options.validate_output else None
         path = getattr(sink, "follow_path", None)
         self.checks: LineChecks | BackgroundChecks
@@ -72,9 +71,7 @@ class Output:
         for line, meta in lines:
             self.checks.check_line(line)
             self.sink.write(line, meta)
-            self.task_ids.append(task.id)
-            if self.refs is not None:
-                self.refs.append(task)
+            self.refs.append(task)
             self.stats.written += 1
         if lines:
             self.stats.tasks_written += 1
@@ -85,10 +82,10 @@ class Output:
         if flush is not None:
             flush()
         findings = self.checks.finish()
-        self.stats.warnings.extend(_consistency_warnings(findings, self.task_ids, self))
+        self.stats.warnings.extend(_consistency_warnings(findings, self.refs, self))
         self.stats.warnings.extend(_validation_warnings(findings.validation))
         dropped = set(findings.dropped)
-        if dropped and self.refs is not None:
+        if dropped:
             self._reject_emptied_tasks(dropped, findings)
         if self.stats.read == 0:
             self.stats.warnings.append(Warning_("empty_input", "the input holds no tasks"))
@@ -97,7 +94,6 @@ class Output:
 
     def _reject_emptied_tasks(self, dropped: set[int], findings: LineFindings) -> None:
         """A task all of whose lines are left out is rejected, with its locator."""
-        assert self.refs is not None
         conflicting = {line for c in findings.consistency.conflicts for line in c.tasks}
         done: set[int] = set()
         for line in sorted(dropped):
@@ -126,11 +122,10 @@ class Output:
 
     def close(self) -> None:
         """Remove the spill file."""
-        if self.refs is not None:
-            self.refs.close()
+        self.refs.close()
 
 
-def _consistency_warnings(findings: LineFindings, task_ids: TaskIds, out: Output) -> list[Warning_]:
+def _consistency_warnings(findings: LineFindings, refs: _LineRefs, out: Output) -> list[Warning_]:
     """Conflicts and duplicates as warnings, lines mapped back to task ids."""
     report = findings.consistency
     warnings = []
@@ -141,12 +136,12 @@ def _consistency_warnings(findings: LineFindings, task_ids: TaskIds, out: Output
             Warning_(
                 "duplicate_examples",
                 f"{len(report.duplicates)} examples repeat an earlier one exactly (first: task "
-                f"{task_ids[int(first.task)]} repeats task {task_ids[int(first.first_task)]}); "
-                f"{action}",
+                f"{refs.get(int(first.task))[0]} repeats task "
+                f"{refs.get(int(first.first_task))[0]}); {action}",
             )
         )
     for conflict in report.conflicts:
-        ids = ", ".join(str(task_ids[int(line)]) for line in conflict.tasks[:10])
+        ids = ", ".join(str(refs.get(int(line))[0]) for line in conflict.tasks[:10])
         action = "; dropped (--conflicts drop)" if out.policy == "drop" else ""
         warnings.append(
             Warning_(
