@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from annoconvert.errors import RecipeError
@@ -73,6 +73,52 @@ def task_values(task: Task) -> dict[str, Any]:
 def _parsed(template: str) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
     """A template parsed once per run, not once per task."""
     return tuple(_FORMATTER.parse(template))
+
+
+class TemplateValues(MutableMapping[str, Any]):
+    """A task's template values (`task_values` + `control_values`), built on first read.
+
+    Most runs set no template, so most tasks never need them. Values a recipe sets
+    (`label`, `labels`) are kept apart and win over the task's.
+    """
+
+    __slots__ = ("_annotation", "_base", "_extra", "_options", "_task")
+
+    def __init__(self, task: Task, annotation: AnnotationSet, options: Options):
+        self._task = task
+        self._annotation = annotation
+        self._options = options
+        self._base: dict[str, Any] | None = None
+        self._extra: dict[str, Any] = {}
+
+    def _loaded(self) -> dict[str, Any]:
+        if self._base is None:
+            self._base = task_values(self._task)
+            self._base.update(control_values(self._annotation, self._options))
+        return self._base
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        return self._loaded()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._extra[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._extra.pop(key, None)
+        self._loaded().pop(key, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._loaded(), **self._extra})
+
+    def __len__(self) -> int:
+        return len({**self._loaded(), **self._extra})
+
+
+def template_values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
+    """The values templates may name, for one task and annotation (see TemplateValues)."""
+    return TemplateValues(task, annotation, options)
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:
@@ -191,7 +237,7 @@ def group_key(task: Task) -> str:
     """What keeps one source document or image in one split: its image URIs, else its text."""
     if task.images:
         return "|".join(img.uri for img in task.images)
-    return f"text:{task.text}" if task.text is not None else f"task:{task.id}"
+    return task.text if task.text is not None else f"task:{task.id}"
 
 
 def user_parts(
@@ -213,7 +259,10 @@ def user_parts(
             "take text and images only",
         )
     template = options.prompt if options.prompt is not None else default_prompt
-    prompt = render(template, values) if template is not None else None
+    if template == "{text}" and task.text:
+        prompt: str | None = task.text  # the default prompt: no template values needed
+    else:
+        prompt = render(template, values) if template is not None else None
     parts: list[Part] = []
     imgs = image_parts(images, options)
     if options.image_mode == "placeholder" and imgs:

@@ -41,16 +41,20 @@ from annoconvert.model import (
     TextPart,
 )
 from annoconvert.options import Options, template_fields
-from annoconvert.recipes.common import control_values, group_key, render, task_values
+from annoconvert.recipes.common import (
+    TemplateValues,
+    group_key,
+    render,
+    task_values,
+    template_values,
+)
 
 TARGETS_KEY = "__targets__"
 ITEM_TEXT_KEYS = ("body", "text", "content", "html", "title")
 
 
-def _values(task: Task, annotation: AnnotationSet, options: Options) -> dict[str, Any]:
-    values = task_values(task)
-    values.update(control_values(annotation, options))
-    return values
+def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
+    return template_values(task, annotation, options)
 
 
 def prompt_field(task: Task, options: Options) -> tuple[str, set[str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from annoconvert.errors import RecipeError
@@ -21,25 +21,23 @@ from annoconvert.options import Options
 from annoconvert.recipes.common import (
     CHOICE_CONTROLS,
     SPAN_CONTROLS,
-    control_values,
+    TemplateValues,
     declared_labels,
     dumps,
     label_list,
     make_example,
     rename,
     render,
-    task_values,
+    template_values,
     user_parts,
 )
 
 
-def _values(task: Task, annotation: AnnotationSet, options: Options) -> dict[str, Any]:
-    values = task_values(task)
-    values.update(control_values(annotation, options))
-    return values
+def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
+    return template_values(task, annotation, options)
 
 
-def _system(options: Options, default: str, values: dict[str, Any]) -> str:
+def _system(options: Options, default: str, values: Mapping[str, Any]) -> str:
     return render(options.system, values) if options.system is not None else default
 
 
@@ -48,7 +46,7 @@ def _choices(annotation: AnnotationSet) -> list[Choice]:
 
 
 def _user(
-    task: Task, images: Sequence[PreparedImage], options: Options, values: dict[str, Any]
+    task: Task, images: Sequence[PreparedImage], options: Options, values: Mapping[str, Any]
 ) -> list[Part]:
     return user_parts(task, images, options, values, "{text}" if task.text is not None else None)
 

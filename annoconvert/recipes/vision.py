@@ -6,7 +6,7 @@ them, so the answer always matches the picture the model is shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from annoconvert.boxes import BOX_KINDS, format_boxes
@@ -25,6 +25,7 @@ from annoconvert.model import (
 from annoconvert.options import Options
 from annoconvert.recipes.common import (
     GEOMETRY_CONTROLS,
+    TemplateValues,
     control_values,
     declared_labels,
     dumps,
@@ -32,7 +33,7 @@ from annoconvert.recipes.common import (
     make_example,
     rename,
     render,
-    task_values,
+    template_values,
     user_parts,
 )
 
@@ -45,13 +46,11 @@ FORMAT_WORDS = {
 }
 
 
-def _values(task: Task, annotation: AnnotationSet, options: Options) -> dict[str, Any]:
-    values = task_values(task)
-    values.update(control_values(annotation, options))
-    return values
+def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
+    return template_values(task, annotation, options)
 
 
-def _system(options: Options, default: str | None, values: dict[str, Any]) -> str | None:
+def _system(options: Options, default: str | None, values: Mapping[str, Any]) -> str | None:
     return render(options.system, values) if options.system is not None else default
 
 
@@ -163,7 +162,7 @@ class ImageClassification:
         ]
 
 
-def control_order(task: Task, annotation: AnnotationSet, values: dict[str, Any]) -> list[str]:
+def control_order(task: Task, annotation: AnnotationSet, values: Mapping[str, Any]) -> list[str]:
     """Controls with a value, in the label config's order when known, else the regions'."""
     declared = task.fields.get("__controls__")
     order: list[str] = []
