@@ -116,6 +116,11 @@ class TemplateValues(MutableMapping[str, Any]):
         return len({**self._loaded(), **self._extra})
 
 
+def system_text(options: Options, default: str | None, values: Mapping[str, Any]) -> str | None:
+    """The system message: `--system` rendered, else the recipe's default."""
+    return render(options.system, values) if options.system is not None else default
+
+
 def template_values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
     """The values templates may name, for one task and annotation (see TemplateValues)."""
     return TemplateValues(task, annotation, options)

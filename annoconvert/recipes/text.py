@@ -28,6 +28,7 @@ from annoconvert.recipes.common import (
     make_example,
     rename,
     render,
+    system_text,
     template_values,
     user_parts,
 )
@@ -35,10 +36,6 @@ from annoconvert.recipes.common import (
 
 def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
     return template_values(task, annotation, options)
-
-
-def _system(options: Options, default: str, values: Mapping[str, Any]) -> str:
-    return render(options.system, values) if options.system is not None else default
 
 
 def _choices(annotation: AnnotationSet) -> list[Choice]:
@@ -89,7 +86,7 @@ class Classification:
             make_example(
                 task,
                 annotation,
-                system=_system(options, default_system, values),
+                system=system_text(options, default_system, values),
                 user=_user(task, images, options, values),
                 assistant=answer,
                 label=label,
@@ -139,7 +136,7 @@ class Multilabel:
             make_example(
                 task,
                 annotation,
-                system=_system(options, default_system, values),
+                system=system_text(options, default_system, values),
                 user=_user(task, images, options, values),
                 assistant=answer,
                 label=", ".join(labels) or None,
@@ -193,7 +190,7 @@ class Ner:
             make_example(
                 task,
                 annotation,
-                system=_system(options, default_system, values),
+                system=system_text(options, default_system, values),
                 user=_user(task, images, options, values),
                 assistant=render(options.answer_template, {**values, "entities": dumps(answer)})
                 if options.answer_template
@@ -303,7 +300,7 @@ class Extraction:
             make_example(
                 task,
                 annotation,
-                system=_system(options, default_system, values),
+                system=system_text(options, default_system, values),
                 user=_user(task, images, options, values),
                 assistant=dumps(obj),
             )
@@ -345,7 +342,7 @@ class Summarization:
                 make_example(
                     task,
                     annotation,
-                    system=_system(options, default_system, values),
+                    system=system_text(options, default_system, values),
                     user=_user(task, images, options, values),
                     assistant=answer,
                 )

@@ -33,6 +33,7 @@ from annoconvert.recipes.common import (
     make_example,
     rename,
     render,
+    system_text,
     template_values,
     user_parts,
 )
@@ -48,10 +49,6 @@ FORMAT_WORDS = {
 
 def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
     return template_values(task, annotation, options)
-
-
-def _system(options: Options, default: str | None, values: Mapping[str, Any]) -> str | None:
-    return render(options.system, values) if options.system is not None else default
 
 
 def _one_image(images: Sequence[PreparedImage], recipe: str) -> PreparedImage:
@@ -115,7 +112,7 @@ class Detection:
             make_example(
                 task,
                 annotation,
-                system=_system(options, default_system, values),
+                system=system_text(options, default_system, values),
                 user=user_parts(task, images, options, values, prompt),
                 assistant=dumps(objects),
             )
@@ -154,7 +151,7 @@ class ImageClassification:
             make_example(
                 task,
                 annotation,
-                system=_system(options, default_system, values),
+                system=system_text(options, default_system, values),
                 user=user_parts(task, images, options, values, prompt),
                 assistant=render(options.answer_template or "{label}", values),
                 label=label,
@@ -225,7 +222,7 @@ class ImageToText:
             make_example(
                 task,
                 annotation,
-                system=_system(options, None, values),
+                system=system_text(options, None, values),
                 user=user_parts(task, images, options, values, prompt),
                 assistant=answer,
             )
