@@ -291,3 +291,22 @@ def test_errors_survive_pickling() -> None:
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err)
         assert str(back) == str(err) and back.code == err.code  # type: ignore[attr-defined]
+
+
+def test_output_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    """Written like `open(path, "w")` would: readable by the group and others (umask 022)."""
+    import os
+    import stat
+
+    src = _write(tmp_path / "e.json", [_task(1, {"text": "a"}, [_choice("A")])])
+    out = tmp_path / "o.jsonl"
+    old = os.umask(0o022)
+    try:
+        code, _, _ = run("labelstudio", str(src), "-o", str(out), "-q")
+        page = tmp_path / "p.html"
+        code2, _, _ = run("preview", str(out), "-o", str(page))
+    finally:
+        os.umask(old)
+    assert code == 0 and code2 == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    assert stat.S_IMODE(page.stat().st_mode) == 0o644

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -11,17 +9,11 @@ import click
 from annoconvert.boxes import BOX_KEYS
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".annoconvert-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_page(path: Path, text: str) -> None:
+    """Write the page atomically (see annoconvert.atomic)."""
+    from annoconvert.atomic import write_atomic
+
+    write_atomic(path, text.encode("utf-8"))
 
 
 @click.command("preview")
@@ -66,5 +58,5 @@ def command(
             base_dirs=[file.resolve().parent, Path.cwd()],
             per_page=per_page,
         )
-    write_atomic(target, page)
+    write_page(target, page)
     click.echo(f"wrote {target}", err=True)

@@ -3,12 +3,11 @@ copied beside the output for the dialects that list image files."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pybase64
 
+from annoconvert.atomic import write_atomic
 from annoconvert.errors import MediaError
 from annoconvert.model import PreparedImage
 from annoconvert.options import Options
@@ -82,13 +81,5 @@ def copy_image(image: PreparedImage, directory: str) -> str:
             f"{target} already holds a different image with the same name",
             uri=image.source_uri,
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".annoconvert-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, data)
     return written

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from annoconvert.atomic import temp_beside
 
 
 @dataclass(slots=True)
@@ -37,13 +38,6 @@ def split_path(output: str, split: str) -> str:
     return str(p.with_name(f"{p.stem if p.suffix else p.name}.{split}{suffix}"))
 
 
-def _temp_beside(path: str) -> tuple[IO[bytes], str]:
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    return os.fdopen(fd, "wb", buffering=1024 * 1024), tmp
-
-
 class JsonlSink:
     """Write lines to `output` atomically (or to stdout when output is None or '-')."""
 
@@ -59,7 +53,7 @@ class JsonlSink:
             self._fh = sys.stdout.buffer
         else:
             Path(self.output).parent.mkdir(parents=True, exist_ok=True)
-            self._fh, self._tmp = _temp_beside(self.output)
+            self._fh, self._tmp = temp_beside(self.output)
         self._pos = 0
 
     def write(self, line: bytes, meta: LineMeta | None = None) -> None:
@@ -112,7 +106,7 @@ class JsonlSink:
         outputs: dict[str, tuple[IO[bytes], str]] = {}
         try:
             for name in order:
-                outputs[name] = _temp_beside(self._final(name))
+                outputs[name] = temp_beside(self._final(name))
             with open(self._tmp, "rb") as src:
                 data = src.read() if self._pos < 256 * 1024**2 else None
                 for i, name in enumerate(names):
