@@ -106,6 +106,15 @@ def _local_path(uri: str) -> tuple[str, bool] | None:
     return uri.replace("\\", "/"), False
 
 
+def _split_zip_root(root: str) -> tuple[str, str]:
+    """`export.zip!images/default` -> (`export.zip`, `images/default`); else (root, "")."""
+    if "!" in root:
+        path, _, prefix = root.partition("!")
+        if path.lower().endswith(".zip"):
+            return path, prefix.strip("/")
+    return root, ""
+
+
 def _inside(path: str, root: str) -> bool:
     """Whether a resolved absolute path lies in (or is) a resolved root."""
     if path == root:
@@ -132,20 +141,25 @@ class ImageStore:
         self.max_bytes = max_bytes
         self._sources: list[InputSource] = []
         self._real_roots: list[str] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
+        self._prefixes: list[str] = []
         for root in roots:
+            path, prefix = _split_zip_root(root)
             try:
-                source = open_input(root)
+                source = open_input(path)
             except InputError as err:
                 raise ConfigError(f"--images-root {root}: no such folder or zip") from err
+            if prefix and source.kind != "zip":
+                raise ConfigError(f"--images-root {root}: '!' names a folder inside a zip")
             real = os.path.realpath(source.path)
-            if real in seen:
+            if (real, prefix) in seen:
                 continue
-            seen.add(real)
+            seen.add((real, prefix))
             if source.kind == "file":
                 raise ConfigError(f"--images-root {root}: a file; give a folder or a zip")
             self._sources.append(source)
             self._real_roots.append(real)
+            self._prefixes.append(prefix)
         self._index: dict[str, list[_Entry]] | None = None
         self._zip_members: list[set[str]] = []
         self._real_folders: dict[str, str] = {}
@@ -153,7 +167,10 @@ class ImageStore:
     @property
     def roots(self) -> list[str]:
         """The roots searched, in order."""
-        return [s.path for s in self._sources]
+        return [
+            f"{s.path}!{p}" if p else s.path
+            for s, p in zip(self._sources, self._prefixes, strict=True)
+        ]
 
     # --- lookup ------------------------------------------------------------------------------
 
@@ -238,7 +255,7 @@ class ImageStore:
                 if os.path.isfile(joined):
                     return self._checked(uri, i, rel, self._realpath(joined))
             elif rel in self._members(i):
-                return Located(uri, "zip", source.path, member=rel, relpath=rel)
+                return Located(uri, "zip", source.path, member=self._member(i, rel), relpath=rel)
         return None
 
     def _realpath(self, path: str) -> str:
@@ -263,10 +280,15 @@ class ImageStore:
             )
         return Located(uri, "file", real, relpath=rel)
 
+    def _member(self, root: int, rel: str) -> str:
+        prefix = self._prefixes[root]
+        return f"{prefix}/{rel}" if prefix else rel
+
     def _located(self, uri: str, entry: _Entry) -> Located:
         source = self._sources[entry.root]
         if source.kind == "zip":
-            return Located(uri, "zip", source.path, member=entry.relpath, relpath=entry.relpath)
+            member = self._member(entry.root, entry.relpath)
+            return Located(uri, "zip", source.path, member=member, relpath=entry.relpath)
         return self._checked(uri, entry.root, entry.relpath, entry.real)
 
     def _pick(self, uri: str, entries: list[_Entry], how: str) -> Located | None:
@@ -310,10 +332,14 @@ class ImageStore:
         for i, source in enumerate(self._sources):
             names: set[str] = set()
             if source.kind == "zip":
+                prefix = self._prefixes[i] + "/" if self._prefixes[i] else ""
                 for member in source.members():
-                    names.add(member)
-                    entry = _Entry(i, member, f"{self._real_roots[i]}!{member}")
-                    index.setdefault(posixpath.basename(member), []).append(entry)
+                    if not member.startswith(prefix):
+                        continue
+                    rel = member[len(prefix) :]
+                    names.add(rel)
+                    entry = _Entry(i, rel, f"{self._real_roots[i]}!{member}")
+                    index.setdefault(posixpath.basename(rel), []).append(entry)
             else:
                 for dirpath, dirnames, filenames in os.walk(source.path):
                     dirnames.sort()
