@@ -16,7 +16,6 @@ from typing import Any
 
 from annoconvert import registry
 from annoconvert.errors import (
-    AnnoconvertError,
     ConfigError,
     MediaError,
     RecipeError,
@@ -283,4 +282,4 @@ def _read(
     return iter(reader.read(inputs, options))
 
 
-__all__ = ["AnnoconvertError", "Converter", "RunStats", "run"]
+__all__ = ["Converter", "RunStats", "peek", "run"]
