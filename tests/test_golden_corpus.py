@@ -66,6 +66,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "ls_g_detection_qwen3": (["g_object_detection"], ["--box-format", "qwen3-vl"]),
     "ls_g_detection_xyxy": (["g_object_detection"], ["--box-format", "xyxy-px"]),
     "ls_h1_polygons": (["h1_polygons"], []),
+    "ls_h2_keypoints": (["h2_keypoints"], []),
     "ls_h3_brush": (["h3_brush"], []),
     "ls_i1_image_classification": (
         ["i1_image_classification"],
