@@ -97,3 +97,22 @@ def test_split_keeps_groups_together_and_is_deterministic(tmp_path: Path) -> Non
         "labelstudio", export, out, annotators="all", split="train=0.5,val=0.5", seed=3
     )
     assert {Path(f).name: Path(f).read_text() for f in again.files} == parts
+
+
+def test_dedupe_keeps_a_task_that_still_wrote_a_line(tmp_path: Path) -> None:
+    """Two annotators gave one task the same answer: --annotators all writes it twice,
+    --dedupe keeps one line, and the task counts as written (not rejected)."""
+    task = _task(1, "Where is my order?", "SUPPORT")
+    second = dict(task["annotations"][0])  # type: ignore[index]
+    second["id"], second["completed_by"] = 2, 2
+    task["annotations"] = [task["annotations"][0], second]  # type: ignore[index]
+    other = _task(2, "Pricing please", "SALES")
+    src = tmp_path / "export.json"
+    src.write_text(json.dumps([task, other]))
+    out = tmp_path / "out.jsonl"
+    result = annoconvert.convert(
+        "labelstudio", src, out, recipe="classification", annotators="all", dedupe=True
+    )
+    assert (result.read, result.written, result.rejected) == (2, 2, 0)
+    assert result.tasks_written == 2
+    assert len(out.read_text().splitlines()) == 2
