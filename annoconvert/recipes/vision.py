@@ -172,6 +172,17 @@ def control_order(task: Task, annotation: AnnotationSet, values: Mapping[str, An
     return order
 
 
+def _text_system(names: Sequence[str], templated: bool) -> str:
+    """The default system message: what the answer holds, in the control's own words."""
+    base = "You are a vision assistant. Look at the image and "
+    if len(names) == 1:
+        return base + f"write its {names[0].replace('_', ' ')}."
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    if templated:
+        return base + f"report {listed}."
+    return base + f"report {listed}, one 'Name: value' line each."
+
+
 class ImageToText:
     """Image plus written answers (caption, code, VQA answer, several fields) -> the text."""
 
@@ -218,11 +229,14 @@ class ImageToText:
         if answer == "":
             raise RecipeError("missing_answer", "the text answer is empty")
         prompt = _default_prompt(task, "Describe the image.")
+        default_system = _text_system(
+            control_order(task, annotation, answers), options.answer_template is not None
+        )
         return [
             make_example(
                 task,
                 annotation,
-                system=system_text(options, None, values),
+                system=system_text(options, default_system, values),
                 user=user_parts(task, images, options, values, prompt),
                 assistant=answer,
             )
