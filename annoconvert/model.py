@@ -445,7 +445,10 @@ class Message:
     @property
     def text(self) -> str:
         """The message's text parts joined (images left out)."""
-        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+        parts = self.parts
+        if len(parts) == 1 and isinstance(parts[0], TextPart):
+            return parts[0].text  # the common case, without a join
+        return "".join(p.text for p in parts if isinstance(p, TextPart))
 
 
 @dataclass(slots=True)
