@@ -28,6 +28,7 @@ from annoconvert.recipes.common import (
     task_values,
 )
 
+DEFAULT_SYSTEM = "You are a helpful assistant."
 USER_ROLES = frozenset({"user", "human", "customer", "client"})
 
 
@@ -76,8 +77,10 @@ class Dialogue:
         if options.system is not None:
             messages.append(Message("system", (TextPart(render(options.system, values)),)))
         system_turns = [t.text for t in task.turns if t.speaker == "system"]
-        if options.system is None and system_turns:
-            messages.append(Message("system", (TextPart("\n".join(system_turns)),)))
+        if options.system is None:
+            # the dialogue's own system turns, else a neutral persona (set yours with --system)
+            persona = "\n".join(system_turns) or DEFAULT_SYSTEM
+            messages.append(Message("system", (TextPart(persona),)))
         weight = 0 if options.train_on == "last" else None
         pending_images = list(image_parts(images, options))
         for turn in task.turns:
