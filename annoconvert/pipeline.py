@@ -25,7 +25,7 @@ from annoconvert.errors import (
 from annoconvert.model import AnnotationSet, Example, PreparedImage, Reject, Task, Warning_
 from annoconvert.options import BUILTIN_PLACEHOLDERS, TEMPLATE_OPTIONS, Options, template_fields
 from annoconvert.output import Output, split_assigner
-from annoconvert.policy import disagreement, select
+from annoconvert.policy import PolicyReject, select
 from annoconvert.recipes.auto import choose_recipe
 from annoconvert.registry import Recipe
 from annoconvert.writers.sink import JsonlSink, LineMeta
@@ -140,13 +140,15 @@ class Converter:
                 self.record(item)
                 continue
             self.stats.read += 1
-            if disagreement(item):
-                self.stats.disagreed += 1
             try:
                 selection = select(item, self.options.annotators)
             except TaskError as err:
+                if isinstance(err, PolicyReject) and err.disagreed:
+                    self.stats.disagreed += 1
                 self.record(_reject(item, err.code, err.message))
                 continue
+            if selection.disagreed:
+                self.stats.disagreed += 1
             yield item, selection.chosen
 
     def record(self, reject: Reject) -> None:

@@ -192,19 +192,25 @@ def _latest(sets: Sequence[AnnotationSet]) -> AnnotationSet:
     return best
 
 
-def disagreement(task: Task) -> bool:
-    """True when the task's non-cancelled annotators gave different answers."""
-    live = [a for a in task.annotations if not a.cancelled]
-    return len(live) > 1 and len(group_answers(live)) > 1
+class PolicyReject(TaskError):
+    """A policy's reject; `disagreed` says whether the task's annotators disagreed, which the
+    run counts for rejected tasks too."""
+
+    def __init__(self, code: str, message: str, *, disagreed: bool = False):
+        super().__init__(code, message)
+        self.disagreed = disagreed
 
 
 def select(task: Task, policy: str) -> Selection:
-    """Apply an annotator policy to a task; TaskError with a code when it yields nothing."""
+    """Apply an annotator policy to a task; PolicyReject (a TaskError) when it yields nothing.
+
+    The answers are grouped once here; `Selection.disagreed` and `PolicyReject.disagreed`
+    carry what the grouping found."""
     live = [a for a in task.annotations if not a.cancelled]
     if not live:
         if task.annotations:
-            raise TaskError("not_annotated", "every annotator skipped (cancelled) this task")
-        raise TaskError("not_annotated", "the task has no annotation")
+            raise PolicyReject("not_annotated", "every annotator skipped (cancelled) this task")
+        raise PolicyReject("not_annotated", "the task has no annotation")
     groups = group_answers(live) if len(live) > 1 else [live]
     disagreed = len(groups) > 1
     if task.fields.get("__collaborative__") and policy in ("majority", "agreed"):
@@ -214,24 +220,30 @@ def select(task: Task, policy: str) -> Selection:
     if policy == "ground-truth":
         truth = [a for a in live if a.ground_truth]
         if not truth:
-            raise TaskError("no_ground_truth", "no annotation of this task is marked ground truth")
+            raise PolicyReject(
+                "no_ground_truth",
+                "no annotation of this task is marked ground truth",
+                disagreed=disagreed,
+            )
         return Selection((truth[0],), disagreed)
     if policy == "all":
         return Selection(tuple(live), disagreed)
     if policy == "agreed":
         if disagreed:
-            raise TaskError(
+            raise PolicyReject(
                 "annotators_disagree",
                 f"{len(live)} annotators gave {len(groups)} different answers",
+                disagreed=disagreed,
             )
         return Selection((_latest(live),), disagreed)
     if policy == "majority":
         sizes = sorted((len(g) for g in groups), reverse=True)
         if len(sizes) > 1 and sizes[0] == sizes[1]:
-            raise TaskError(
+            raise PolicyReject(
                 "annotator_tie",
                 f"{len(live)} annotators split {'/'.join(map(str, sizes))} with no majority",
+                disagreed=disagreed,
             )
         winner = max(groups, key=len)
         return Selection((_latest(winner),), disagreed)
-    raise TaskError("bad_policy", f"unknown annotator policy {policy!r}")
+    raise PolicyReject("bad_policy", f"unknown annotator policy {policy!r}", disagreed=disagreed)
