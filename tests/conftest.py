@@ -12,6 +12,29 @@ FIXTURES = ROOT / "fixtures"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+LABELSTUDIO_PROJECTS = [
+    "a_text_classification",
+    "b_multilabel_classification",
+    "c_ner",
+    "d_summarization",
+    "e_dialogue",
+    "f1_extraction_fields",
+    "f2_extraction_perregion",
+    "g_object_detection",
+    "h1_polygons",
+    "h2_keypoints",
+    "h3_brush",
+    "i1_image_classification",
+    "i2_image_captioning",
+    "i3_vqa",
+    "j_taxonomy_rating_relations",
+    "k_pairwise",
+    "l_thermal_multifield",
+    "m_image_to_code",
+]
+"""The real Label Studio projects in ../shared/corpus/labelstudio (see its README)."""
+
+
 def corpus_path(*parts: str) -> Path:
     """A path inside ../shared/corpus; fails under CI when missing, skips elsewhere."""
     path = CORPUS.joinpath(*parts)

@@ -26,28 +26,9 @@ from annoconvert.model import (
 )
 from annoconvert.readers.labelstudio import READER, read_file
 from annoconvert.readers.labelstudio_config import parse_label_config
-from tests.conftest import corpus_path
+from tests.conftest import LABELSTUDIO_PROJECTS, corpus_path
 
-PROJECTS = [
-    "a_text_classification",
-    "b_multilabel_classification",
-    "c_ner",
-    "d_summarization",
-    "e_dialogue",
-    "f1_extraction_fields",
-    "f2_extraction_perregion",
-    "g_object_detection",
-    "h1_polygons",
-    "h2_keypoints",
-    "h3_brush",
-    "i1_image_classification",
-    "i2_image_captioning",
-    "i3_vqa",
-    "j_taxonomy_rating_relations",
-    "k_pairwise",
-    "l_thermal_multifield",
-    "m_image_to_code",
-]
+PROJECTS = LABELSTUDIO_PROJECTS
 EXPORTS = ["JSON.json", "JSON_MIN.json", "snapshot_full_JSON.json", "snapshot_full_JSON_MIN.json"]
 
 

@@ -15,29 +15,10 @@ import pytest
 from annoconvert.model import TASK_ADAPTER, Task
 from annoconvert.options import Options
 from annoconvert.registry import reader
-from tests.conftest import FIXTURES, corpus_path
+from tests.conftest import FIXTURES, LABELSTUDIO_PROJECTS, corpus_path
 
 GOLDEN = FIXTURES / "labelstudio_golden"
-PROJECTS = [
-    "a_text_classification",
-    "b_multilabel_classification",
-    "c_ner",
-    "d_summarization",
-    "e_dialogue",
-    "f1_extraction_fields",
-    "f2_extraction_perregion",
-    "g_object_detection",
-    "h1_polygons",
-    "h2_keypoints",
-    "h3_brush",
-    "i1_image_classification",
-    "i2_image_captioning",
-    "i3_vqa",
-    "j_taxonomy_rating_relations",
-    "k_pairwise",
-    "l_thermal_multifield",
-    "m_image_to_code",
-]
+PROJECTS = LABELSTUDIO_PROJECTS
 
 
 def _dump(project: str) -> list[object]:

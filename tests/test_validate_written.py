@@ -12,28 +12,9 @@ import pytest
 
 import annoconvert
 from annoconvert.quality.validate import validate_file
-from tests.conftest import corpus_path
+from tests.conftest import LABELSTUDIO_PROJECTS, corpus_path
 
-LS = [
-    "a_text_classification",
-    "b_multilabel_classification",
-    "c_ner",
-    "d_summarization",
-    "e_dialogue",
-    "f1_extraction_fields",
-    "f2_extraction_perregion",
-    "g_object_detection",
-    "h1_polygons",
-    "h2_keypoints",
-    "h3_brush",
-    "i1_image_classification",
-    "i2_image_captioning",
-    "i3_vqa",
-    "j_taxonomy_rating_relations",
-    "k_pairwise",
-    "l_thermal_multifield",
-    "m_image_to_code",
-]
+LS = LABELSTUDIO_PROJECTS
 ALLOWED = {"too_few_examples"}
 
 

@@ -3,7 +3,6 @@ registry so plugin readers get the same command line."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, get_args
 
 import click
@@ -214,6 +213,3 @@ def run_command(name: str, inputs: tuple[str, ...], params: dict[str, Any]) -> i
     if not quiet:
         print_summary(stats, output, options)
     return 0
-
-
-ProgressCallback = Callable[[int], None]
