@@ -1,8 +1,12 @@
 """COCO reader: instances, stuff, person_keypoints, captions, Datumaro labels, image_info.
 
-Each annotation file is loaded once with orjson while the garbage collector is paused (a bulk
-load of millions of small objects is ~4x slower with it running, DESIGN.md §9); an index
-image id -> annotation records (references into the document, not copies) is built once.
+A plain COCO file (one JSON object whose `images`, `annotations` and `categories` are lists) is
+parsed with orjson in slices of about a megabyte, with the garbage collector paused (a bulk
+load of millions of small objects is ~4x slower with it running, DESIGN.md §9). Each image is
+kept as a tuple and each annotation as its compact JSON in one buffer, indexed by image id:
+a full load holds 10-16x the file in Python objects, this index under 1x. Any other layout
+(a bare list, a truncated file, odd top-level values) is read the general way: one orjson load
+for a small file, ijson passes for a large one, which also say what is wrong with it.
 Regions are converted lazily, one image at a time.
 
 Files of one export folder and subset (`instances_train.json`, `person_keypoints_train.json`,
@@ -19,10 +23,15 @@ they sit in a folder with other COCO files.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+import io
+import mmap
+import re
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 
 from annoconvert.errors import ParseError, ShapeError, TaskError
@@ -38,19 +47,25 @@ if TYPE_CHECKING:
 NAME = "coco"
 _INSTANCE_KINDS = frozenset({"instances", "stuff", "person_keypoints"})
 
+Buffer = bytes | mmap.mmap
+"""A whole annotation file: mapped from disk, or read (a zip member)."""
+Image = tuple[Any, Any, Any, Any]
+"""An image record as (id, file_name or None when not a string, width, height)."""
+_NO_RECORD: Any = object()
+"""The id of an `images` entry that is not a JSON object."""
 
-@dataclass
-class _Doc:
-    """One loaded annotation file and its index."""
 
-    file: CocoFile
-    display: str
-    images: list[dict[str, Any]]
-    categories: dict[Any, dict[str, Any]]
-    by_image: dict[Any, list[dict[str, Any] | bytes]] = field(default_factory=dict)
-    """Annotations by image id: dicts, or their JSON bytes for a large file (see STREAM_FROM)."""
-    id_by_name: dict[str, Any] = field(default_factory=dict)
-    duplicate_ids: set[Any] = field(default_factory=set)
+def _image(img: Any) -> Image:
+    """Only what the reader uses of an image record (licence, URLs and dates dropped)."""
+    if not isinstance(img, dict):
+        return (_NO_RECORD, None, None, None)
+    name = img.get("file_name")
+    return (
+        img.get("id"),
+        name if isinstance(name, str) else None,
+        img.get("width"),
+        img.get("height"),
+    )
 
 
 def _key(value: Any) -> Any:
@@ -61,16 +76,297 @@ def _key(value: Any) -> Any:
     return repr(value)
 
 
-def _load(source: InputSource, f: CocoFile) -> Any:
-    display = source.display(f.member)
+class _Annotations:
+    """Annotation records by image id, each kept as its compact JSON in one shared buffer.
+
+    A dict per record costs ~10x its JSON (DESIGN.md: the index stays under 2x the file).
+    `image_id` (the index says it) and `area` (unused) are dropped from the stored JSON.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._starts = array("q")
+        self._slots = array("q")
+        self._order = array("q")
+        self._bounds = array("q", [0])
+        self.slot_of: dict[Any, int] = {}
+        """Image id -> slot, in the order the ids first appear among the annotations."""
+        self.first: Any = None
+        self.empty = True
+
+    def add(self, items: list[Any]) -> None:
+        """Index records (the dicts are consumed); entries that are not objects are skipped."""
+        if self.empty and items:
+            self.first, self.empty = items[0], False
+        buf, starts, slots, slot_of, dumps = (
+            self._buf,
+            self._starts,
+            self._slots,
+            self.slot_of,
+            orjson.dumps,
+        )
+        for ann in items:
+            if not isinstance(ann, dict):
+                continue
+            key = _key(ann.pop("image_id", None))
+            ann.pop("area", None)
+            slot = slot_of.get(key)
+            if slot is None:
+                slot = slot_of[key] = len(slot_of)
+            starts.append(len(buf))
+            slots.append(slot)
+            buf += dumps(ann)
+            buf += b","
+
+    def close(self) -> None:
+        """Group the records by image (stable: file order within an image)."""
+        self._starts.append(len(self._buf))
+        slots = np.frombuffer(self._slots, dtype=np.int64)
+        order = np.argsort(slots, kind="stable").astype(np.int64)
+        counts = np.bincount(slots, minlength=len(self.slot_of)).astype(np.int64)
+        self._order = array("q", order.tobytes())
+        self._bounds = array(
+            "q", np.concatenate(([0], np.cumsum(counts))).astype(np.int64).tobytes()
+        )
+        self._slots = array("q")
+        self.first = None if self.empty else self.first
+
+    def count(self, slot: int) -> int:
+        """How many records the image in `slot` has."""
+        return self._bounds[slot + 1] - self._bounds[slot]
+
+    def records(self, key: Any) -> list[Any]:
+        """The records of one image id as dicts, in file order."""
+        slot = self.slot_of.get(key)
+        if slot is None:
+            return []
+        lo, hi = self._bounds[slot], self._bounds[slot + 1]
+        order, starts, buf = self._order, self._starts, self._buf
+        first, last = order[lo], order[hi - 1]
+        if last - first == hi - lo - 1:  # adjacent in the file (the usual case): one parse
+            records: list[Any] = orjson.loads(
+                b"[" + buf[starts[first] : starts[last + 1] - 1] + b"]"
+            )
+            return records
+        return [orjson.loads(buf[starts[i] : starts[i + 1] - 1]) for i in order[lo:hi]]
+
+
+@dataclass
+class _Doc:
+    """One loaded annotation file and its index."""
+
+    file: CocoFile
+    display: str
+    images: list[Image]
+    categories: dict[Any, dict[str, Any]]
+    annotations: _Annotations
+    duplicate_ids: set[Any] = field(default_factory=set)
+
+
+@dataclass
+class _Parsed:
+    """What a loader returns: compact images, categories, the annotation index."""
+
+    images: list[Image]
+    categories: list[Any]
+    annotations: _Annotations
+
+
+class _NotPlain(Exception):
+    """The file is not one plain COCO object; the general loaders read it (and say why)."""
+
+
+CHUNK = 1 << 20
+"""Bytes of an array parsed at once by the plain-file loader."""
+_BETWEEN = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
+_KEY = re.compile(rb'[ \t\r\n]*("(?:[^"\\]|\\.)*")[ \t\r\n]*:[ \t\r\n]*')
+_WS = re.compile(rb"[ \t\r\n]*")
+
+
+def _skip_ws(raw: Buffer, pos: int) -> int:
+    m = _WS.match(raw, pos)
+    return m.end() if m else pos
+
+
+def _byte_pos(doc: bytes, start: int, chars: int) -> int:
+    """Byte offset in `doc` of the character offset `chars` counted from `start` (orjson's
+    error positions count characters)."""
+    piece = doc[start : start + 4 * chars]
+    if piece.isascii():
+        return start + chars
+    return start + len(piece.decode("utf-8", "ignore")[:chars].encode())
+
+
+def _trailing(doc: bytes, err: orjson.JSONDecodeError) -> int | None:
+    """Where the value that opens `doc` ends, when `err` says text follows it."""
+    if err.pos >= len(doc):
+        return None  # the text ended inside the value
+    end = _byte_pos(doc, 0, err.pos)
+    return end if end < len(doc) else None
+
+
+def _value_end(raw: Buffer, pos: int) -> int:
+    """The position after the (non-array) JSON value starting at `pos` (a growing window:
+    the text after the value makes the parse fail right where the value ends)."""
+    size = 4096
+    while True:
+        doc = raw[pos : pos + size]
+        try:
+            orjson.loads(doc)
+        except orjson.JSONDecodeError as err:
+            end = _trailing(doc, err)
+            if end is not None:
+                try:
+                    orjson.loads(doc[:end])
+                except orjson.JSONDecodeError:
+                    raise _NotPlain from None
+                return pos + end
+        if pos + size >= len(raw):
+            raise _NotPlain
+        size *= 4
+
+
+def _drop(raw: Buffer, upto: int) -> None:
+    """Let the kernel drop the mapped pages before `upto` (read once; keeps RSS flat)."""
+    if isinstance(raw, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        raw.madvise(mmap.MADV_DONTNEED, 0, upto - upto % mmap.PAGESIZE)
+
+
+def _array(raw: Buffer, pos: int, sink: Callable[[list[Any]], object]) -> int:
+    """Parse the JSON array opening at `raw[pos]` in slices of about CHUNK bytes; the position
+    after its `]`.
+
+    A slice is cut between two objects (`},{`) and checked by parsing it: a cut inside a string
+    or a nested value does not parse, and the slice then grows. A slice that runs past the
+    array's end parses up to its `]` and says where it is.
+    """
+    p = _skip_ws(raw, pos + 1)
+    if raw[p : p + 1] == b"]":
+        return p + 1
+    want = CHUNK
+    while True:
+        m = _BETWEEN.search(raw, p + want)
+        cut = m.start() + 1 if m else len(raw)
+        doc = b"[" + raw[p:cut] + b"]"
+        try:
+            items = orjson.loads(doc)
+        except orjson.JSONDecodeError as err:
+            close = _trailing(doc, err)
+            if close is not None:
+                close = doc.rfind(b"]", 0, close)  # the array's own `]`
+                try:
+                    sink(orjson.loads(doc[: close + 1]))
+                except orjson.JSONDecodeError:
+                    pass
+                else:
+                    return p + close
+            if m is None:
+                raise _NotPlain from None
+            want *= 2
+            continue
+        if m is None:
+            raise _NotPlain  # the file ends inside the array
+        sink(items)
+        p, want = m.end() - 1, CHUNK
+        _drop(raw, p)
+
+
+def _ignore(items: list[Any]) -> None:
+    """A sink for arrays the reader does not use (licenses)."""
+
+
+def _load_plain(raw: Buffer, start: int = 0) -> _Parsed:
+    """A plain COCO object read slice by slice (see the module docstring); _NotPlain else."""
+    parsed = _Parsed([], [], _Annotations())
+    images = parsed.images
+
+    def add_images(items: list[Any]) -> None:
+        images.extend(map(_image, items))
+
+    sinks: dict[str, Callable[[list[Any]], object]] = {
+        "images": add_images,
+        "categories": parsed.categories.extend,
+        "annotations": parsed.annotations.add,
+    }
+    pos = _skip_ws(raw, start)
+    if raw[pos : pos + 1] != b"{":
+        raise _NotPlain
+    pos += 1
+    seen: set[str] = set()
+    while True:
+        m = _KEY.match(raw, pos)
+        if m is None:
+            raise _NotPlain
+        try:
+            key = orjson.loads(m.group(1))
+        except orjson.JSONDecodeError:
+            raise _NotPlain from None
+        if key in seen:
+            raise _NotPlain  # a repeated key: the general loader's rule decides
+        seen.add(key)
+        pos = m.end()
+        if raw[pos : pos + 1] == b"[":
+            pos = _array(raw, pos, sinks.get(key, _ignore))
+        elif key in sinks:
+            raise _NotPlain  # not a list: the shape check says so
+        else:
+            pos = _value_end(raw, pos)
+        pos = _skip_ws(raw, pos)
+        sep = raw[pos : pos + 1]
+        pos += 1
+        if sep == b"}":
+            break
+        if sep != b",":
+            raise _NotPlain
+    if _skip_ws(raw, pos) != len(raw) or "images" not in seen:
+        raise _NotPlain
+    return parsed
+
+
+def _parsed(data: dict[str, Any]) -> _Parsed:
+    """A fully loaded document as the compact index."""
+    parsed = _Parsed(
+        [_image(img) for img in data["images"]], list(data.get("categories") or []), _Annotations()
+    )
+    anns = data.get("annotations") or []
+    parsed.annotations.add(anns)
+    return parsed
+
+
+def _load(source: InputSource, f: CocoFile, display: str) -> _Parsed:
     with source.open(f.member) as fh:
-        raw = fh.read()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 byte order mark, as some Windows editors write
+        try:  # a file on disk is mapped, not read: its pages are dropped once parsed
+            raw: Buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError, io.UnsupportedOperation):  # a zip member, an empty file
+            raw = fh.read()
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise ParseError(f"not valid JSON: {err}", file=display) from None
+        return _load_raw(source, f, display, raw)
+    finally:
+        if isinstance(raw, mmap.mmap):
+            raw.close()
+
+
+def _load_raw(source: InputSource, f: CocoFile, display: str, raw: Buffer) -> _Parsed:
+    start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0  # a UTF-8 byte order mark (Windows editors)
+    try:
+        parsed = _load_plain(raw, start)
+    except _NotPlain:
+        pass
+    else:
+        parsed.annotations.close()
+        return parsed
+    if len(raw) >= STREAM_FROM:
+        parsed = _load_streaming(source, f, display)
+    else:
+        try:
+            data = orjson.loads(raw[start:])
+        except orjson.JSONDecodeError as err:
+            raise ParseError(f"not valid JSON: {err}", file=display) from None
+        _check_shape(data, display)
+        parsed = _parsed(data)
+        del data
+    parsed.annotations.close()
+    return parsed
 
 
 def _check_shape(data: Any, display: str) -> None:
@@ -87,40 +383,25 @@ def _check_shape(data: Any, display: str) -> None:
             raise ShapeError(f"{key!r} is not a list", file=display, locator=key)
 
 
-def is_panoptic(f: CocoFile, data: dict[str, Any]) -> bool:
+def is_panoptic(f: CocoFile, parsed: _Parsed) -> bool:
     """Panoptic by content (annotations carrying `segments_info`), by name when it has none.
 
     The panopticapi's `panoptic_coco_detection_format.json` is named panoptic but holds
     instances, so content wins.
     """
-    anns = data.get("annotations") or []
-    first = anns[0] if anns else None
-    if isinstance(first, tuple):  # streamed: (image id, JSON bytes)
-        first = orjson.loads(first[1])
+    first = parsed.annotations.first
     if isinstance(first, dict):
         return "segments_info" in first
     return f.kind == "panoptic"
 
 
 STREAM_FROM = 16 * 1024**2
-"""Annotation files from this size on are read in passes with ijson, each annotation kept as
-its compact JSON bytes until its image comes: a full load holds 10-16x the file in Python
-objects, this about 1.5x (DESIGN.md: under 2x the file)."""
+"""A file that is not plain COCO (see _load_plain) is read in ijson passes from this size on
+(a full load holds 10-16x the file in Python objects)."""
 
 
-IMAGE_FIELDS = ("id", "file_name", "width", "height")
-
-
-def _image_fields(img: Any) -> Any:
-    """An image record with only what the reader uses (licence, URLs and dates dropped)."""
-    if not isinstance(img, dict):
-        return img
-    return {k: img[k] for k in IMAGE_FIELDS if k in img}
-
-
-def _load_streaming(source: InputSource, f: CocoFile, display: str) -> Any:
-    """`images` and `categories` as objects, `annotations` as (image id, JSON bytes) pairs
-    (three passes over the file)."""
+def _load_streaming(source: InputSource, f: CocoFile, display: str) -> _Parsed:
+    """Images, categories and the annotation index in three ijson passes over the file."""
     import ijson
 
     def items(prefix: str) -> Iterator[Any]:
@@ -131,50 +412,36 @@ def _load_streaming(source: InputSource, f: CocoFile, display: str) -> Any:
         with source.open(f.member) as fh:
             head = next(ijson.parse(fh), None)
         if head is not None and head[1] == "start_array":
-            return []  # a bare list: _check_shape says what it is
+            _check_shape([], display)
         if head is None or head[1] != "start_map":
-            return {}
-        data: dict[str, Any] = {
-            "images": [_image_fields(img) for img in items("images.item")],
-            "categories": list(items("categories.item")),
-        }
-        dumps = orjson.dumps
-        # orjson's result keeps its whole output buffer (about 4 KB for a 150-byte object):
-        # a copy holds just the bytes, 1 GB -> 60 MB for 250k annotations
-        data["annotations"] = [
-            (_key(a.get("image_id")), bytes(memoryview(dumps(a)))) if isinstance(a, dict) else a
-            for a in items("annotations.item")
-        ]
+            _check_shape({}, display)
+        parsed = _Parsed(
+            [_image(img) for img in items("images.item")],
+            list(items("categories.item")),
+            _Annotations(),
+        )
+        batch: list[Any] = []
+        for ann in items("annotations.item"):
+            batch.append(ann)
+            if len(batch) >= 1024:
+                parsed.annotations.add(batch)
+                batch = []
+        parsed.annotations.add(batch)
     except ijson.JSONError as err:
         raise ParseError(f"not valid JSON: {err}", file=display) from None
-    return data
+    return parsed
 
 
-def _index(f: CocoFile, display: str, data: dict[str, Any]) -> _Doc:
-    cats = {_key(c.get("id")): c for c in data.get("categories") or [] if isinstance(c, dict)}
-    doc = _Doc(f, display, data["images"], cats)
+def _index(f: CocoFile, display: str, parsed: _Parsed) -> _Doc:
+    cats = {_key(c.get("id")): c for c in parsed.categories if isinstance(c, dict)}
+    doc = _Doc(f, display, parsed.images, cats, parsed.annotations)
     seen_ids: set[Any] = set()
-    for img in doc.images:
-        if isinstance(img, dict) and isinstance(img.get("file_name"), str):
-            image_id = _key(img.get("id"))
-            if image_id in seen_ids:
-                doc.duplicate_ids.add(image_id)
-            seen_ids.add(image_id)
-            doc.id_by_name.setdefault(img["file_name"], image_id)
-    by_image = doc.by_image
-    for ann in data.get("annotations") or []:
-        stored: dict[str, Any] | bytes
-        if isinstance(ann, tuple):  # (image id, JSON bytes) from _load_streaming
-            key, stored = ann
-        elif isinstance(ann, dict):
-            key, stored = _key(ann.get("image_id")), ann
-        else:
-            continue
-        bucket = by_image.get(key)
-        if bucket is None:
-            by_image[key] = [stored]
-        else:
-            bucket.append(stored)
+    for image_id, name, _, _ in doc.images:
+        if name is not None:
+            key = _key(image_id)
+            if key in seen_ids:
+                doc.duplicate_ids.add(key)
+            seen_ids.add(key)
     return doc
 
 
@@ -210,8 +477,7 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
     seen: set[Any] = set()
     for doc, image_id in image_docs:
         kind = doc.file.kind
-        for n, stored in enumerate(doc.by_image.get(image_id, ())):
-            ann = orjson.loads(stored) if isinstance(stored, bytes) else stored
+        for n, ann in enumerate(doc.annotations.records(image_id)):
             loc = f"annotations[image_id={image_id}][{n}]"
             if kind == "captions":
                 regions.append(cr.caption_region(ann, loc))
@@ -253,80 +519,102 @@ def _size(width: Any, height: Any, loc: str) -> tuple[int, int]:
     )
 
 
+def _image_rejects(doc: _Doc) -> tuple[list[Reject], set[int]]:
+    """Rejects for the file's unusable image records, and their indexes."""
+    rejects: list[Reject] = []
+    bad: set[int] = set()
+    names_here: set[str] = set()
+    for i, (raw_id, name, _, _) in enumerate(doc.images):
+        if name is None:
+            code, reason = "bad_image", "image record has no string 'file_name'"
+        elif _key(raw_id) in doc.duplicate_ids:
+            code = "duplicate_image_id"
+            reason = (
+                f"image id {raw_id!r} is listed more than once, so its annotations "
+                "cannot be told apart"
+            )
+        elif name in names_here:
+            code, reason = "duplicate_image", f"file_name {name!r} is listed twice in this file"
+        else:
+            names_here.add(name)
+            continue
+        rejects.append(Reject(_opt_id(raw_id), doc.display, f"images[{i}]", code, reason))
+        bad.add(i)
+    return rejects, bad
+
+
+def _ids_by_name(doc: _Doc) -> dict[str, Any]:
+    """file_name -> image id for the file's usable records (first one wins)."""
+    out: dict[str, Any] = {}
+    for raw_id, name, _, _ in doc.images:
+        if name is not None and _key(raw_id) not in doc.duplicate_ids:
+            out.setdefault(name, _key(raw_id))
+    return out
+
+
 def _group_tasks(docs: list[_Doc], subset: str | None) -> Iterator[Task | Reject]:
     """One Task per image listed by any file of the group, in first-listed order."""
     fields = _label_lists(docs)
-    order: dict[str, tuple[_Doc, int, dict[str, Any]]] = {}
+    bads: list[set[int]] = []
     for doc in docs:
-        names_here: set[str] = set()
+        rejects, bad = _image_rejects(doc)
+        yield from rejects
+        bads.append(bad)
+    if len(docs) == 1:  # one file: no name matching, no table of names
+        doc, bad = docs[0], bads[0]
         for i, img in enumerate(doc.images):
-            if not isinstance(img, dict) or not isinstance(img.get("file_name"), str):
-                yield Reject(
-                    _opt_id(img.get("id")) if isinstance(img, dict) else None,
-                    doc.display,
-                    f"images[{i}]",
-                    "bad_image",
-                    "image record has no string 'file_name'",
-                )
-                continue
-            name = img["file_name"]
-            image_id = _key(img.get("id"))
-            if image_id in doc.duplicate_ids:
-                yield Reject(
-                    _opt_id(img.get("id")),
-                    doc.display,
-                    f"images[{i}]",
-                    "duplicate_image_id",
-                    f"image id {img.get('id')!r} is listed more than once, so its annotations "
-                    "cannot be told apart",
-                )
-                continue
-            if name in names_here:
-                yield Reject(
-                    _opt_id(img.get("id")),
-                    doc.display,
-                    f"images[{i}]",
-                    "duplicate_image",
-                    f"file_name {name!r} is listed twice in this file",
-                )
-                continue
-            names_here.add(name)
-            order.setdefault(name, (doc, i, img))
-    for name, (first, i, img) in order.items():
-        raw_id = _opt_id(img.get("id"))
-        task_id: int | str = raw_id if raw_id is not None else name
-        per_doc = [(d, d.id_by_name[name]) for d in docs if name in d.id_by_name]
-        width, height = img.get("width"), img.get("height")
-        try:
-            regions = _regions(per_doc, width, height)
-        except TaskError as err:
-            yield Reject(
-                task_id, first.display, err.locator or f"images[{i}]", err.code, err.message
-            )
-            continue
-        yield Task(
-            id=task_id,
-            source=Source(NAME, first.display, f"images[{i}]"),
-            images=(
-                ImageRef(
-                    uri=name,
-                    width=_opt_int(width),
-                    height=_opt_int(height),
-                    hint=f"{subset}/{name}" if subset else None,
-                ),
-            ),
-            fields=fields,
-            annotations=(AnnotationSet(regions=tuple(regions)),),
-            subset=subset,
-        )
+            if i not in bad:
+                yield _task(doc, i, img, [(doc, _key(img[0]))], fields, subset)
+    else:
+        order: dict[str, tuple[_Doc, int]] = {}
+        for doc, bad in zip(docs, bads, strict=True):
+            for i, img in enumerate(doc.images):
+                if i not in bad:
+                    order.setdefault(img[1], (doc, i))
+        by_name = [_ids_by_name(d) for d in docs]
+        for name, (first, i) in order.items():
+            per_doc = [(d, ids[name]) for d, ids in zip(docs, by_name, strict=True) if name in ids]
+            yield _task(first, i, first.images[i], per_doc, fields, subset)
     yield from _orphans(docs)
+
+
+def _task(
+    doc: _Doc,
+    i: int,
+    img: Image,
+    per_doc: list[tuple[_Doc, Any]],
+    fields: dict[str, JsonValue],
+    subset: str | None,
+) -> Task | Reject:
+    raw_id, name, width, height = img
+    opt_id = _opt_id(raw_id)
+    task_id: int | str = opt_id if opt_id is not None else name
+    try:
+        regions = _regions(per_doc, width, height)
+    except TaskError as err:
+        return Reject(task_id, doc.display, err.locator or f"images[{i}]", err.code, err.message)
+    return Task(
+        id=task_id,
+        source=Source(NAME, doc.display, f"images[{i}]"),
+        images=(
+            ImageRef(
+                uri=name,
+                width=_opt_int(width),
+                height=_opt_int(height),
+                hint=f"{subset}/{name}" if subset else None,
+            ),
+        ),
+        fields=fields,
+        annotations=(AnnotationSet(regions=tuple(regions)),),
+        subset=subset,
+    )
 
 
 def _orphans(docs: list[_Doc]) -> Iterator[Reject]:
     """Annotations whose image_id names no image of their file (never dropped silently)."""
     for doc in docs:
-        known = {_key(img.get("id")) for img in doc.images if isinstance(img, dict)}
-        for image_id, anns in doc.by_image.items():
+        known = {_key(img[0]) for img in doc.images if img[0] is not _NO_RECORD}
+        for image_id, slot in doc.annotations.slot_of.items():
             if image_id in doc.duplicate_ids:
                 continue  # rejected with their images
             if image_id not in known:
@@ -335,8 +623,8 @@ def _orphans(docs: list[_Doc]) -> Iterator[Reject]:
                     doc.display,
                     f"annotations[image_id={image_id}]",
                     "unknown_image",
-                    f"{len(anns)} annotation(s) refer to image_id {image_id!r}, "
-                    "which is not in 'images'",
+                    f"{doc.annotations.count(slot)} annotation(s) refer to image_id "
+                    f"{image_id!r}, which is not in 'images'",
                 )
 
 
@@ -374,12 +662,8 @@ def _read_group(source: InputSource, group: list[CocoFile], alone: bool) -> Iter
     try:
         for f in group:
             display = source.display(f.member)
-            if source.size(f.member) >= STREAM_FROM:
-                data = _load_streaming(source, f, display)
-            else:
-                data = _load(source, f)
-            _check_shape(data, display)
-            if is_panoptic(f, data):
+            parsed = _load(source, f, display)
+            if is_panoptic(f, parsed):
                 if alone:
                     raise ShapeError(
                         "COCO panoptic files are not read (their masks are PNG segment maps); "
@@ -398,8 +682,8 @@ def _read_group(source: InputSource, group: list[CocoFile], alone: bool) -> Iter
                 continue
             if f.kind == "panoptic":
                 f = replace(f, kind="instances")
-            docs.append(_index(f, display, data))
-            del data
+            docs.append(_index(f, display, parsed))
+            del parsed
     finally:
         gc.freeze()
         if enabled:
