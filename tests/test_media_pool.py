@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from annoconvert.errors import MediaError
 from annoconvert.media import MediaPipeline
@@ -74,3 +76,56 @@ def test_one_bad_image_rejects_only_its_task() -> None:
         "missing_image",
         "ok",
     ]
+
+
+def _photos(folder: Path, n: int) -> list[str]:
+    """`n` distinct 1500x1000 JPEGs: exactly POOL_MIN_PIXELS, so their pixel work is pooled."""
+    names = []
+    for i in range(n):
+        img = Image.effect_noise((1500, 1000), 10 + i).convert("RGB")
+        img.save(folder / f"p{i}.jpg", "JPEG", quality=80)
+        names.append(f"p{i}.jpg")
+    return names
+
+
+def test_large_photos_go_to_the_pool_with_a_bounded_number_in_flight(tmp_path: Path) -> None:
+    assert pool_module.POOL_MIN_PIXELS <= 1500 * 1000
+    names = _photos(tmp_path, 14)
+    options = Options(workers=2, max_image_side=300)
+    media = MediaPipeline(options, [str(tmp_path)])
+    submitted = 0
+    most_in_flight = 0
+    real_pool = media.pool
+
+    def counting_pool() -> Any:
+        pool = real_pool()
+        submit = pool.submit
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal submitted
+            submitted += 1
+            return submit(*args, **kwargs)
+
+        pool.submit = counted  # type: ignore[method-assign]
+        media.pool = lambda: pool  # type: ignore[method-assign]
+        return pool
+
+    media.pool = counting_pool  # type: ignore[method-assign]
+    pooled = []
+    with media:
+        for done, (name, images, _) in enumerate(
+            media.prepare_ordered(names, lambda n: [ImageRef(n)])
+        ):
+            most_in_flight = max(most_in_flight, submitted - done)
+            assert not isinstance(images, MediaError)
+            pooled.append((name, [(i.width, i.height, i.data) for i in images]))
+    assert submitted == len(names)  # every photo's pixel work ran in the pool
+    assert most_in_flight <= 4 * options.workers  # type: ignore[operator]
+    with MediaPipeline(Options(workers=1, max_image_side=300), [str(tmp_path)]) as alone:
+        one = [
+            (name, [(i.width, i.height, i.data) for i in images])  # type: ignore[union-attr]
+            for name, images, _ in alone.prepare_ordered(names, lambda n: [ImageRef(n)])
+        ]
+        assert alone._pool is None
+    assert pooled == one  # same bytes, same order as in one process
+    assert pooled[0][1][0][:2] == (300, 200)

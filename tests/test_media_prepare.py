@@ -213,3 +213,55 @@ def test_cvat_datumaro_exif_image() -> None:
     # CVAT README: stored 400x300 with orientation 6, recorded as 300x400
     assert (img.width, img.height) == (300, 400)
     assert _decode(img).size == (300, 400)
+
+
+def _photo_jpeg(size: tuple[int, int], orientation: int = 1) -> bytes:
+    """A noisy JPEG (so draft and full decodes differ in pixels) with an EXIF orientation."""
+    img = Image.merge("RGB", [Image.effect_noise(size, 40) for _ in "RGB"])
+    exif = Image.Exif()
+    if orientation != 1:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("size", "orientation", "side", "expected"),
+    [
+        ((2001, 1003), 1, 300, (300, 150)),  # draft 1/4 to 501x251, then LANCZOS to 300x150
+        ((1999, 1500), 1, 1024, (1024, 768)),  # 1999 // 1024 == 1: no draft reduction
+        ((2003, 1001), 6, 250, (125, 250)),  # stored landscape, upright portrait
+    ],
+)
+def test_jpeg_downscale_uses_draft_mode_and_gives_the_same_size_as_without(
+    monkeypatch: pytest.MonkeyPatch,
+    size: tuple[int, int],
+    orientation: int,
+    side: int,
+    expected: tuple[int, int],
+) -> None:
+    from PIL import JpegImagePlugin
+
+    data = _photo_jpeg(size, orientation)
+    spec = PrepSpec(max_side=side)
+    calls: list[tuple[int, int] | None] = []
+    real_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self: Any, mode: str | None, want: tuple[int, int] | None) -> Any:
+        calls.append(want)
+        return real_draft(self, mode, want)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    drafted = encode(data, spec, "photo.jpg")
+    stored_want = expected[::-1] if orientation == 6 else expected
+    assert calls == [stored_want]  # asked for the stored-orientation target size
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", lambda *a: None)
+    full = encode(data, spec, "photo.jpg")
+    assert (drafted.width, drafted.height) == (full.width, full.height) == expected
+    a = Image.open(io.BytesIO(drafted.data))
+    b = Image.open(io.BytesIO(full.data))
+    assert a.size == b.size == expected
+    diff = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int))
+    assert diff.mean() < 8  # the same picture; draft only changes the DCT-domain scaling

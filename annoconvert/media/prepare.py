@@ -284,7 +284,8 @@ def encode(data: bytes, spec: PrepSpec, uri: str) -> Encoded:
             img.draft(img.mode, want)
         img.load()
         icc = img.info.get("icc_profile")
-        img = ImageOps.exif_transpose(img) or img
+        if orientation != 1:  # with none to apply, exif_transpose only copies the pixels
+            img = ImageOps.exif_transpose(img) or img
         img = _output_mode(img)
         if img.size != size:
             img = img.resize(size, Image.Resampling.LANCZOS)
