@@ -152,6 +152,7 @@ def coco(folder: str, embed: bool) -> Iterator[bytes]:
 
 
 def _resized(args: tuple[str, int]) -> str:
+    """Decode in JPEG draft mode (DCT scaling to at least the target size), LANCZOS, q90."""
     import io
 
     from PIL import Image
@@ -175,7 +176,9 @@ def coco_resized(folder: str, side: int, workers: int) -> Iterator[bytes]:
     if workers > 1:
         from multiprocessing import get_context
 
-        with get_context("forkserver").Pool(workers) as pool:
+        # fork (Linux's default): the workers are children of this process, so measure.py
+        # counts their peak RSS and CPU as it does annoconvert's (forkserver's are not)
+        with get_context("fork").Pool(workers) as pool:
             urls = list(pool.imap(_resized, jobs, chunksize=8))
     else:
         urls = [_resized(j) for j in jobs]

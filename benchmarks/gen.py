@@ -3,7 +3,8 @@
 Every generator is deterministic (seeded) and skips work when its output already exists, so a
 second benchmark run reuses `benchmarks/_data/`. Images: a pool of a few hundred distinct
 640x480 JPEGs made with Pillow, copied under one name per task with a JPEG comment that makes
-every file's bytes distinct (~45 KB each).
+every file's bytes distinct (~45 KB each). Photos: a set of distinct 12 MP (4000x3000) JPEGs
+that compress like camera photos (~3 MB each), for the pixel-work (resize) cases.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 POOL_SIZE = 300
 WIDTH, HEIGHT = 640, 480
+PHOTO_WIDTH, PHOTO_HEIGHT = 4000, 3000
 LABELS = ("positive", "negative", "neutral")
 CLASSES = ("car", "person", "bicycle", "dog", "traffic_light")
 _PHRASE = (
@@ -123,6 +125,34 @@ def image_pool(root: Path) -> list[Path]:
     return paths
 
 
+def photos(folder: Path, names: list[str]) -> None:
+    """One distinct 12 MP JPEG per name (q90, ~3 MB): a smooth colour field, a gradient and
+    film-grain noise, so they decode and compress like camera photos, not flat test cards."""
+    paths = [folder / name for name in names]
+    if all(p.exists() for p in paths):
+        return
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = PHOTO_WIDTH, PHOTO_HEIGHT
+    rng = random.Random(11)
+    grain = Image.effect_noise((w + 256, h + 256), 18).convert("RGB")
+    gradient = Image.linear_gradient("L").resize((w, h)).convert("RGB")
+    for i, path in enumerate(paths):
+        if path.exists():
+            continue
+        field = Image.merge(
+            "RGB", [Image.effect_noise((w // 40, h // 40), rng.uniform(40, 80)) for _ in "RGB"]
+        ).resize((w, h), Image.Resampling.BICUBIC)
+        dx, dy = rng.randrange(256), rng.randrange(256)
+        noise = grain.crop((dx, dy, dx + w, dy + h))
+        turned = gradient if i % 2 else gradient.transpose(Image.Transpose.ROTATE_180)
+        photo = Image.blend(Image.blend(field, turned, 0.3), noise, 0.25)
+        tmp = path.with_suffix(".tmp")
+        photo.save(tmp, "JPEG", quality=90)
+        os.replace(tmp, path)
+
+
 def link_images(folder: Path, names: list[str], pool: list[Path]) -> None:
     """Write one JPEG per name: a pool image with a JPEG comment naming it, so every file's
     bytes differ (as real photos do) while decoding to the pool's pixels."""
@@ -193,15 +223,22 @@ def ls_detection(path: Path, n: int, images: bool, seed: int = 2) -> Path:
 # --- COCO ----------------------------------------------------------------------------------
 
 
-def coco(folder: Path, n: int, images: bool, seed: int = 3) -> Path:
-    """A CVAT-style COCO export: `annotations/instances_default.json` (+ `images/default/`)."""
+def coco(folder: Path, n: int, images: bool, seed: int = 3, *, photo: bool = False) -> Path:
+    """A CVAT-style COCO export: `annotations/instances_default.json` (+ `images/default/`).
+
+    `photo`: the images are distinct 12 MP photos (`photos`) instead of 640x480 pool copies.
+    """
     ann_path = folder / "annotations" / "instances_default.json"
     if ann_path.exists():
         return folder
     ann_path.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
-    if images:
+    width, height = (PHOTO_WIDTH, PHOTO_HEIGHT) if photo else (WIDTH, HEIGHT)
+    sx, sy = width / 100, height / 100  # 640 / 100 == 6.4 exactly: old data stays identical
+    if photo:
+        photos(folder / "images" / "default", names)
+    elif images:
         link_images(folder / "images" / "default", names, image_pool(folder.parent))
     cats = ",".join(
         f'{{"id":{k + 1},"name":"{c}","supercategory":""}}' for k, c in enumerate(CLASSES)
@@ -212,7 +249,8 @@ def coco(folder: Path, n: int, images: bool, seed: int = 3) -> Path:
         fh.write(f'"categories":[{cats}],"images":[')
         fh.write(
             ",\n".join(
-                f'{{"id":{i},"width":640,"height":480,"file_name":"{names[i - 1]}","license":0,'
+                f'{{"id":{i},"width":{width},"height":{height},"file_name":"{names[i - 1]}",'
+                '"license":0,'
                 f'"flickr_url":"","coco_url":"","date_captured":0}}'
                 for i in range(1, n + 1)
             )
@@ -222,7 +260,7 @@ def coco(folder: Path, n: int, images: bool, seed: int = 3) -> Path:
         for i in range(1, n + 1):
             for x, y, w, h, label in _boxes(rng, rng.randint(1, 4)):
                 ann_id += 1
-                bx, by, bw, bh = x * 6.4, y * 4.8, w * 6.4, h * 4.8
+                bx, by, bw, bh = x * sx, y * sy, w * sx, h * sy
                 fh.write(
                     ("" if first else ",\n")
                     + f'{{"id":{ann_id},"image_id":{i},"category_id":{CLASSES.index(label) + 1},'

@@ -1,6 +1,6 @@
 """Benchmark annoconvert against the floor and the peers; write docs/performance.md's table.
 
-    python benchmarks/run.py [--sizes 1k,10k,100k] [--quick] [--cases ls-text,cvat]
+    python benchmarks/run.py [--sizes 1k,10k,100k,150] [--quick] [--cases ls-text,cvat]
                              [--no-peers] [--no-docs]
 
 Every measurement runs its command through `measure.py` in a fresh wrapper process: wall
@@ -82,6 +82,34 @@ def _coco(n: int, images: bool) -> dict[str, str]:
     return {"folder": str(folder)}
 
 
+def _coco_photos(n: int) -> dict[str, str]:
+    return {"folder": str(gen.coco(DATA / f"coco_photo_{size_name(n)}", n, True, photo=True))}
+
+
+def _photos_case(workers: int) -> Case:
+    """COCO over distinct 12 MP photos, resized to 1024 px: pixel work that the pool runs."""
+    w = str(workers)
+    return Case(
+        f"coco-photos-w{w}",
+        f"COCO + 12 MP JPEG photos, --max-image-side 1024, --workers {w}",
+        (PHOTOS,),
+        _coco_photos,
+        lambda i, o: [
+            *ANNOCONVERT,
+            "coco",
+            i["folder"],
+            "-o",
+            o,
+            *Q,
+            "--max-image-side",
+            "1024",
+            "--workers",
+            w,
+        ],
+        lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "1024", "--workers", w],
+    )
+
+
 def _cvat(n: int) -> dict[str, str]:
     path = gen.cvat(DATA / f"cvat_{size_name(n)}" / "annotations.xml", n)
     return {"xml": str(path), "folder": str(path.parent)}
@@ -98,6 +126,8 @@ LSSDK = (
     lambda i, o: [*PEERS, "lssdk-coco", i["export"], i["config"], o + ".d"],
 )
 Q = ["-q"]
+PHOTOS = 150
+"""Photos in the coco-photos cases (~3 MB each; `--sizes 150`)."""
 
 CASES = [
     Case(
@@ -221,6 +251,8 @@ CASES = [
         ],
         lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", "2"],
     ),
+    _photos_case(1),
+    _photos_case(2),
     Case(
         "coco-ref",
         "COCO detection, --image-mode reference (no image bytes) -> JSONL",
@@ -420,6 +452,15 @@ def targets(rows: list[Row]) -> str:
         "{:.2f}x",
     )
     add(
+        f"COCO {size_name(PHOTOS)} 12 MP photos resize: --workers 2 >= 1.5x faster than "
+        "--workers 1",
+        _ratio(
+            _find(rows, "coco-photos-w1", PHOTOS, ac), _find(rows, "coco-photos-w2", PHOTOS, ac)
+        ),
+        lambda v: v >= 1.5,
+        "{:.2f}x",
+    )
+    add(
         "COCO 100k reference: time <= 1.5x floor",
         _ratio(_find(rows, "coco-ref", big, ac), _find(rows, "coco-ref", big, "floor")),
         lambda v: v <= 1.5,
@@ -482,7 +523,7 @@ def write_doc(rows: list[Row], command: str, header: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="1k,10k,100k")
+    ap.add_argument("--sizes", default=f"1k,10k,100k,{PHOTOS}")
     ap.add_argument("--quick", action="store_true", help="one run per measurement")
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--no-peers", action="store_true")
