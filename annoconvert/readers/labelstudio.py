@@ -102,7 +102,7 @@ def _task_input(
     turns: tuple[Turn, ...] | None = None
     texts_by_object: dict[str, str] = {}
     if config is not None:
-        for obj in config.objects.values():
+        for obj in config.keyed_objects:
             key = obj.value_key
             if key is None or key not in data:
                 continue
@@ -175,6 +175,9 @@ def _image_sizes(annotation_lists: Iterable[Any]) -> dict[str, tuple[int, int]]:
 
 
 def _size(item: Mapping[str, Any], loc: str) -> tuple[int | None, int | None]:
+    w, h = item.get("original_width"), item.get("original_height")
+    if type(w) is int and type(h) is int and w > 0 and h > 0:
+        return w, h  # the common case
     out: list[int | None] = []
     for key in IMAGE_SIZE_KEYS:
         v = item.get(key)
@@ -256,7 +259,7 @@ def _regions(
         else:
             iw = ih = None
         ctx = Ctx(
-            loc=f"{loc}[{i}].value",
+            where=(loc, i),
             rtype=rtype,
             from_name=from_name,
             to_name=to_name,
@@ -427,7 +430,7 @@ def _min_regions(
         iw, ih = _size(v, vloc)
         to_name = control.to_name[0] if control is not None and control.to_name else ""
         ctx = Ctx(
-            loc=vloc,
+            where=vloc,
             rtype=rtype,
             from_name=key,
             to_name=to_name,

@@ -66,6 +66,12 @@ class LabelConfig:
     relation_labels: tuple[str, ...] = ()
     task_fields: dict[str, object] = field(default_factory=dict)
     """`__labels__`, `__controls__` and `__targets__`, built once and shared by every task."""
+    keyed_objects: tuple[DataObject, ...] = field(init=False, default=())
+    """The objects that show a data key, in config order (looked at for every task)."""
+
+    def __post_init__(self) -> None:
+        keyed = tuple(o for o in self.objects.values() if o.value_key is not None)
+        object.__setattr__(self, "keyed_objects", keyed)
 
     def declared_labels(self) -> dict[str, list[str]]:
         """`__labels__`: control name -> declared labels in order (controls that declare some)."""

@@ -40,8 +40,9 @@ from annoconvert.readers.labelstudio_config import LabelConfig
 class Ctx:
     """What a value parser needs besides the value: where it is and what it refers to."""
 
-    loc: str
-    """Locator of the value, e.g. `tasks[3].annotations[0].result[2].value`."""
+    where: str | tuple[str, int]
+    """The value's locator, or (the result list's locator, item index): built only when an
+    error names it, because every region of a large export would otherwise pay for it."""
     rtype: str
     from_name: str
     to_name: str
@@ -54,6 +55,12 @@ class Ctx:
     """For a per-region answer: the id of the region it describes."""
     config: LabelConfig | None = None
 
+    @property
+    def loc(self) -> str:
+        """Locator of the value, e.g. `tasks[3].annotations[0].result[2].value`."""
+        where = self.where
+        return where if isinstance(where, str) else f"{where[0]}[{where[1]}].value"
+
 
 # --- checked getters -------------------------------------------------------------------------
 
@@ -65,6 +72,8 @@ def _fail(code: str, loc: str, message: str) -> TaskError:
 def number(value: Mapping[str, Any], key: str, ctx: Ctx, *, code: str = "bad_geometry") -> float:
     """A finite JSON number (not a bool, not a string) at `value[key]`."""
     v = value.get(key)
+    if type(v) is float and v - v == 0.0:  # the common case: a finite float
+        return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise _fail(code, f"{ctx.loc}.{key}", f"{key} must be a number, got {v!r}")
     try:
@@ -118,19 +127,22 @@ def labels_of(value: Mapping[str, Any], ctx: Ctx) -> tuple[str, ...]:
     if key not in value:
         return ()
     labels = str_list(value, key, ctx)
-    check_declared(labels, ctx, f"{ctx.loc}.{key}")
+    check_declared(labels, ctx, key)
     return labels
 
 
-def check_declared(labels: tuple[str, ...], ctx: Ctx, loc: str) -> None:
-    """With a label config: every label must be declared by the control that made it."""
+def check_declared(labels: tuple[str, ...], ctx: Ctx, key: str) -> None:
+    """With a label config: every label must be declared by the control that made it.
+
+    `key` is the value's field that holds the labels (named in the error's locator).
+    """
     if ctx.config is None:
         return
     control = ctx.config.controls.get(ctx.from_name)
     if control is None:
         raise _fail(
             "unknown_control",
-            loc,
+            f"{ctx.loc}.{key}",
             f"control {ctx.from_name!r} is not in the label config {ctx.config.file}",
         )
     if not control.labels:
@@ -139,7 +151,7 @@ def check_declared(labels: tuple[str, ...], ctx: Ctx, loc: str) -> None:
         if label not in control.labels:
             raise _fail(
                 "undeclared_label",
-                loc,
+                f"{ctx.loc}.{key}",
                 f"label {label!r} is not declared by control {ctx.from_name!r} in the label config",
             )
 
@@ -153,7 +165,7 @@ def _image_size(ctx: Ctx) -> tuple[int | None, int | None]:
 
 def parse_choices(value: Mapping[str, Any], ctx: Ctx) -> Region:
     labels = str_list(value, "choices", ctx)
-    check_declared(labels, ctx, f"{ctx.loc}.choices")
+    check_declared(labels, ctx, "choices")
     return Choice(field=ctx.from_name, labels=labels, id=ctx.rid)
 
 
@@ -193,7 +205,7 @@ def parse_taxonomy(value: Mapping[str, Any], ctx: Ctx) -> Region:
         raise _fail("bad_result", f"{ctx.loc}.taxonomy", "taxonomy must be a list of label paths")
     paths = tuple(tuple(p) for p in raw)
     if ctx.config is not None:
-        check_declared((), ctx, f"{ctx.loc}.taxonomy")
+        check_declared((), ctx, "taxonomy")
         control = ctx.config.controls[ctx.from_name]
         for i, path in enumerate(paths):
             if control.taxonomy_paths and path not in control.taxonomy_paths:
@@ -302,14 +314,32 @@ def parse_span(value: Mapping[str, Any], ctx: Ctx) -> Region:
 def parse_rectangle(value: Mapping[str, Any], ctx: Ctx) -> Region:
     """Percent rectangle rotated about its corner -> model box (pivot change in pixels)."""
     labels = labels_of(value, ctx)
-    x, y = number(value, "x", ctx), number(value, "y", ctx)
-    w, h = _positive(value, "width", ctx), _positive(value, "height", ctx)
-    rotation = number(value, "rotation", ctx) if "rotation" in value else 0.0
     iw, ih = _image_size(ctx)
-    try:
-        bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, rotation, iw, ih)
-    except TaskError as err:
-        raise _fail(err.code, f"{ctx.loc}.rotation", err.message) from err
+    x, y, w, h = value.get("x"), value.get("y"), value.get("width"), value.get("height")
+    rotation = value.get("rotation", 0.0)
+    if (
+        type(x) is float
+        and type(y) is float
+        and type(w) is float
+        and type(h) is float
+        and rotation == 0
+        and type(rotation) is not bool
+        and x - x == 0.0
+        and y - y == 0.0
+        and w - w == 0.0
+        and h - h == 0.0
+        and w > 0
+        and h > 0
+    ):  # the common case (finite float percents, no rotation): the checks below all pass
+        bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, 0.0, iw, ih)
+    else:
+        x, y = number(value, "x", ctx), number(value, "y", ctx)
+        w, h = _positive(value, "width", ctx), _positive(value, "height", ctx)
+        rotation = number(value, "rotation", ctx) if "rotation" in value else 0.0
+        try:
+            bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, rotation, iw, ih)
+        except TaskError as err:
+            raise _fail(err.code, f"{ctx.loc}.rotation", err.message) from err
     return Box(
         field=ctx.from_name,
         labels=labels,
