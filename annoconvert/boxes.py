@@ -17,7 +17,7 @@ Rounding is half-up, values are clamped to the image, and min < max always holds
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from annoconvert.errors import RecipeError
@@ -285,7 +285,9 @@ def region_envelope(region: Region, width: int, height: int) -> Envelope:
 def _label(region: Region, options: Options) -> str:
     from annoconvert.recipes.common import rename
 
-    labels: Iterable[str] = getattr(region, "labels", ())
+    labels: Sequence[str] = getattr(region, "labels", ())
+    if len(labels) == 1:  # the common case
+        return rename(labels[0], options)
     names = [rename(label, options) for label in labels]
     if not names:
         raise RecipeError("missing_label", f"a {region.kind} region has no label")

@@ -269,8 +269,15 @@ def mask_envelope(
 
 def clamp_envelope(env: Envelope) -> Envelope:
     """Clip an envelope to the image (0..1 on both axes); a box may stick out of the frame."""
-    x0, y0, x1, y1 = (min(1.0, max(0.0, v)) for v in env)
-    return (x0, y0, x1, y1)
+    x0, y0, x1, y1 = env
+    if 0.0 <= x0 <= 1.0 and 0.0 <= y0 <= 1.0 and 0.0 <= x1 <= 1.0 and 0.0 <= y1 <= 1.0:
+        return env  # inside already: the common case
+    return (
+        min(1.0, max(0.0, x0)),
+        min(1.0, max(0.0, y0)),
+        min(1.0, max(0.0, x1)),
+        min(1.0, max(0.0, y1)),
+    )
 
 
 def scale_envelope(env: Envelope, width: float, height: float) -> Envelope:
@@ -289,8 +296,12 @@ def grid_span(lo: float, hi: float, size: int) -> tuple[int, int]:
     A box thinner than one grid unit still gets min < max (validators reject min == max);
     the result stays within one unit of the input.
     """
-    a = min(size, max(0, round_half_up(lo * size)))
-    b = min(size, max(0, round_half_up(hi * size)))
+    a = math.floor(lo * size + 0.5)  # round_half_up, inlined: this runs for every box edge
+    b = math.floor(hi * size + 0.5)
+    if not 0 <= a <= size:
+        a = min(size, max(0, a))
+    if not 0 <= b <= size:
+        b = min(size, max(0, b))
     if b <= a:
         # thinner than a unit: the grid cell holding its centre
         a = min(size - 1, max(0, math.floor((lo + hi) / 2 * size)))

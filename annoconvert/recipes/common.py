@@ -32,12 +32,16 @@ _FORMATTER = string.Formatter()
 
 def rename(label: str, options: Options) -> str:
     """The label as the user wants it written (`[labels]` renames in the config)."""
-    return options.labels.get(label, label)
+    renames = options.labels
+    return renames.get(label, label) if renames else label
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def dumps(value: Any) -> str:
     """Assistant JSON: built as objects, written with the seed's spacing, non-ASCII kept."""
-    return json.dumps(value, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def control_values(annotation: AnnotationSet, options: Options) -> dict[str, Any]:
@@ -181,12 +185,24 @@ def declared_labels(
     if field is not None:
         return list(declared.get(field, []))
     controls = task.fields.get("__controls__")
+    key = (id(declared), id(controls), kinds)
+    cached = _MERGED_LABELS.get(key)
+    if cached is not None and cached[0] is declared and cached[1] is controls:
+        return list(cached[2])  # readers share one label dict across a file's tasks
     merged: list[str] = []
     for name, labels in declared.items():
         if kinds is not None and isinstance(controls, dict) and controls.get(name) not in kinds:
             continue
         merged.extend(lb for lb in labels if lb not in merged)
+    if len(_MERGED_LABELS) >= 64:
+        _MERGED_LABELS.clear()
+    _MERGED_LABELS[key] = (declared, controls, tuple(merged))
     return merged
+
+
+_MERGED_LABELS: dict[tuple[int, int, frozenset[str] | None], tuple[Any, Any, tuple[str, ...]]] = {}
+"""declared_labels' answers by the identity of the label and control dicts (kept alive in the
+entry, so an id is never reused while cached)."""
 
 
 SPAN_CONTROLS = frozenset({"labels", "hypertextlabels", "paragraphlabels"})

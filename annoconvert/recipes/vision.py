@@ -6,6 +6,7 @@ them, so the answer always matches the picture the model is shown.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -66,6 +67,17 @@ def _default_prompt(task: Task, fallback: str) -> str:
     return "{text}" if task.text is not None else fallback
 
 
+@functools.lru_cache(maxsize=64)
+def _detection_system(box_format: str, allowed: tuple[str, ...]) -> str:
+    """Detection's default system message (the same for every task of an export)."""
+    text = (
+        "You are a computer vision assistant that detects and localizes objects in images. "
+        "Respond only with a JSON list of objects, each with "
+        f'{FORMAT_WORDS[box_format]} and a "label"'
+    )
+    return text + (f", one of {label_list(allowed)}." if allowed else ".")
+
+
 class Detection:
     """Image plus boxes (polygons, masks and ellipses as their envelope) -> a JSON list."""
 
@@ -101,12 +113,7 @@ class Detection:
         if len(found) == 1:
             values["label"] = found[0]
         allowed = [rename(lb, options) for lb in declared_labels(task, kinds=GEOMETRY_CONTROLS)]
-        default_system = (
-            "You are a computer vision assistant that detects and localizes objects in images. "
-            "Respond only with a JSON list of objects, each with "
-            f'{FORMAT_WORDS[options.box_format]} and a "label"'
-        )
-        default_system += f", one of {label_list(allowed)}." if allowed else "."
+        default_system = _detection_system(options.box_format, tuple(allowed))
         prompt = _default_prompt(task, "Detect the objects in the image and output the JSON list.")
         return [
             make_example(
