@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from orjson import dumps as _dumps
+
 from annoconvert.model import Reject, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.quality.background import BackgroundChecks
@@ -168,19 +170,24 @@ class _LineRefs:
         self._lines = 0
         self._position = 0
         self._last: Task | None = None
+        self._pending: list[bytes] = []  # records not yet in the file (written in batches)
 
     def append(self, task: Task) -> None:
         """Note that the next line was written for `task`."""
         if task is not self._last:
-            import orjson
-
             self._last = task
-            record = orjson.dumps([task.id, task.source.file, task.source.locator]) + b"\n"
+            record = _dumps([task.id, task.source.file, task.source.locator]) + b"\n"
             self._offsets.append(self._position)
             self._task_start.append(self._lines)
-            self._fh.write(record)
+            self._pending.append(record)
+            if len(self._pending) >= 1024:
+                self._flush()
             self._position += len(record)
         self._lines += 1
+
+    def _flush(self) -> None:
+        self._fh.write(b"".join(self._pending))
+        self._pending.clear()
 
     def _task_index(self, line: int) -> int:
         import bisect
@@ -191,6 +198,7 @@ class _LineRefs:
         """The (task id, file, locator) of a written line."""
         import orjson
 
+        self._flush()
         self._fh.flush()
         self._fh.seek(self._offsets[self._task_index(line)])
         task_id, file, locator = orjson.loads(self._fh.readline())
