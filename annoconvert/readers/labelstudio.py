@@ -337,10 +337,14 @@ def build_task(item: Any, loc: str, where: _Where) -> Task:
     if not isinstance(raw_predictions, list):
         raise TaskError("bad_result", "predictions must be a list", locator=f"{loc}.predictions")
     predictions = [p for p in raw_predictions if isinstance(p, dict)]
-    sizes = _image_sizes(
-        [a.get("result") for a in annotations if isinstance(a, dict)]
-        + [p.get("result") for p in predictions]
-    )
+    config = where.config
+    if config is not None and not config.has_images:
+        sizes: dict[str, tuple[int, int]] = {}  # nothing to size: a text project
+    else:
+        sizes = _image_sizes(
+            [a.get("result") for a in annotations if isinstance(a, dict)]
+            + [p.get("result") for p in predictions]
+        )
     inp = _task_input(data, where.config, sizes)
     anns = tuple(
         _annotation_set(a, _child(loc, f"annotations[{i}]"), inp, data, where.config)

@@ -68,10 +68,14 @@ class LabelConfig:
     """`__labels__`, `__controls__` and `__targets__`, built once and shared by every task."""
     keyed_objects: tuple[DataObject, ...] = field(init=False, default=())
     """The objects that show a data key, in config order (looked at for every task)."""
+    has_images: bool = field(init=False, default=True)
+    """Whether an Image object shows data (else no result needs an image size)."""
 
     def __post_init__(self) -> None:
         keyed = tuple(o for o in self.objects.values() if o.value_key is not None)
         object.__setattr__(self, "keyed_objects", keyed)
+        images = any(o.type == "image" for o in self.objects.values())
+        object.__setattr__(self, "has_images", images)
 
     def declared_labels(self) -> dict[str, list[str]]:
         """`__labels__`: control name -> declared labels in order (controls that declare some)."""
