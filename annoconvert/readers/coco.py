@@ -55,17 +55,60 @@ _NO_RECORD: Any = object()
 """The id of an `images` entry that is not a JSON object."""
 
 
-def _image(img: Any) -> Image:
-    """Only what the reader uses of an image record (licence, URLs and dates dropped)."""
-    if not isinstance(img, dict):
-        return (_NO_RECORD, None, None, None)
-    name = img.get("file_name")
-    return (
-        img.get("id"),
-        name if isinstance(name, str) else None,
-        img.get("width"),
-        img.get("height"),
-    )
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+class _Images:
+    """The `images` records as columns: ids, widths and heights in one int64 array, file names
+    in one UTF-8 buffer (a tuple per record costs ~3x that). A value that is not a plain
+    integer (a string id, a missing size), a name that is not a string and a record that is
+    not an object are kept aside by (row, column). Rows read back as `Image` tuples."""
+
+    def __init__(self) -> None:
+        self._ints = array("q")
+        self._names = bytearray()
+        self._ends = array("q", [0])
+        self._odd: dict[tuple[int, int], Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    def add(self, items: list[Any]) -> None:
+        """Append records (licence, URLs and dates are not kept)."""
+        ints, names, ends, odd = self._ints, self._names, self._ends, self._odd
+        for img in items:
+            row = len(ends) - 1
+            if isinstance(img, dict):
+                values = (img.get("id"), img.get("width"), img.get("height"))
+                name = img.get("file_name")
+            else:
+                values, name = (_NO_RECORD, None, None), None
+            for col, value in enumerate(values):
+                if type(value) is int and _INT_MIN < value <= _INT_MAX:
+                    ints.append(value)
+                else:
+                    ints.append(_INT_MIN)
+                    odd[row, col] = value
+            if isinstance(name, str):
+                names += name.encode("utf-8", "surrogatepass")
+            else:
+                odd[row, 3] = None
+            ends.append(len(names))
+
+    def __getitem__(self, row: int) -> Image:
+        ints, odd, at = self._ints, self._odd, 3 * row
+        image_id, width, height = ints[at], ints[at + 1], ints[at + 2]
+        if odd:
+            image_id = odd[row, 0] if image_id == _INT_MIN else image_id
+            width = odd[row, 1] if width == _INT_MIN else width
+            height = odd[row, 2] if height == _INT_MIN else height
+            if (row, 3) in odd:
+                return image_id, None, width, height
+        name = self._names[self._ends[row] : self._ends[row + 1]].decode("utf-8", "surrogatepass")
+        return image_id, name, width, height
+
+    def __iter__(self) -> Iterator[Image]:
+        return map(self.__getitem__, range(len(self)))
 
 
 def _key(value: Any) -> Any:
@@ -80,13 +123,18 @@ class _Annotations:
     """Annotation records by image id, each kept as its compact JSON in one shared buffer.
 
     A dict per record costs ~10x its JSON (DESIGN.md: the index stays under 2x the file).
-    `image_id` (the index says it) and `area` (unused) are dropped from the stored JSON.
+    What the regions never read is not stored: `image_id` (the index says it), `area`, an
+    empty `segmentation`. Image ids are kept in an int64 array while the file is parsed and
+    turned into the id -> slot table at the end, so the table is not scattered among the
+    parser's freed objects.
     """
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._starts = array("q")
-        self._slots = array("q")
+        self._keys = array("q")
+        self._odd_keys: dict[int, Any] = {}
+        """Record -> image id, for ids that are not plain integers (strings, hostile values)."""
         self._order = array("q")
         self._bounds = array("q", [0])
         self.slot_of: dict[Any, int] = {}
@@ -98,38 +146,38 @@ class _Annotations:
         """Index records (the dicts are consumed); entries that are not objects are skipped."""
         if self.empty and items:
             self.first, self.empty = items[0], False
-        buf, starts, slots, slot_of, dumps = (
-            self._buf,
-            self._starts,
-            self._slots,
-            self.slot_of,
-            orjson.dumps,
-        )
+        buf, starts, keys, dumps = self._buf, self._starts, self._keys, orjson.dumps
         for ann in items:
             if not isinstance(ann, dict):
                 continue
-            key = _key(ann.pop("image_id", None))
+            key = ann.pop("image_id", None)
+            if type(key) is int and _INT_MIN < key <= _INT_MAX:
+                keys.append(key)
+            else:
+                self._odd_keys[len(keys)] = _key(key)
+                keys.append(_INT_MIN)
             ann.pop("area", None)
-            slot = slot_of.get(key)
-            if slot is None:
-                slot = slot_of[key] = len(slot_of)
+            if ann.get("segmentation") == []:
+                del ann["segmentation"]
             starts.append(len(buf))
-            slots.append(slot)
             buf += dumps(ann)
             buf += b","
 
     def close(self) -> None:
-        """Group the records by image (stable: file order within an image)."""
+        """Build the id -> slot table and group the records by image (file order within one)."""
         self._starts.append(len(self._buf))
-        slots = np.frombuffer(self._slots, dtype=np.int64)
-        order = np.argsort(slots, kind="stable").astype(np.int64)
-        counts = np.bincount(slots, minlength=len(self.slot_of)).astype(np.int64)
-        self._order = array("q", order.tobytes())
-        self._bounds = array(
-            "q", np.concatenate(([0], np.cumsum(counts))).astype(np.int64).tobytes()
-        )
-        self._slots = array("q")
-        self.first = None if self.empty else self.first
+        slot_of, odd, slots = self.slot_of, self._odd_keys, array("q")
+        for rec, key in enumerate(self._keys):
+            found = slot_of.get(odd[rec] if key == _INT_MIN else key)
+            if found is None:
+                found = slot_of[odd[rec] if key == _INT_MIN else key] = len(slot_of)
+            slots.append(found)
+        self._keys, self._odd_keys = array("q"), {}
+        order = np.argsort(np.frombuffer(slots, dtype=np.int64), kind="stable")
+        counts = np.bincount(np.frombuffer(slots, dtype=np.int64), minlength=len(slot_of))
+        self._order = array("q", order.astype(np.int64).tobytes())
+        bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self._bounds = array("q", bounds.tobytes())
 
     def count(self, slot: int) -> int:
         """How many records the image in `slot` has."""
@@ -157,7 +205,7 @@ class _Doc:
 
     file: CocoFile
     display: str
-    images: list[Image]
+    images: _Images
     categories: dict[Any, dict[str, Any]]
     annotations: _Annotations
     duplicate_ids: set[Any] = field(default_factory=set)
@@ -167,7 +215,7 @@ class _Doc:
 class _Parsed:
     """What a loader returns: compact images, categories, the annotation index."""
 
-    images: list[Image]
+    images: _Images
     categories: list[Any]
     annotations: _Annotations
 
@@ -277,14 +325,9 @@ def _ignore(items: list[Any]) -> None:
 
 def _load_plain(raw: Buffer, start: int = 0) -> _Parsed:
     """A plain COCO object read slice by slice (see the module docstring); _NotPlain else."""
-    parsed = _Parsed([], [], _Annotations())
-    images = parsed.images
-
-    def add_images(items: list[Any]) -> None:
-        images.extend(map(_image, items))
-
+    parsed = _Parsed(_Images(), [], _Annotations())
     sinks: dict[str, Callable[[list[Any]], object]] = {
-        "images": add_images,
+        "images": parsed.images.add,
         "categories": parsed.categories.extend,
         "annotations": parsed.annotations.add,
     }
@@ -325,11 +368,9 @@ def _load_plain(raw: Buffer, start: int = 0) -> _Parsed:
 
 def _parsed(data: dict[str, Any]) -> _Parsed:
     """A fully loaded document as the compact index."""
-    parsed = _Parsed(
-        [_image(img) for img in data["images"]], list(data.get("categories") or []), _Annotations()
-    )
-    anns = data.get("annotations") or []
-    parsed.annotations.add(anns)
+    parsed = _Parsed(_Images(), list(data.get("categories") or []), _Annotations())
+    parsed.images.add(data["images"])
+    parsed.annotations.add(data.get("annotations") or [])
     return parsed
 
 
@@ -415,12 +456,15 @@ def _load_streaming(source: InputSource, f: CocoFile, display: str) -> _Parsed:
             _check_shape([], display)
         if head is None or head[1] != "start_map":
             _check_shape({}, display)
-        parsed = _Parsed(
-            [_image(img) for img in items("images.item")],
-            list(items("categories.item")),
-            _Annotations(),
-        )
+        parsed = _Parsed(_Images(), list(items("categories.item")), _Annotations())
         batch: list[Any] = []
+        for img in items("images.item"):
+            batch.append(img)
+            if len(batch) >= 1024:
+                parsed.images.add(batch)
+                batch = []
+        parsed.images.add(batch)
+        batch = []
         for ann in items("annotations.item"):
             batch.append(ann)
             if len(batch) >= 1024:
@@ -475,6 +519,7 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
     """All regions of one image across the group's files; TaskError for a bad record."""
     regions: list[Region] = []
     seen: set[Any] = set()
+    size: tuple[int, int] | None = None
     for doc, image_id in image_docs:
         kind = doc.file.kind
         for n, ann in enumerate(doc.annotations.records(image_id)):
@@ -493,7 +538,9 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
             if kind == "labels":
                 regions.append(cr.label_region(ann, label))
                 continue
-            w, h = _size(width, height, loc)
+            if size is None:
+                size = _size(width, height, loc)
+            w, h = size
             ann_id = ann.get("id")
             repeat = ann_id is not None and ann_id in seen
             seen.add(ann_id)
