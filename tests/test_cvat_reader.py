@@ -223,3 +223,62 @@ def test_unsafe_xml_is_refused_fast_without_expansion(tmp_path: Path, kind: str)
     assert time.perf_counter() - start < 1.0
     assert "TOPSECRET" not in str(info.value) and "lollol" not in str(info.value)
     assert info.value.file == str(path)
+
+
+def _images_xml(path: Path, sizes: list[tuple[str, str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = "".join(
+        f'<image id="{i}" name="{i:06d}.jpg" width="{w}" height="{h}">'
+        f'<box label="car" occluded="0" xtl="1" ytl="2" xbr="5" ybr="6" z_order="0"/></image>\n'
+        for i, (w, h) in enumerate(sizes)
+    )
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version><meta><task>'
+        "<labels><label><name>car</name></label></labels></task></meta>\n"
+        f"{images}</annotations>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_image_sizes_read_as_whole_pixels(tmp_path: Path) -> None:
+    sizes = [("640", "480"), ("640.0", " 480 "), ("\uff16\uff14\uff10", "480")]
+    items = read(_images_xml(tmp_path / "annotations.xml", sizes))
+    assert all(isinstance(i, Task) for i in items)
+    got = [(t.images[0].width, t.images[0].height) for t in items if isinstance(t, Task)]
+    # full-width digits are digits to Python's int and float alike
+    assert got == [(640, 480), (640, 480), (640, 480)]
+
+
+@pytest.mark.parametrize(("width", "shown"), [("0", "'0'"), ("12.5", "'12.5'"), ("-3", "'-3'")])
+def test_image_size_that_is_not_whole_pixels_rejects_the_image(
+    tmp_path: Path, width: str, shown: str
+) -> None:
+    items = read(_images_xml(tmp_path / "annotations.xml", [("640", "480"), (width, "480")]))
+    assert isinstance(items[0], Task)
+    reject = items[1]
+    assert isinstance(reject, Reject)
+    assert (reject.task, reject.code, reject.locator) == (
+        "000001.jpg",
+        "bad_image_size",
+        "image[1]@width",
+    )
+    assert shown in reject.reason
+
+
+def _peak_bytes_reading(path: Path) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in READER.read([str(path)], Options()))
+        return tracemalloc.get_traced_memory()[1] if count else 0
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_stays_flat_as_images_grow(tmp_path: Path) -> None:
+    """The reader keeps no per-image state: ten times the images, about the same peak."""
+    small = _images_xml(tmp_path / "small" / "annotations.xml", [("640", "480")] * 1_000)
+    big = _images_xml(tmp_path / "big" / "annotations.xml", [("640", "480")] * 10_000)
+    assert _peak_bytes_reading(big) < 1.2 * _peak_bytes_reading(small) + 256 * 1024

@@ -104,34 +104,30 @@ def _image_task(
 ) -> Task | Reject:
     """One `<image>` element to a Task (or a Reject when one of its shapes is bad)."""
     name = elem.get("name") or ""
-    subset = elem.get("subset") or state.subset
+    own_subset = elem.get("subset")
     task_id: str = name
     loc = f"image[{index}]"
     try:
-        width = _size(elem.get("width"), f"{loc}@width")
-        height = _size(elem.get("height"), f"{loc}@height")
+        width = _size(elem.get("width"), loc, "width")
+        height = _size(elem.get("height"), loc, "height")
         regions: list[Region] = []
         counts: dict[str, int] = {}
         for child in elem.iterchildren():
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 continue
-            k = counts.get(child.tag, 0)
-            counts[child.tag] = k + 1
-            if child.tag not in SHAPES:
+            k = counts.get(tag, 0)
+            counts[tag] = k + 1
+            if tag not in SHAPES:
                 raise TaskError(
                     "unknown_shape",
-                    f"unknown CVAT element <{child.tag}> in an image",
-                    locator=f"{loc}.{child.tag}[{k}]",
+                    f"unknown CVAT element <{tag}> in an image",
+                    locator=f"{loc}.{tag}[{k}]",
                 )
             if _is_outside(child):
                 continue
             region = to_region(
-                child,
-                child.get("label") or "",
-                width,
-                height,
-                state.meta,
-                f"{loc}.{child.tag}[{k}]",
+                child, child.get("label") or "", width, height, state.meta, f"{loc}.{tag}[{k}]"
             )
             if region is not None:
                 regions.append(region)
@@ -145,16 +141,19 @@ def _image_task(
                 uri=name,
                 width=width,
                 height=height,
-                hint=f"{elem.get('subset')}/{name}" if elem.get("subset") else None,
+                hint=f"{own_subset}/{name}" if own_subset else None,
             ),
         ),
         fields=state.fields,
         annotations=(AnnotationSet(regions=tuple(regions)),),
-        subset=subset,
+        subset=own_subset or state.subset,
     )
 
 
-def _size(raw: str | None, locator: str) -> int | None:
+def _size(raw: str | None, loc: str, key: str) -> int | None:
+    """A pixel size attribute: a whole number >= 1, None when absent; TaskError otherwise."""
+    if raw is not None and raw.isdecimal() and int(raw) >= 1:
+        return int(raw)  # the usual "640": no float round trip
     if raw is None or raw.strip() == "":
         return None
     try:
@@ -163,7 +162,9 @@ def _size(raw: str | None, locator: str) -> int | None:
         value = math.nan
     if not (math.isfinite(value) and value >= 1 and value == int(value)):
         raise TaskError(
-            "bad_image_size", f"image size {raw!r} is not a whole number of pixels", locator=locator
+            "bad_image_size",
+            f"image size {raw!r} is not a whole number of pixels",
+            locator=f"{loc}@{key}",
         )
     return int(value)
 

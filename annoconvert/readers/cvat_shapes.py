@@ -96,11 +96,12 @@ def region_attributes(
     elem: etree._Element, meta: Meta, label: str, extra: dict[str, JsonValue] | None = None
 ) -> dict[str, JsonValue] | None:
     """Typed `<attribute>` children plus occluded, z_order, group_id and source."""
-    types = meta.attr_types.get(label, {})
     attrs: dict[str, JsonValue] = {}
-    for child in elem.iterchildren("attribute"):
-        name = child.get("name") or ""
-        attrs[name] = typed_value(types.get(name), child.text or "")
+    if len(elem):  # most shapes have no child element: skip the search
+        types = meta.attr_types.get(label, {})
+        for child in elem.iterchildren("attribute"):
+            name = child.get("name") or ""
+            attrs[name] = typed_value(types.get(name), child.text or "")
     occluded = elem.get("occluded")
     if occluded is not None:
         attrs["occluded"] = occluded.strip() in ("1", "true", "True")
