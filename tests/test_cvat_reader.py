@@ -250,7 +250,10 @@ def test_image_sizes_read_as_whole_pixels(tmp_path: Path) -> None:
     assert got == [(640, 480), (640, 480), (640, 480)]
 
 
-@pytest.mark.parametrize(("width", "shown"), [("0", "'0'"), ("12.5", "'12.5'"), ("-3", "'-3'")])
+@pytest.mark.parametrize(
+    ("width", "shown"),
+    [("0", "'0'"), ("12.5", "'12.5'"), ("-3", "'-3'"), ("9" * 5000, "'999")],
+)
 def test_image_size_that_is_not_whole_pixels_rejects_the_image(
     tmp_path: Path, width: str, shown: str
 ) -> None:

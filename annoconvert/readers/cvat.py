@@ -152,8 +152,8 @@ def _image_task(
 
 def _size(raw: str | None, loc: str, key: str) -> int | None:
     """A pixel size attribute: a whole number >= 1, None when absent; TaskError otherwise."""
-    if raw is not None and raw.isdecimal() and int(raw) >= 1:
-        return int(raw)  # the usual "640": no float round trip
+    if raw is not None and len(raw) < 10 and raw.isdecimal() and int(raw) >= 1:
+        return int(raw)  # the usual "640": no float round trip (long digit runs: below)
     if raw is None or raw.strip() == "":
         return None
     try:
