@@ -21,6 +21,8 @@ def _export(path: Path, lines: int) -> Path:
 
 
 def _peak_bytes_reading(path: Path) -> tuple[int, int]:
+    for _ in annoconvert.read("doccano", str(path)):  # warm up: lazy imports are not per line
+        break
     tracemalloc.start()
     try:
         count = sum(1 for _ in annoconvert.read("doccano", str(path)))
