@@ -224,7 +224,7 @@ class _NotPlain(Exception):
     """The file is not one plain COCO object; the general loaders read it (and say why)."""
 
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 """Bytes of an array parsed at once by the plain-file loader."""
 _BETWEEN = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
 _KEY = re.compile(rb'[ \t\r\n]*("(?:[^"\\]|\\.)*")[ \t\r\n]*:[ \t\r\n]*')
