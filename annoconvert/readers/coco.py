@@ -79,8 +79,22 @@ class _Images:
         for img in items:
             row = len(ends) - 1
             if isinstance(img, dict):
-                values = (img.get("id"), img.get("width"), img.get("height"))
+                values = img.get("id"), img.get("width"), img.get("height")
                 name = img.get("file_name")
+                image_id, width, height = values
+                if (  # the usual record: three plain integers and a name
+                    type(image_id) is int
+                    and type(width) is int
+                    and type(height) is int
+                    and isinstance(name, str)
+                    and _INT_MIN < image_id <= _INT_MAX
+                    and _INT_MIN < width <= _INT_MAX
+                    and _INT_MIN < height <= _INT_MAX
+                ):
+                    ints.extend((image_id, width, height))
+                    names += name.encode("utf-8", "surrogatepass")
+                    ends.append(len(names))
+                    continue
             else:
                 values, name = (_NO_RECORD, None, None), None
             for col, value in enumerate(values):
@@ -120,9 +134,10 @@ def _key(value: Any) -> Any:
 
 
 class _Annotations:
-    """Annotation records by image id, each kept as its compact JSON in one shared buffer.
+    """Annotation records by image id, kept as compact JSON in one shared buffer.
 
     A dict per record costs ~10x its JSON (DESIGN.md: the index stays under 2x the file).
+    Consecutive records of one image (the usual order) are stored as one JSON array, a run.
     What the regions never read is not stored: `image_id` (the index says it), `area`, an
     empty `segmentation`. Image ids are kept in an int64 array while the file is parsed and
     turned into the id -> slot table at the end, so the table is not scattered among the
@@ -132,9 +147,12 @@ class _Annotations:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._starts = array("q")
+        """Where each run starts in the buffer (and, after close, where the last one ends)."""
+        self._sizes = array("q")
+        """Records per run."""
         self._keys = array("q")
         self._odd_keys: dict[int, Any] = {}
-        """Record -> image id, for ids that are not plain integers (strings, hostile values)."""
+        """Run -> image id, for ids that are not plain integers (strings, hostile values)."""
         self._order = array("q")
         self._bounds = array("q", [0])
         self.slot_of: dict[Any, int] = {}
@@ -146,31 +164,44 @@ class _Annotations:
         """Index records (the dicts are consumed); entries that are not objects are skipped."""
         if self.empty and items:
             self.first, self.empty = items[0], False
-        buf, starts, keys, dumps = self._buf, self._starts, self._keys, orjson.dumps
+        run: list[dict[str, Any]] = []
+        run_key: Any = None
         for ann in items:
             if not isinstance(ann, dict):
                 continue
             key = ann.pop("image_id", None)
-            if type(key) is int and _INT_MIN < key <= _INT_MAX:
-                keys.append(key)
-            else:
-                self._odd_keys[len(keys)] = _key(key)
-                keys.append(_INT_MIN)
+            if type(key) is not int or not _INT_MIN < key <= _INT_MAX:
+                key = _key(key)
             ann.pop("area", None)
             if ann.get("segmentation") == []:
                 del ann["segmentation"]
-            starts.append(len(buf))
-            buf += dumps(ann)
-            buf += b","
+            if run and key == run_key:
+                run.append(ann)
+            else:
+                if run:
+                    self._store(run, run_key)
+                run, run_key = [ann], key
+        if run:
+            self._store(run, run_key)
+
+    def _store(self, run: list[dict[str, Any]], key: Any) -> None:
+        if type(key) is int:
+            self._keys.append(key)
+        else:
+            self._odd_keys[len(self._keys)] = key
+            self._keys.append(_INT_MIN)
+        self._starts.append(len(self._buf))
+        self._sizes.append(len(run))
+        self._buf += orjson.dumps(run)
 
     def close(self) -> None:
-        """Build the id -> slot table and group the records by image (file order within one)."""
+        """Build the id -> slot table and group the runs by image (file order within one)."""
         self._starts.append(len(self._buf))
         slot_of, odd, slots = self.slot_of, self._odd_keys, array("q")
-        for rec, key in enumerate(self._keys):
-            found = slot_of.get(odd[rec] if key == _INT_MIN else key)
+        for run, key in enumerate(self._keys):
+            found = slot_of.get(odd[run] if key == _INT_MIN else key)
             if found is None:
-                found = slot_of[odd[rec] if key == _INT_MIN else key] = len(slot_of)
+                found = slot_of[odd[run] if key == _INT_MIN else key] = len(slot_of)
             slots.append(found)
         self._keys, self._odd_keys = array("q"), {}
         order = np.argsort(np.frombuffer(slots, dtype=np.int64), kind="stable")
@@ -181,7 +212,8 @@ class _Annotations:
 
     def count(self, slot: int) -> int:
         """How many records the image in `slot` has."""
-        return self._bounds[slot + 1] - self._bounds[slot]
+        runs = self._order[self._bounds[slot] : self._bounds[slot + 1]]
+        return sum(self._sizes[run] for run in runs)
 
     def records(self, key: Any) -> list[Any]:
         """The records of one image id as dicts, in file order."""
@@ -190,13 +222,14 @@ class _Annotations:
             return []
         lo, hi = self._bounds[slot], self._bounds[slot + 1]
         order, starts, buf = self._order, self._starts, self._buf
-        first, last = order[lo], order[hi - 1]
-        if last - first == hi - lo - 1:  # adjacent in the file (the usual case): one parse
-            records: list[Any] = orjson.loads(
-                b"[" + buf[starts[first] : starts[last + 1] - 1] + b"]"
-            )
+        if hi - lo == 1:  # one run (the usual case)
+            run = order[lo]
+            records: list[Any] = orjson.loads(buf[starts[run] : starts[run + 1]])
             return records
-        return [orjson.loads(buf[starts[i] : starts[i + 1] - 1]) for i in order[lo:hi]]
+        out: list[Any] = []
+        for run in order[lo:hi]:
+            out.extend(orjson.loads(buf[starts[run] : starts[run + 1]]))
+        return out
 
 
 @dataclass
