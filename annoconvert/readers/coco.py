@@ -241,6 +241,8 @@ class _Doc:
     images: _Images
     categories: dict[Any, dict[str, Any]]
     annotations: _Annotations
+    labels: dict[Any, tuple[str, list[Any] | None]] = field(default_factory=dict)
+    """Category id -> (label, keypoint names when the category lists them)."""
     duplicate_ids: set[Any] = field(default_factory=set)
 
 
@@ -512,6 +514,9 @@ def _load_streaming(source: InputSource, f: CocoFile, display: str) -> _Parsed:
 def _index(f: CocoFile, display: str, parsed: _Parsed) -> _Doc:
     cats = {_key(c.get("id")): c for c in parsed.categories if isinstance(c, dict)}
     doc = _Doc(f, display, parsed.images, cats, parsed.annotations)
+    for cat_id, cat in cats.items():
+        names = cat.get("keypoints")
+        doc.labels[cat_id] = str(cat.get("name")), names if isinstance(names, list) else None
     seen_ids: set[Any] = set()
     for image_id, name, _, _ in doc.images:
         if name is not None:
@@ -554,20 +559,22 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
     seen: set[Any] = set()
     size: tuple[int, int] | None = None
     for doc, image_id in image_docs:
-        kind = doc.file.kind
+        kind, labels = doc.file.kind, doc.labels
+        prefix = f"annotations[image_id={image_id}]"
         for n, ann in enumerate(doc.annotations.records(image_id)):
-            loc = f"annotations[image_id={image_id}][{n}]"
+            loc = f"{prefix}[{n}]"
             if kind == "captions":
                 regions.append(cr.caption_region(ann, loc))
                 continue
-            cat = doc.categories.get(_key(ann.get("category_id")))
-            if cat is None:
+            cat_id = ann.get("category_id")
+            found = labels.get(cat_id if type(cat_id) in (int, str) else _key(cat_id))
+            if found is None:
                 raise TaskError(
                     "unknown_category",
-                    f"category_id {ann.get('category_id')!r} is not in 'categories'",
+                    f"category_id {cat_id!r} is not in 'categories'",
                     locator=f"{loc}.category_id",
                 )
-            label = str(cat.get("name"))
+            label, names = found
             if kind == "labels":
                 regions.append(cr.label_region(ann, label))
                 continue
@@ -581,11 +588,12 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
                 box = cr.box_region(ann, label, w, h, loc)
                 if box is not None:
                     regions.append(box)
-                regions.extend(cr.segmentation_regions(ann, label, w, h, loc))
-            names = cat.get("keypoints") if isinstance(cat.get("keypoints"), list) else None
-            kp = cr.keypoints_region(ann, label, names, w, h, loc)
-            if kp is not None:
-                regions.append(kp)
+                if "segmentation" in ann:
+                    regions.extend(cr.segmentation_regions(ann, label, w, h, loc))
+            if ann.get("keypoints"):
+                kp = cr.keypoints_region(ann, label, names, w, h, loc)
+                if kp is not None:
+                    regions.append(kp)
     return regions
 
 
