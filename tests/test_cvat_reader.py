@@ -287,3 +287,52 @@ def test_memory_stays_flat_as_images_grow(tmp_path: Path) -> None:
     small = _images_xml(tmp_path / "small" / "annotations.xml", [("640", "480")] * 1_000)
     big = _images_xml(tmp_path / "big" / "annotations.xml", [("640", "480")] * 10_000)
     assert _peak_bytes_reading(big) < 1.2 * _peak_bytes_reading(small) + 256 * 1024
+
+
+def _one_box(tmp_path: Path, box_attrs: str) -> Task | Reject:
+    path = tmp_path / "annotations.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version>'
+        '<image id="0" name="a.jpg" width="200" height="100">'
+        f'<box label="car" {box_attrs}/></image></annotations>',
+        encoding="utf-8",
+    )
+    (item,) = read(path)
+    return item
+
+
+@pytest.mark.parametrize(
+    ("attrs", "locator", "words"),
+    [
+        ('ytl="0" xbr="10" ybr="10"', "image[0].box[0]@xtl", "None"),
+        ('xtl="0" ytl="abc" xbr="10" ybr="10"', "image[0].box[0]@ytl", "'abc'"),
+        ('xtl="0" ytl="0" xbr="inf" ybr="10"', "image[0].box[0]@xbr", "'inf'"),
+        ('xtl="0" ytl="0" xbr="10" ybr="nan"', "image[0].box[0]@ybr", "'nan'"),
+        ('xtl="10" ytl="0" xbr="10" ybr="10"', "image[0].box[0]", "width (xbr - xtl)"),
+        ('xtl="0" ytl="20" xbr="10" ybr="10"', "image[0].box[0]", "height (ybr - ytl)"),
+        ('xtl="0" ytl="0" xbr="10" ybr="10" rotation=""', "image[0].box[0]@rotation", "''"),
+        # the first wrong value is named, in reading order: corners, then size, then rotation
+        ('xtl="x" ytl="0" xbr="-5" ybr="10" rotation="y"', "image[0].box[0]@xtl", "'x'"),
+        ('xtl="10" ytl="0" xbr="0" ybr="10" rotation="y"', "image[0].box[0]", "width"),
+    ],
+)
+def test_bad_box_value_rejects_the_image_naming_it(
+    tmp_path: Path, attrs: str, locator: str, words: str
+) -> None:
+    item = _one_box(tmp_path, attrs)
+    assert isinstance(item, Reject)
+    assert (item.task, item.code, item.locator) == ("a.jpg", "bad_geometry", locator)
+    assert words in item.reason
+
+
+def test_box_values_at_the_float_limits_still_read(tmp_path: Path) -> None:
+    # each value is finite though their sum is not: the box is read, not rejected
+    item = _one_box(tmp_path, 'xtl="-1e308" ytl="-1e308" xbr="1e308" ybr="1e308" rotation="30"')
+    assert isinstance(item, Task)
+    (box,) = item.annotations[0].regions
+    assert isinstance(box, Box) and box.rotation == 30.0
+    item = _one_box(tmp_path, 'xtl="20" ytl="10" xbr="120" ybr="60"')
+    assert isinstance(item, Task)
+    (box,) = item.annotations[0].regions
+    assert isinstance(box, Box)
+    assert (box.x, box.y, box.width, box.height, box.rotation) == (0.1, 0.1, 0.5, 0.5, 0.0)

