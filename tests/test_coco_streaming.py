@@ -71,13 +71,24 @@ TRICKY = [
 ]
 
 
+def _shifted(doc: dict[str, object], base: int) -> dict[str, object]:
+    """The same export with every image id moved by `base` (sparse or negative ids)."""
+    for img in doc["images"]:  # type: ignore[attr-defined]
+        img["id"] += base
+    for ann in doc["annotations"]:  # type: ignore[attr-defined]
+        ann["image_id"] += base
+    return doc
+
+
 @pytest.mark.parametrize("chunk", [1, 40, 1 << 20])
 @pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("base", [0, -7, 10**12], ids=["ids-1-n", "negative", "sparse"])
 def test_tricky_plain_file_reads_like_a_full_load(
-    chunk: int, indent: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    chunk: int, indent: int | None, base: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "instances_default.json"
-    text = json.dumps(_doc(TRICKY, trailer={"k": [1, {"x": "]"}]}), indent=indent)
+    doc = _shifted(_doc(json.loads(json.dumps(TRICKY)), trailer={"k": [1, {"x": "]"}]}), base)
+    text = json.dumps(doc, indent=indent)
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())  # with a byte order mark
     with monkeypatch.context() as m:
         m.setattr(coco, "CHUNK", chunk)

@@ -124,6 +124,12 @@ class _Images:
     def __iter__(self) -> Iterator[Image]:
         return map(self.__getitem__, range(len(self)))
 
+    def plain_ids(self) -> np.ndarray | None:
+        """Every record's id, when all are plain integers (None otherwise)."""
+        if any(col == 0 for _, col in self._odd):
+            return None
+        return np.frombuffer(self._ints, dtype=np.int64)[0::3]
+
 
 def _key(value: Any) -> Any:
     """An id usable as a dict key: ints and strings as they are, anything else by its repr
@@ -155,8 +161,12 @@ class _Annotations:
         """Run -> image id, for ids that are not plain integers (strings, hostile values)."""
         self._order = array("q")
         self._bounds = array("q", [0])
-        self.slot_of: dict[Any, int] = {}
-        """Image id -> slot, in the order the ids first appear among the annotations."""
+        self._slot_of: dict[Any, int] | None = None
+        """Image id -> slot; slots number the ids in the order they first appear."""
+        self._table = array("q")
+        """Instead of `_slot_of` when every id is a small non-negative integer: id -> slot."""
+        self._slot_keys: Sequence[Any] = ()
+        """Slot -> image id."""
         self.first: Any = None
         self.empty = True
 
@@ -197,18 +207,54 @@ class _Annotations:
     def close(self) -> None:
         """Build the id -> slot table and group the runs by image (file order within one)."""
         self._starts.append(len(self._buf))
-        slot_of, odd, slots = self.slot_of, self._odd_keys, array("q")
-        for run, key in enumerate(self._keys):
-            found = slot_of.get(odd[run] if key == _INT_MIN else key)
-            if found is None:
-                found = slot_of[odd[run] if key == _INT_MIN else key] = len(slot_of)
-            slots.append(found)
+        keys = np.frombuffer(self._keys, dtype=np.int64)
+        if (
+            not self._odd_keys
+            and len(keys)
+            and keys.min() >= 0
+            and keys.max() < 2 * len(keys) + 4096
+        ):
+            # ids 1..N, as every tool writes them: an array indexed by id, not a dict
+            uniq, first = np.unique(keys, return_index=True)
+            slot_keys = uniq[np.argsort(first, kind="stable")]
+            table = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
+            table[slot_keys] = np.arange(len(slot_keys), dtype=np.int64)
+            slots = table[keys]
+            self._table = array("q", table.tobytes())
+            self._slot_keys = array("q", slot_keys.astype(np.int64).tobytes())
+        else:
+            slot_of: dict[Any, int] = {}
+            odd, listed = self._odd_keys, array("q")
+            for run, key in enumerate(self._keys):
+                found = slot_of.get(odd[run] if key == _INT_MIN else key)
+                if found is None:
+                    found = slot_of[odd[run] if key == _INT_MIN else key] = len(slot_of)
+                listed.append(found)
+            slots = np.frombuffer(listed, dtype=np.int64)
+            self._slot_of, self._slot_keys = slot_of, list(slot_of)
         self._keys, self._odd_keys = array("q"), {}
-        order = np.argsort(np.frombuffer(slots, dtype=np.int64), kind="stable")
-        counts = np.bincount(np.frombuffer(slots, dtype=np.int64), minlength=len(slot_of))
+        order = np.argsort(slots, kind="stable")
+        counts = np.bincount(slots, minlength=len(self._slot_keys))
         self._order = array("q", order.astype(np.int64).tobytes())
         bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self._bounds = array("q", bounds.tobytes())
+
+    def _slot(self, key: Any) -> int | None:
+        if self._slot_of is not None:
+            return self._slot_of.get(key)
+        if type(key) is int and 0 <= key < len(self._table):
+            slot = self._table[key]
+            return slot if slot >= 0 else None
+        return None
+
+    def unknown(self, images: _Images) -> list[tuple[Any, int]]:
+        """(image id, slot) of the ids no image record has, in first-appearance order."""
+        ids = images.plain_ids()
+        if self._slot_of is None and ids is not None:
+            keys = np.frombuffer(self._slot_keys, dtype=np.int64)  # type: ignore[call-overload]
+            return [(int(keys[s]), int(s)) for s in np.flatnonzero(~np.isin(keys, ids))]
+        known = {_key(img[0]) for img in images if img[0] is not _NO_RECORD}
+        return [(key, slot) for slot, key in enumerate(self._slot_keys) if key not in known]
 
     def count(self, slot: int) -> int:
         """How many records the image in `slot` has."""
@@ -217,7 +263,7 @@ class _Annotations:
 
     def records(self, key: Any) -> list[Any]:
         """The records of one image id as dicts, in file order."""
-        slot = self.slot_of.get(key)
+        slot = self._slot(key)
         if slot is None:
             return []
         lo, hi = self._bounds[slot], self._bounds[slot + 1]
@@ -701,19 +747,17 @@ def _task(
 def _orphans(docs: list[_Doc]) -> Iterator[Reject]:
     """Annotations whose image_id names no image of their file (never dropped silently)."""
     for doc in docs:
-        known = {_key(img[0]) for img in doc.images if img[0] is not _NO_RECORD}
-        for image_id, slot in doc.annotations.slot_of.items():
+        for image_id, slot in doc.annotations.unknown(doc.images):
             if image_id in doc.duplicate_ids:
                 continue  # rejected with their images
-            if image_id not in known:
-                yield Reject(
-                    image_id,
-                    doc.display,
-                    f"annotations[image_id={image_id}]",
-                    "unknown_image",
-                    f"{doc.annotations.count(slot)} annotation(s) refer to image_id "
-                    f"{image_id!r}, which is not in 'images'",
-                )
+            yield Reject(
+                image_id,
+                doc.display,
+                f"annotations[image_id={image_id}]",
+                "unknown_image",
+                f"{doc.annotations.count(slot)} annotation(s) refer to image_id "
+                f"{image_id!r}, which is not in 'images'",
+            )
 
 
 def _opt_id(value: Any) -> int | str | None:
