@@ -21,6 +21,7 @@ import binascii
 import io
 import json
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -209,7 +210,7 @@ class Validator:
         self._warnings: list[Finding] = []
         self._error_counts: Counter[str] = Counter()
         self._warning_counts: Counter[str] = Counter()
-        self._tokens: list[int] = []
+        self._tokens = array("q")  # one count per example: 8 bytes, not a 32-byte int object
         self._over: list[int] = []
         self._lines = 0
         self._examples = 0
