@@ -1,10 +1,11 @@
 """COCO reader: instances, stuff, person_keypoints, captions, Datumaro labels, image_info.
 
 A plain COCO file (one JSON object whose `images`, `annotations` and `categories` are lists) is
-parsed with orjson in slices of about a megabyte, with the garbage collector paused (a bulk
-load of millions of small objects is ~4x slower with it running, DESIGN.md §9). Each image is
-kept as a tuple and each annotation as its compact JSON in one buffer, indexed by image id:
-a full load holds 10-16x the file in Python objects, this index under 1x. Any other layout
+mapped and parsed with orjson in slices of about 256 KiB, with the garbage collector paused (a
+bulk load of millions of small objects is ~4x slower with it running, DESIGN.md §9). Images are
+kept as columns (int64 ids/sizes, UTF-8 names) and annotations as compact JSON in one buffer,
+indexed by image id: a full load holds 10-16x the file in Python objects, this index about 1x
+(tests/test_coco_index_memory.py holds it under 2x). Any other layout
 (a bare list, a truncated file, odd top-level values) is read the general way: one orjson load
 for a small file, ijson passes for a large one, which also say what is wrong with it.
 Regions are converted lazily, one image at a time.
