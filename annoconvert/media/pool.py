@@ -86,12 +86,12 @@ class _Slot(Generic[T]):
     parts: list[Part] = field(default_factory=list)
     error: MediaError | None = None
     warnings: list[MediaWarning] = field(default_factory=list)
-
-    @property
-    def futures(self) -> int:
-        return sum(isinstance(p, Future) for p in self.parts)
+    futures: int = 0
+    """How many of `parts` are futures (counted as they are added: most slots have none)."""
 
     def ready(self) -> bool:
+        if not self.futures:
+            return True
         return all(p.done() for p in self.parts if isinstance(p, Future))
 
 
@@ -282,6 +282,7 @@ class MediaPipeline:
                         slot.parts.append(
                             self.pool().submit(encode_safely, started.data, self.spec, started.uri)
                         )
+                        slot.futures += 1
                         slot.parts.append(started)
                         continue
                     encoded = encode(started.data, self.spec, started.uri)
