@@ -49,14 +49,41 @@ def test_pool_output_order_equals_input_order(monkeypatch: pytest.MonkeyPatch) -
     assert pooled[2][1][0][:2] == (480, 640)
 
 
-def test_small_images_are_worked_on_in_process() -> None:
-    """Re-encoding a 1024x768 PNG costs less than shipping it to a worker: no pool starts."""
+def _counting(media: MediaPipeline) -> list[int]:
+    """Count the jobs `media` submits to its pool: one entry (the job's size) per job."""
+    jobs: list[int] = []
+    real_pool = media.pool
+
+    def counting_pool() -> Any:
+        pool = real_pool()
+        submit = pool.submit
+
+        def counted(fn: Any, batch: list[Any]) -> Any:
+            jobs.append(len(batch))
+            return submit(fn, batch)
+
+        pool.submit = counted  # type: ignore[method-assign]
+        media.pool = lambda: pool  # type: ignore[method-assign]
+        return pool
+
+    media.pool = counting_pool  # type: ignore[method-assign]
+    return jobs
+
+
+def test_small_images_go_to_the_pool_in_batches() -> None:
+    """One job per 640x480 resize costs more than the resize; POOL_BATCH images per job pay."""
     root = str(corpus_path("labelstudio", "g_object_detection", "images"))
+    small = [URIS[1], URIS[2], URIS[4]]  # pixel work, all under POOL_MIN_PIXELS
+    items = [(i, small[i % 3]) for i in range(20)]
     media = MediaPipeline(Options(workers=2, max_image_side=800), [root])
-    results = list(media.prepare_ordered([[ImageRef(URIS[1])]], lambda r: r))
-    assert results[0][1][0].width == 800  # type: ignore[index]
-    assert media._pool is None
-    media.close()
+    jobs = _counting(media)
+    out = []
+    with media:
+        for item, images, _ in media.prepare_ordered(items, lambda it: [ImageRef(it[1])]):
+            assert not isinstance(images, MediaError)
+            out.append((item[0], [(i.width, i.height, i.mime, i.data) for i in images]))
+    assert jobs == [pool_module.POOL_BATCH, pool_module.POOL_BATCH, 20 - 2 * pool_module.POOL_BATCH]
+    assert out == _run(1, items)  # same bytes, same order as in one process
 
 
 def test_no_pool_for_fast_path_images() -> None:
@@ -93,33 +120,17 @@ def test_large_photos_go_to_the_pool_with_a_bounded_number_in_flight(tmp_path: P
     names = _photos(tmp_path, 14)
     options = Options(workers=2, max_image_side=300)
     media = MediaPipeline(options, [str(tmp_path)])
-    submitted = 0
+    jobs = _counting(media)
     most_in_flight = 0
-    real_pool = media.pool
-
-    def counting_pool() -> Any:
-        pool = real_pool()
-        submit = pool.submit
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            nonlocal submitted
-            submitted += 1
-            return submit(*args, **kwargs)
-
-        pool.submit = counted  # type: ignore[method-assign]
-        media.pool = lambda: pool  # type: ignore[method-assign]
-        return pool
-
-    media.pool = counting_pool  # type: ignore[method-assign]
     pooled = []
     with media:
         for done, (name, images, _) in enumerate(
             media.prepare_ordered(names, lambda n: [ImageRef(n)])
         ):
-            most_in_flight = max(most_in_flight, submitted - done)
+            most_in_flight = max(most_in_flight, len(jobs) - done)
             assert not isinstance(images, MediaError)
             pooled.append((name, [(i.width, i.height, i.data) for i in images]))
-    assert submitted == len(names)  # every photo's pixel work ran in the pool
+    assert jobs == [1] * len(names)  # every photo's pixel work ran in the pool, one job each
     assert most_in_flight <= 4 * options.workers  # type: ignore[operator]
     with MediaPipeline(Options(workers=1, max_image_side=300), [str(tmp_path)]) as alone:
         one = [

@@ -3,8 +3,9 @@
 Measured here (DESIGN.md section 9): reading and Base64 of a plain JPEG is faster in one
 process than through a pool, while decode + re-encode scales with processes. So fast-path
 images stay in the main process and only images that need pixel work are sent to the pool,
-which is created when the first such image shows up. Results come back in input order with
-a bounded number of images in flight.
+which is created when the first such image shows up: a large photo as a job of its own, small
+images in batches (a job per 640x480 image cost more than its resize). Results come back in
+input order with a bounded number of images in flight.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from annoconvert.media.prepare import (
     PrepSpec,
     check_decodes,
     encode,
-    encode_safely,
+    encode_batch,
     fast_path_blocker,
     read_header,
 )
@@ -73,11 +74,36 @@ class _Work:
 
 
 POOL_MIN_PIXELS = 1_500_000
-"""Pixel work on smaller images stays in this process: decoding and re-encoding a 640x480
-JPEG takes about 2 ms here, less than shipping its bytes to a worker and back, so a pool made
-such runs slower (measured 0.81x with 2 workers). Photos of 1.5 MP and more gain from it."""
+"""Images of at least this many pixels go to a worker one by one (a 12 MP photo is ~100 ms of
+pixel work); smaller ones go in batches of POOL_BATCH."""
+POOL_BATCH = 8
+"""Small images sent to a worker as one job: one job per 640x480 image cost more in the
+converting process than its ~1 ms resize saves (measured 1.0x with 2 workers; batches of 8,
+as a plain `Pool.imap(chunksize=8)` does, scale)."""
 
-Part = PreparedImage | _Work | Future[Encoded | tuple[str, str]]
+_Result = Encoded | tuple[str, str]
+
+
+class _Batch:
+    """Images prepared by one worker job; the job is submitted when full or when awaited."""
+
+    __slots__ = ("future", "jobs")
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[bytes, PrepSpec, str]] = []
+        self.future: Future[list[_Result]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pooled:
+    """An image whose pixel work runs in the pool: its place in a batch."""
+
+    work: _Work
+    batch: _Batch
+    index: int
+
+
+Part = PreparedImage | _Pooled
 
 
 @dataclass
@@ -86,13 +112,18 @@ class _Slot(Generic[T]):
     parts: list[Part] = field(default_factory=list)
     error: MediaError | None = None
     warnings: list[MediaWarning] = field(default_factory=list)
-    futures: int = 0
-    """How many of `parts` are futures (counted as they are added: most slots have none)."""
+    weight: int = 0
+    """Pool load of this slot's images: POOL_BATCH for a large image, 1 for a small one."""
 
     def ready(self) -> bool:
-        if not self.futures:
+        if not self.weight:
             return True
-        return all(p.done() for p in self.parts if isinstance(p, Future))
+        for part in self.parts:
+            if isinstance(part, _Pooled):
+                future = part.batch.future
+                if future is None or not future.done():
+                    return False
+        return True
 
 
 class MediaPipeline:
@@ -134,6 +165,7 @@ class MediaPipeline:
         self.workers = options.workers or os.cpu_count() or 1
         self.warnings: list[MediaWarning] = []
         self._pool: ProcessPoolExecutor | None = None
+        self._open: _Batch | None = None  # small images waiting for a worker job
 
     # --- one image ---------------------------------------------------------------------------
 
@@ -252,21 +284,22 @@ class MediaPipeline:
     ) -> Iterator[tuple[T, list[PreparedImage] | MediaError, list[MediaWarning]]]:
         """Each item with its prepared images (or the MediaError that rejects it), in order.
 
-        Pixel work runs in the pool when workers > 1; at most 4 x workers images are in
-        flight, so memory stays flat however long the stream is.
+        Pixel work runs in the pool when workers > 1; at most 4 x workers large images (or
+        4 x workers batches of small ones) are in flight, so memory stays flat however long the
+        stream is.
         """
-        window = 4 * self.workers
+        window = 4 * self.workers * POOL_BATCH
         pending: deque[_Slot[T]] = deque()
         in_flight = 0
         for item in items:
             slot = self._slot(item, refs_of(item))
             pending.append(slot)
-            in_flight += slot.futures
+            in_flight += slot.weight
             while pending and (
                 pending[0].ready() or in_flight >= window or len(pending) >= 4 * window
             ):
                 head = pending.popleft()
-                in_flight -= head.futures
+                in_flight -= head.weight
                 yield self._finish(head)
         while pending:
             yield self._finish(pending.popleft())
@@ -278,12 +311,9 @@ class MediaPipeline:
             for ref in refs:
                 started = self._start(ref, slot.warnings)
                 if isinstance(started, _Work):
-                    if self.workers > 1 and started.pixels >= POOL_MIN_PIXELS:
-                        slot.parts.append(
-                            self.pool().submit(encode_safely, started.data, self.spec, started.uri)
-                        )
-                        slot.futures += 1
-                        slot.parts.append(started)
+                    if self.workers > 1:
+                        slot.parts.append(self._pooled(started))
+                        slot.weight += POOL_BATCH if started.pixels >= POOL_MIN_PIXELS else 1
                         continue
                     encoded = encode(started.data, self.spec, started.uri)
                     started = self._done(started, encoded, slot.warnings)
@@ -292,31 +322,53 @@ class MediaPipeline:
             slot.error = err
         return slot
 
+    def _pooled(self, work: _Work) -> _Pooled:
+        """Put an image's pixel work in a batch: its own for a large image, else the open one
+        (submitted once it holds POOL_BATCH images)."""
+        job = (work.data, self.spec, work.uri)
+        if work.pixels >= POOL_MIN_PIXELS:
+            batch = _Batch()
+            batch.jobs.append(job)
+            self._submit(batch)
+            return _Pooled(work, batch, 0)
+        if self._open is None:
+            self._open = _Batch()
+        batch = self._open
+        batch.jobs.append(job)
+        pooled = _Pooled(work, batch, len(batch.jobs) - 1)
+        if len(batch.jobs) >= POOL_BATCH:
+            self._submit(batch)
+        return pooled
+
+    def _submit(self, batch: _Batch) -> None:
+        if batch is self._open:
+            self._open = None
+        batch.future = self.pool().submit(encode_batch, batch.jobs)
+        batch.jobs = []  # the worker has them now: do not hold the bytes twice
+
     def _finish(
         self, slot: _Slot[T]
     ) -> tuple[T, list[PreparedImage] | MediaError, list[MediaWarning]]:
         images: list[PreparedImage] = []
         error = slot.error
-        future: Future[Encoded | tuple[str, str]] | None = None
         for part in slot.parts:
-            if isinstance(part, Future):
-                future = part
-                continue
-            if isinstance(part, _Work):
-                assert future is not None
-                result = self._result(future, part.uri)
+            if isinstance(part, _Pooled):
+                result = self._result(part)
                 if isinstance(result, MediaError):
                     error = error or result
                 elif error is None:
-                    images.append(self._done(part, result, slot.warnings))
-                future = None
+                    images.append(self._done(part.work, result, slot.warnings))
                 continue
             images.append(part)
         return (slot.item, error if error is not None else images, slot.warnings)
 
-    def _result(self, future: Future[Encoded | tuple[str, str]], uri: str) -> Encoded | MediaError:
+    def _result(self, part: _Pooled) -> Encoded | MediaError:
+        uri = part.work.uri
+        if part.batch.future is None:
+            self._submit(part.batch)  # the stream ended (or stalled) before the batch filled
+        assert part.batch.future is not None
         try:
-            result = future.result()
+            result = part.batch.future.result()[part.index]
         except BrokenProcessPool:
             self._pool = None
             return MediaError(

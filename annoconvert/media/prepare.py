@@ -347,6 +347,11 @@ def _shrink(
             return out, img, quality
 
 
+def encode_batch(jobs: list[tuple[bytes, PrepSpec, str]]) -> list[Encoded | tuple[str, str]]:
+    """`encode_safely` over a batch of images (one worker job for several small images)."""
+    return [encode_safely(data, spec, uri) for data, spec, uri in jobs]
+
+
 def encode_safely(data: bytes, spec: PrepSpec, uri: str) -> Encoded | tuple[str, str]:
     """`encode` for the worker pool: a MediaError comes back as (code, message).
 
