@@ -28,7 +28,7 @@ import io
 import mmap
 import re
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -539,23 +539,24 @@ def _load_streaming(source: InputSource, f: CocoFile, display: str) -> _Parsed:
         if head is None or head[1] != "start_map":
             _check_shape({}, display)
         parsed = _Parsed(_Images(), list(items("categories.item")), _Annotations())
-        batch: list[Any] = []
-        for img in items("images.item"):
-            batch.append(img)
-            if len(batch) >= 1024:
-                parsed.images.add(batch)
-                batch = []
-        parsed.images.add(batch)
-        batch = []
-        for ann in items("annotations.item"):
-            batch.append(ann)
-            if len(batch) >= 1024:
-                parsed.annotations.add(batch)
-                batch = []
-        parsed.annotations.add(batch)
+        for batch in _in_batches(items("images.item")):
+            parsed.images.add(batch)
+        for batch in _in_batches(items("annotations.item")):
+            parsed.annotations.add(batch)
     except ijson.JSONError as err:
         raise ParseError(f"not valid JSON: {err}", file=display) from None
     return parsed
+
+
+def _in_batches(items: Iterable[Any], size: int = 1024) -> Iterator[list[Any]]:
+    """The items in lists of `size` (the last one shorter, possibly empty)."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    yield batch
 
 
 def _index(f: CocoFile, display: str, parsed: _Parsed) -> _Doc:
