@@ -140,3 +140,22 @@ def test_large_photos_go_to_the_pool_with_a_bounded_number_in_flight(tmp_path: P
         assert alone._pool is None
     assert pooled == one  # same bytes, same order as in one process
     assert pooled[0][1][0][:2] == (300, 200)
+
+
+def test_a_broken_image_in_a_batch_rejects_only_its_own_task(tmp_path: Path) -> None:
+    """Small images share a worker job; one that cannot be decoded fails alone."""
+    good = Image.effect_noise((640, 480), 20).convert("RGB")
+    for i in range(5):
+        good.save(tmp_path / f"g{i}.jpg", "JPEG", quality=85)
+    whole = (tmp_path / "g0.jpg").read_bytes()
+    (tmp_path / "broken.jpg").write_bytes(whole[: len(whole) // 3])  # header fine, data cut
+    names = ["g0.jpg", "g1.jpg", "broken.jpg", "g2.jpg", "g3.jpg", "g4.jpg"]
+    media = MediaPipeline(Options(workers=2, max_image_side=320), [str(tmp_path)])
+    jobs = _counting(media)
+    with media:
+        got = [
+            (name, images.code if isinstance(images, MediaError) else images[0].width)
+            for name, images, _ in media.prepare_ordered(names, lambda n: [ImageRef(n)])
+        ]
+    assert jobs == [len(names)]  # one job held them all
+    assert got == [(n, "unreadable_image" if n == "broken.jpg" else 320) for n in names]
