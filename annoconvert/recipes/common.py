@@ -198,24 +198,12 @@ def declared_labels(
     if field is not None:
         return list(declared.get(field, []))
     controls = task.fields.get("__controls__")
-    key = (id(declared), id(controls), kinds)
-    cached = _MERGED_LABELS.get(key)
-    if cached is not None and cached[0] is declared and cached[1] is controls:
-        return list(cached[2])  # readers share one label dict across a file's tasks
-    merged: list[str] = []
+    merged: dict[str, None] = {}  # a dict keeps the order and drops repeats in linear time
     for name, labels in declared.items():
         if kinds is not None and isinstance(controls, dict) and controls.get(name) not in kinds:
             continue
-        merged.extend(lb for lb in labels if lb not in merged)
-    if len(_MERGED_LABELS) >= 64:
-        _MERGED_LABELS.clear()
-    _MERGED_LABELS[key] = (declared, controls, tuple(merged))
-    return merged
-
-
-_MERGED_LABELS: dict[tuple[int, int, frozenset[str] | None], tuple[Any, Any, tuple[str, ...]]] = {}
-"""declared_labels' answers by the identity of the label and control dicts (kept alive in the
-entry, so an id is never reused while cached)."""
+        merged.update(dict.fromkeys(labels))
+    return list(merged)
 
 
 SPAN_CONTROLS = frozenset({"labels", "hypertextlabels", "paragraphlabels"})
