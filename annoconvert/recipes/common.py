@@ -38,16 +38,36 @@ def rename(label: str, options: Options) -> str:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
-_MAKE_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
-_C_ENCODER: Callable[[Any, int], Any] | None = (
-    None
-    if _MAKE_C_ENCODER is None
-    else _MAKE_C_ENCODER(
-        None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
-    )
-)
-"""The C encoder `json.dumps(ensure_ascii=False)` builds on every call, built once (it takes
-half of a short answer's encoding time)."""
+
+
+def _c_encoder() -> Callable[[Any, int], Any] | None:
+    """The C encoder `json.dumps(ensure_ascii=False)` builds on every call, built once (that
+    build is half of a short answer's encoding time). It is CPython's internal: used only if
+    it exists, takes these arguments and writes what `json.dumps` writes."""
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        encoder = make(
+            None,
+            _ENCODER.default,
+            json.encoder.encode_basestring,
+            None,
+            ": ",
+            ", ",
+            False,
+            False,
+            True,
+        )
+        probe = [{"é": 1.5, "b": [1, None, True]}, "x\n"]
+        if "".join(encoder(probe, 0)) != json.dumps(probe, ensure_ascii=False):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return encoder  # type: ignore[no-any-return]
+
+
+_C_ENCODER = _c_encoder()
 
 
 def dumps(value: Any) -> str:
