@@ -615,7 +615,7 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
                 regions.append(cr.caption_region(ann, loc))
                 continue
             cat_id = ann.get("category_id")
-            found = labels.get(cat_id if type(cat_id) in (int, str) else _key(cat_id))
+            found = labels.get(_key(cat_id))
             if found is None:
                 raise TaskError(
                     "unknown_category",
