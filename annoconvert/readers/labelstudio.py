@@ -345,13 +345,13 @@ def build_task(item: Any, loc: str, where: _Where) -> Task:
             [a.get("result") for a in annotations if isinstance(a, dict)]
             + [p.get("result") for p in predictions]
         )
-    inp = _task_input(data, where.config, sizes)
+    inp = _task_input(data, config, sizes)
     anns = tuple(
-        _annotation_set(a, _child(loc, f"annotations[{i}]"), inp, data, where.config)
+        _annotation_set(a, _child(loc, f"annotations[{i}]"), inp, data, config)
         for i, a in enumerate(annotations)
     )
     preds = tuple(
-        _annotation_set(p, _child(loc, f"predictions[{i}]"), inp, data, where.config)
+        _annotation_set(p, _child(loc, f"predictions[{i}]"), inp, data, config)
         for i, p in enumerate(raw_predictions)
         if isinstance(p, dict)
     )

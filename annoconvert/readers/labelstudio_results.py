@@ -314,32 +314,14 @@ def parse_span(value: Mapping[str, Any], ctx: Ctx) -> Region:
 def parse_rectangle(value: Mapping[str, Any], ctx: Ctx) -> Region:
     """Percent rectangle rotated about its corner -> model box (pivot change in pixels)."""
     labels = labels_of(value, ctx)
+    x, y = number(value, "x", ctx), number(value, "y", ctx)
+    w, h = _positive(value, "width", ctx), _positive(value, "height", ctx)
+    rotation = number(value, "rotation", ctx) if "rotation" in value else 0.0
     iw, ih = _image_size(ctx)
-    x, y, w, h = value.get("x"), value.get("y"), value.get("width"), value.get("height")
-    rotation = value.get("rotation", 0.0)
-    if (
-        type(x) is float
-        and type(y) is float
-        and type(w) is float
-        and type(h) is float
-        and rotation == 0
-        and type(rotation) is not bool
-        and x - x == 0.0
-        and y - y == 0.0
-        and w - w == 0.0
-        and h - h == 0.0
-        and w > 0
-        and h > 0
-    ):  # the common case (finite float percents, no rotation): the checks below all pass
-        bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, 0.0, iw, ih)
-    else:
-        x, y = number(value, "x", ctx), number(value, "y", ctx)
-        w, h = _positive(value, "width", ctx), _positive(value, "height", ctx)
-        rotation = number(value, "rotation", ctx) if "rotation" in value else 0.0
-        try:
-            bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, rotation, iw, ih)
-        except TaskError as err:
-            raise _fail(err.code, f"{ctx.loc}.rotation", err.message) from err
+    try:
+        bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, rotation, iw, ih)
+    except TaskError as err:
+        raise _fail(err.code, f"{ctx.loc}.rotation", err.message) from err
     return Box(
         field=ctx.from_name,
         labels=labels,
