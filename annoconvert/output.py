@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from orjson import dumps as _dumps
+import orjson
 
 from annoconvert.model import Reject, Task, Warning_
 from annoconvert.options import Options
@@ -176,7 +176,7 @@ class _LineRefs:
         """Note that the next line was written for `task`."""
         if task is not self._last:
             self._last = task
-            record = _dumps([task.id, task.source.file, task.source.locator]) + b"\n"
+            record = orjson.dumps([task.id, task.source.file, task.source.locator]) + b"\n"
             self._offsets.append(self._position)
             self._task_start.append(self._lines)
             self._pending.append(record)
@@ -196,8 +196,6 @@ class _LineRefs:
 
     def get(self, line: int) -> tuple[int | str, str, str]:
         """The (task id, file, locator) of a written line."""
-        import orjson
-
         self._flush()
         self._fh.flush()
         self._fh.seek(self._offsets[self._task_index(line)])
