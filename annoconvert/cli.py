@@ -96,6 +96,13 @@ def _load(path: str) -> Any:
 class LazyGroup(click.Group):
     """A group whose subcommands are built or imported only when used."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Before any reader imports numpy: its OpenBLAS would start a thread per core that
+        # spins while idle (annoconvert's numpy work is sorting, no BLAS); on 2 cores those
+        # threads took time from the conversion and its checker. A user's own value is kept.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        return super().main(*args, **kwargs)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         from annoconvert import registry
 

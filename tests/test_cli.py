@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -310,3 +311,18 @@ def test_output_files_get_ordinary_permissions(tmp_path: Path) -> None:
     assert code == 0 and code2 == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
     assert stat.S_IMODE(page.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(("before", "after"), [(None, "1"), ("4", "4")])
+def test_cli_runs_numpy_blas_on_one_thread_unless_the_user_says(
+    monkeypatch: pytest.MonkeyPatch, before: str | None, after: str
+) -> None:
+    # OpenBLAS's idle threads spin; annoconvert's numpy work needs none of them
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "restored after the test")
+    if before is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", before)
+    code, _, _ = run("formats")
+    assert code == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == after

@@ -30,6 +30,9 @@ def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent
 
     It leaves as soon as the converting process is gone (killed: nothing more will come).
     """
+    # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
+    # BLAS, and on a 2-core machine the spinning took the converting process's core
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import numpy  # noqa: F401 - the final grouping needs it: imported now, while the run goes on
 
     partial: list[bytes] = []  # the start of a line not complete yet (long lines: many reads)
