@@ -242,6 +242,11 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     whole = hash(raw) & _MASK
     if not isinstance(obj, dict):
         return whole, whole, whole, ""
+    plain = _plain_chat(obj)
+    if plain is not None:  # the common line: the same keys, without the general walk
+        user, answer = normalize(plain[0]), normalize(plain[1])
+        preview = user if len(user) <= 60 else user[:57] + "..."
+        return _digest(("t" + user,)), _digest(("t" + answer,)), whole, preview
     turns, answers = _line_turns(obj)
     shown = [
         item
@@ -258,6 +263,30 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
         text = ("[image] " + text).strip()
     preview = text if len(text) <= 60 else text[:57] + "..."
     return _digest(shown), _digest(answer_items), whole, preview
+
+
+def _plain_chat(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """(user text, answer text) of `{"messages": [system, user, assistant]}` with string
+    contents and nothing else; None for any other line."""
+    messages = obj.get("messages")
+    if len(obj) != 1 or type(messages) is not list or len(messages) != 3:
+        return None
+    system, user, answer = messages
+    if not (type(system) is dict and type(user) is dict and type(answer) is dict):
+        return None
+    if not (len(system) == len(user) == len(answer) == 2):
+        return None
+    user_text, answer_text = user.get("content"), answer.get("content")
+    if (
+        system.get("role") != "system"
+        or user.get("role") != "user"
+        or answer.get("role") != "assistant"
+        or type(system.get("content")) is not str
+        or type(user_text) is not str
+        or type(answer_text) is not str
+    ):
+        return None
+    return user_text, answer_text
 
 
 def _answer_items(answer: Any) -> Iterable[str]:

@@ -86,10 +86,16 @@ class TokenCounter:
     def messages(self, messages: Sequence[Any]) -> int:
         """Tokens of a message list (cookbook formula); tolerant of malformed messages."""
         total = REPLY_PRIMING
+        count = self._count
         for message in messages:
             if not isinstance(message, dict):
                 continue
             total += TOKENS_PER_MESSAGE
+            if len(message) == 2:  # the common message: role and text content, both strings
+                role, content = message.get("role"), message.get("content")
+                if type(role) is str and type(content) is str:
+                    total += count(role) + count(content)
+                    continue
             for key, value in message.items():
                 if key == "name":
                     total += TOKENS_PER_NAME

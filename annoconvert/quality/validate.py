@@ -354,8 +354,9 @@ class Validator:
         if not isinstance(messages, list) or not messages:
             s.error("missing_messages_list", "the line has no non-empty 'messages' list")
             return None
-        for key in sorted(set(obj) - OPENAI_TOP_KEYS):
-            s.warn("unrecognized_key", f"top-level key {key!r} is not part of the chat format")
+        if not OPENAI_TOP_KEYS.issuperset(obj):
+            for key in sorted(set(obj) - OPENAI_TOP_KEYS):
+                s.warn("unrecognized_key", f"top-level key {key!r} is not part of the chat format")
         self._openai_messages(s, messages, "messages")
         roles = [m.get("role") for m in messages if isinstance(m, dict)]
         if "assistant" not in roles:
@@ -396,8 +397,9 @@ class Validator:
             if "role" not in message or ("content" not in message and not has_calls):
                 missing = "role" if "role" not in message else "content"
                 s.error("message_missing_key", f"{at} has no {missing!r}")
-            for key in sorted(set(message) - OPENAI_MESSAGE_KEYS):
-                s.error("message_unrecognized_key", f"{at} has an unrecognized key {key!r}")
+            if not OPENAI_MESSAGE_KEYS.issuperset(message):
+                for key in sorted(set(message) - OPENAI_MESSAGE_KEYS):
+                    s.error("message_unrecognized_key", f"{at} has an unrecognized key {key!r}")
             if "role" in message and role not in OPENAI_ROLES:
                 s.error("unrecognized_role", f"{at} has an unrecognized role {role!r}")
             content = message.get("content")
