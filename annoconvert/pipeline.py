@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from annoconvert import registry
+from annoconvert import express, registry
 from annoconvert.errors import (
     ConfigError,
     MediaError,
@@ -235,11 +235,16 @@ def run(
     if (options.split and not output) or (options.split and output == "-"):
         raise ConfigError("--split needs -o FILE: the split files are written beside it")
     roots = list(options.images_root) or reader.default_image_roots(inputs)
-    sample, stream = peek(iter(_read(reader, inputs, options, stats)), AUTO_SAMPLE)
+    switch = express.Switch() if hasattr(reader, "express_extract") else None
+    sample, stream = peek(iter(_read(reader, inputs, options, stats, switch)), AUTO_SAMPLE)
     converter = Converter(options, roots, stats)
     converter.choose(sample)
     sink = JsonlSink(output, split_assigner(options) if options.split else None)
     out = Output(sink, options, stats, converter.record)
+    lane = _express_lane(reader, options, converter, dialect) if switch is not None else None
+    if lane is not None and switch is not None:
+        switch.on = True
+        stream = express.through(stream, lane, out, stats, progress)
     try:
         for done in converter.convert(stream):
             rendered = _render(dialect, done, options, converter)
@@ -276,12 +281,35 @@ def _render(
 
 
 def _read(
-    reader: registry.Reader, inputs: Sequence[str], options: Options, stats: RunStats
+    reader: registry.Reader,
+    inputs: Sequence[str],
+    options: Options,
+    stats: RunStats,
+    switch: express.Switch | None = None,
 ) -> Iterator[Task | Reject]:
-    """The reader's stream; readers that can tell more (detected types) report warnings."""
+    """The reader's stream; readers that can tell more (detected types) report warnings;
+    readers with an express lane take its switch."""
     if "on_warning" in inspect.signature(reader.read).parameters:
         return reader.read(inputs, options, on_warning=stats.warnings.append)  # type: ignore[call-arg]
+    if switch is not None:
+        return reader.read(inputs, options, express=switch)  # type: ignore[call-arg]
     return iter(reader.read(inputs, options))
+
+
+def _express_lane(
+    reader: registry.Reader, options: Options, converter: Converter, dialect: registry.Dialect
+) -> express.Lane | None:
+    """The express lane for this run, when the reader has one for its tasks and the recipe
+    and options are the lane's (see `annoconvert.express`)."""
+    recipe = converter.recipe
+    if recipe is None or recipe.needs_images:
+        return None
+    if not express.options_allow(options, converter.stats.recipe or ""):
+        return None
+    extract = reader.express_extract(options)  # type: ignore[attr-defined]
+    if extract is None:
+        return None
+    return express.Lane(extract, express.general_lines(recipe, dialect, options, select))
 
 
 __all__ = ["Converter", "RunStats", "peek", "run"]

@@ -18,6 +18,7 @@ Task-level reject codes: `bad_line`, `not_a_task`, `missing_data`, `unknown_resu
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -27,10 +28,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from annoconvert.errors import ConfigError, ParseError, ShapeError, TaskError
+from annoconvert.express import Extract, RawTask, Switch
 from annoconvert.inputs import open_input
 from annoconvert.model import AnnotationSet, ImageRef, Region, Reject, Source, Task, Turn
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig, parse_label_config
+from annoconvert.readers.labelstudio_express import text_classification
 from annoconvert.readers.labelstudio_results import (
     PARSERS,
     Ctx,
@@ -603,7 +606,9 @@ def _looks_like_item(item: Any) -> str:
     return f"a list whose first item is {_looks_like(item)}"
 
 
-def _read_list(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
+def _read_list(
+    fh: IO[bytes], where: _Where, express: Switch | None = None
+) -> Iterator[Task | Reject | RawTask]:
     import ijson
 
     items = ijson.items(fh, "item", use_float=True)
@@ -638,7 +643,12 @@ def _read_list(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
             locator="tasks[0]",
         )
     for index, item in rest:
-        yield _task_or_reject(item, f"tasks[{index}]", where)
+        if express is not None and express.on:
+            loc = f"tasks[{index}]"
+            build = functools.partial(_task_or_reject, item, loc, where)
+            yield RawTask(item, Source(FORMAT, where.file, loc), build)
+        else:
+            yield _task_or_reject(item, f"tasks[{index}]", where)
 
 
 def _read_jsonl(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
@@ -674,8 +684,11 @@ def _is_jsonl(path: str, fh: IO[bytes]) -> bool:
         return False
 
 
-def read_file(path: str, config: LabelConfig | None = None) -> Iterator[Task | Reject]:
-    """Every task of one Label Studio export file, in order."""
+def read_file(
+    path: str, config: LabelConfig | None = None, express: Switch | None = None
+) -> Iterator[Task | Reject | RawTask]:
+    """Every task of one Label Studio export file, in order (JSON list exports hand tasks
+    over unbuilt once `express` is on)."""
     source = open_input(path)
     if source.kind != "file":
         raise ShapeError("give the Label Studio export file itself, not a folder or zip", file=path)
@@ -684,7 +697,7 @@ def read_file(path: str, config: LabelConfig | None = None) -> Iterator[Task | R
         _skip_bom(fh)
         head = _first_char(fh)
         if head == b"[":
-            yield from _read_list(fh, where)
+            yield from _read_list(fh, where, express)
             return
         if head == b"{":
             if _is_jsonl(path, fh):
@@ -736,11 +749,20 @@ class LabelStudioReader:
         ),
     )
 
-    def read(self, inputs: Sequence[str], options: Options) -> Iterator[Task | Reject]:
+    def read(
+        self, inputs: Sequence[str], options: Options, express: Switch | None = None
+    ) -> Iterator[Task | Reject | RawTask]:
         """Every task of every input, in order (the label config is parsed before reading)."""
         config = parse_label_config(options.label_config) if options.label_config else None
         for path in inputs:
-            yield from read_file(path, config)
+            yield from read_file(path, config, express)
+
+    def express_extract(self, options: Options) -> Extract | None:
+        """The express lane's test for this run's tasks (a plain text-classification config
+        given with --label-config), or None."""
+        if not options.label_config:
+            return None
+        return text_classification(parse_label_config(options.label_config))
 
     def default_image_roots(self, inputs: Sequence[str]) -> list[str]:
         """An `images/` folder beside an export, if there is one (the server's paths such as

@@ -1,0 +1,220 @@
+"""The express lane: common tasks written straight from their JSON, laid out by the general path.
+
+Why: for a plain text-classification export the general path (task model -> policy -> recipe
+-> dialect) costs about 20 us a task beyond parsing, where the line itself is a fixed layout
+with two strings in it. The lane takes a task whose JSON has exactly the common shape (the
+reader's `extract` says so and returns the strings), and writes `layout` with the strings put
+in. The layout is not written here: it is cut from the general path's own line for the first
+such task, and the first `VERIFY` lane tasks are converted both ways and must match byte for
+byte, or the lane closes for the rest of the run. Any task of another shape, and every task
+when an option could change the line, goes the general way, with its rejects and warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from annoconvert.errors import AnnoconvertError
+from annoconvert.model import Reject, Source, Task
+from annoconvert.options import Options
+from annoconvert.writers.sink import LineMeta
+
+if TYPE_CHECKING:
+    from annoconvert.output import Output
+    from annoconvert.pipeline import RunStats
+
+ENABLED = True
+"""Off in tests that compare the lane with the general path."""
+VERIFY = 64
+"""Lane tasks converted both ways (and compared) before the layout is trusted."""
+CALIBRATION_TRIES = 16
+"""Tasks tried for cutting the layout (a string found more than once is ambiguous)."""
+
+SAME_LINE_OPTIONS = frozenset(
+    {
+        "conflicts",
+        "dedupe",
+        "validate_output",
+        "rejects",
+        "on_error",
+        "max_errors",
+        "workers",
+        "quiet",
+        "label_config",
+        "seed",
+        "shard_size",
+    }
+)
+"""Options that never change a written line (the checks read the line; the rest is the run)."""
+
+Extract = Callable[[Any], "tuple[int | str, tuple[str, ...]] | None"]
+"""A reader's test of a task's JSON: (task id, the strings of its line) when the task has the
+common shape, else None."""
+GeneralLines = Callable[[Task], "list[bytes] | None"]
+
+
+@dataclass(slots=True)
+class RawTask:
+    """A task the reader handed over unbuilt: its JSON object, where it is, how to build it."""
+
+    item: Any
+    source: Source
+    build: Callable[[], Task | Reject]
+
+
+class Switch:
+    """What a reader checks for each task: once `on`, it hands tasks over as RawTask."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = False
+
+
+def options_allow(options: Options, recipe: str) -> bool:
+    """Whether the lane may run: the recipe is the one it knows and no option that could
+    change a line differs from its default."""
+    if not ENABLED or recipe != "classification" or options.dialect != "openai":
+        return False
+    defaults = Options()
+    return all(
+        getattr(options, name) == getattr(defaults, name)
+        for name in Options.model_fields
+        if name not in SAME_LINE_OPTIONS and name != "recipe"
+    )
+
+
+def _cut(line: bytes, values: Sequence[str]) -> list[bytes] | None:
+    """The line around the JSON-encoded values, in order, each found exactly once."""
+    pieces: list[bytes] = []
+    rest = line
+    for value in values:
+        encoded = orjson.dumps(value)
+        if line.count(encoded) != 1:
+            return None
+        at = rest.find(encoded)
+        if at < 0:
+            return None
+        pieces.append(rest[:at])
+        rest = rest[at + len(encoded) :]
+    pieces.append(rest)
+    return pieces
+
+
+class Lane:
+    """Writes the lines of common tasks from `extract`'s strings and a verified layout."""
+
+    def __init__(self, extract: Extract, general: GeneralLines):
+        self.extract = extract
+        self.general = general
+        self.layout: list[bytes] | None = None
+        self.verified = 0
+        self.tries = 0
+        self.open = True
+        self.lines = 0
+        """Lines the lane gave (the verified ones included)."""
+
+    def line(self, raw: RawTask) -> tuple[int | str, bytes] | None:
+        """The task's id and line, or None: the general path converts it."""
+        if not self.open:
+            return None
+        found = self.extract(raw.item)
+        if found is None:
+            return None
+        values = found[1]
+        try:
+            encoded = [orjson.dumps(v) for v in values]
+        except orjson.JSONEncodeError:
+            return None  # a lone surrogate: the general path says what is wrong
+        if self.verified < VERIFY:
+            line = self._checked(raw, found[0], values, encoded)
+            if line is None:
+                return None
+        else:
+            assert self.layout is not None
+            line = _fill(self.layout, encoded)
+        self.lines += 1
+        return found[0], line
+
+    def _checked(
+        self, raw: RawTask, task_id: int | str, values: Sequence[str], encoded: list[bytes]
+    ) -> bytes | None:
+        """Convert the general way, cut or check the layout; close the lane on a mismatch."""
+        built = raw.build()
+        if isinstance(built, Reject) or built.id != task_id or built.source != raw.source:
+            self.open = False  # `extract` took a task the reader sees otherwise: its test is wrong
+            return None
+        lines = self.general(built)
+        if lines is None or len(lines) != 1:
+            self.open = False
+            return None
+        line = lines[0]
+        if self.layout is None:
+            self.tries += 1
+            self.layout = _cut(line, values)
+            if self.layout is None:
+                self.open = self.tries < CALIBRATION_TRIES
+                return None
+        if _fill(self.layout, encoded) != line:
+            self.open = False
+            return None
+        self.verified += 1
+        return line
+
+
+def _fill(layout: list[bytes], encoded: list[bytes]) -> bytes:
+    parts = [layout[0]]
+    for value, after in zip(encoded, layout[1:], strict=True):
+        parts.append(value)
+        parts.append(after)
+    return b"".join(parts)
+
+
+def through(
+    stream: Iterable[Task | Reject | RawTask],
+    lane: Lane,
+    out: Output,
+    stats: RunStats,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Task | Reject]:
+    """The stream for the general path: lane tasks are written here, in their place, the
+    others built and passed on. (The general path converts one task at a time in order, so a
+    lane line lands between the lines of the tasks before and after it.)"""
+    meta = LineMeta(None, None, None)
+    for item in stream:
+        if not isinstance(item, RawTask):
+            yield item
+            continue
+        found = lane.line(item)
+        if found is None:
+            yield item.build()
+            continue
+        task_id, line = found
+        stats.read += 1
+        out.write_task(Task(task_id, item.source), [(line, meta)])
+        if progress is not None:
+            progress(stats.read)
+
+
+def general_lines(
+    recipe: Any, dialect: Any, options: Options, select: Callable[[Task, str], Any]
+) -> GeneralLines:
+    """The general path for one built task, without side effects: its lines, or None when
+    it would reject the task."""
+
+    def lines(task: Task) -> list[bytes] | None:
+        try:
+            chosen = select(task, options.annotators).chosen
+            out: list[bytes] = []
+            for annotation in chosen:
+                for example in recipe.build(task, annotation, (), options):
+                    out.append(dialect.render(example, options))
+            return out
+        except (AnnoconvertError, ValueError, TypeError):
+            return None
+
+    return lines

@@ -1,0 +1,280 @@
+"""The express lane writes exactly what the general path writes, or stands aside.
+
+Every test converts the same export twice, with the lane and without it (`express.ENABLED`),
+and compares the output bytes, the counts, the rejects and the warnings. The exports are
+longer than the 200-task sample the recipe is chosen on and the lane's verified start, so
+most common tasks go through the lane's own layout.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import annoconvert
+from annoconvert import express, pipeline
+from annoconvert.readers import labelstudio
+from tests.conftest import corpus_path
+
+CONFIG = """<View>
+  <Text name="text" value="$text"/>
+  <Choices name="sentiment" toName="text" choice="single">
+    <Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/>
+  </Choices>
+</View>
+"""
+LABELS = ["positive", "negative", "neutral"]
+MAKE_LANE = pipeline._express_lane
+TEXTS = [
+    "The room was clean and the staff friendly.",
+    "  leading and trailing spaces  ",
+    "tabs\tand\nnewlines\r\ninside",
+    "ünïcödé ＦＵＬＬ ｗｉｄｔｈ and the ﬁ ligature",
+    "emoji 😀, a line separator \u2028 and a paragraph separator \u2029",
+    'quotes " and a \\ backslash and a / slash',
+    "template-looking {text} {label} {{braces}}",
+    "   ",
+    "a control character \u0001 and a nul \u0000",
+    "long " * 2000,
+    "<b>markup</b> &amp; entities",
+    "Ünicode that NFKC changes: Ⅻ ㎏ ﬀ",
+]
+
+
+def _result(label: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "value": {"choices": [label]},
+        "id": "r1",
+        "from_name": "sentiment",
+        "to_name": "text",
+        "type": "choices",
+        "origin": "manual",
+        **extra,
+    }
+
+
+def _annotation(results: list[dict[str, Any]], cancelled: bool = False) -> dict[str, Any]:
+    return {
+        "id": 1,
+        "completed_by": 1,
+        "result": results,
+        "was_cancelled": cancelled,
+        "ground_truth": False,
+        "created_at": "2026-01-05T10:00:00.000000Z",
+        "updated_at": "2026-01-05T10:00:01.000000Z",
+        "lead_time": 4.5,
+    }
+
+
+def _task(i: int) -> dict[str, Any]:
+    """Task i: mostly the common shape, with every 50 tasks a run of odd ones."""
+    text = TEXTS[i % len(TEXTS)] + f" #{i % 97}"
+    label = LABELS[i % 3]
+    task: dict[str, Any] = {
+        "id": i,
+        "annotations": [_annotation([_result(label)])],
+        "predictions": [],
+        "data": {"text": text},
+        "meta": {},
+        "inner_id": i,
+    }
+    odd = i % 50
+    if odd == 7:  # two annotators
+        task["annotations"].append(_annotation([_result(LABELS[(i + 1) % 3])]))
+    elif odd == 13:  # skipped
+        task["annotations"] = [_annotation([], cancelled=True)]
+    elif odd == 17:  # a prediction
+        task["predictions"] = [{"result": [_result("neutral")], "score": 0.5}]
+    elif odd == 19:  # a scored result
+        task["annotations"] = [_annotation([_result(label, score=0.9)])]
+    elif odd == 23:  # a class the config does not declare
+        task["annotations"] = [_annotation([_result("mixed")])]
+    elif odd == 29:  # a string id
+        task["id"] = f"t-{i}"
+    elif odd == 31:  # no text
+        task["data"] = {"other": "x"}
+    elif odd == 37 and i > 250:  # two classes chosen (after the sample: auto stays single)
+        task["annotations"] = [_annotation([{**_result(label), "value": {"choices": LABELS[:2]}}])]
+    elif odd == 41:  # an empty result
+        task["annotations"] = [_annotation([])]
+    elif odd == 43:  # the text of task i-1 with another class: a conflict for the checks
+        task["data"] = {"text": TEXTS[(i - 1) % len(TEXTS)] + f" #{(i - 1) % 97}"}
+        task["annotations"] = [_annotation([_result(LABELS[(i + 2) % 3])])]
+    elif odd == 47:  # the label is not a string
+        task["annotations"] = [_annotation([_result(3)])]
+    elif odd == 49:  # empty text
+        task["data"] = {"text": ""}
+    return task
+
+
+def _common(i: int) -> bool:
+    """Whether `_task(i)` has the lane's shape (task 43 of 50 has: a conflict is the checks'
+    business)."""
+    odd = i % 50
+    return odd not in (7, 13, 17, 19, 23, 29, 31, 37, 41, 47, 49) or (odd == 37 and i <= 250)
+
+
+def _export(tmp_path: Path, tasks: list[dict[str, Any]], config: str = CONFIG) -> tuple[Path, Path]:
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    cfg = tmp_path / "config.xml"
+    cfg.write_text(config, encoding="utf-8")
+    return export, cfg
+
+
+def _convert(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    export: Path,
+    enabled: bool,
+    **options: Any,
+) -> tuple[bytes, annoconvert.ConvertResult, list[express.Lane | None]]:
+    """One run, the lane on or off: (output bytes, result, the lanes the run made)."""
+    lanes: list[express.Lane | None] = []
+
+    def recorded(*args: Any) -> express.Lane | None:
+        lane = MAKE_LANE(*args)
+        lanes.append(lane)
+        return lane
+
+    monkeypatch.setattr(express, "ENABLED", enabled)
+    monkeypatch.setattr(pipeline, "_express_lane", recorded)
+    out = tmp_path / f"out-{'lane' if enabled else 'general'}.jsonl"
+    result = annoconvert.convert("labelstudio", export, out, **options)
+    data = out.read_bytes() if out.exists() else b""
+    return data, result, lanes
+
+
+def _facts(result: annoconvert.ConvertResult) -> dict[str, Any]:
+    """Everything a run reports, but its time."""
+    facts = result.model_dump()
+    facts.pop("seconds", None)
+    facts["files"] = [Path(f).name.replace("-lane", "-general") for f in facts["files"]]
+    return facts
+
+
+def _both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, export: Path, **options: Any
+) -> tuple[list[express.Lane | None], bytes]:
+    lane_out, lane_result, lanes = _convert(tmp_path, monkeypatch, export, True, **options)
+    general_out, general_result, _ = _convert(tmp_path, monkeypatch, export, False, **options)
+    assert lane_out == general_out
+    assert _facts(lane_result) == _facts(general_result)
+    return lanes, lane_out
+
+
+def test_the_lane_writes_the_general_paths_bytes_counts_and_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 1201)])
+    lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    # every common task after the 200-task sample went through the lane
+    assert lane.lines == sum(1 for i in range(201, 1201) if _common(i))
+    assert lane.verified == express.VERIFY
+    assert len(out.splitlines()) > lane.lines
+
+
+def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = labelstudio.text_classification
+
+    def wrong(config: Any) -> express.Extract | None:
+        extract = real(config)
+        assert extract is not None
+
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+            found = extract(item)
+            return None if found is None else (found[0], (found[1][0], "neutral"))
+
+        return lying
+
+    monkeypatch.setattr(labelstudio, "text_classification", wrong)
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
+    lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
+    (lane,) = lanes
+    assert lane is not None
+    assert not lane.open
+    assert lane.lines <= 1  # a task whose class was "neutral" anyway may pass the check
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"system": "Answer with one word."},
+        {"prompt": "Review: {text}"},
+        {"answer_template": "Sentiment: {label}"},
+        {"labels": {"positive": "pos"}},
+        {"annotators": "ground-truth"},
+        {"dialect": "vertex"},
+        {"split": "train=0.8,test=0.2"},
+    ],
+)
+def test_options_that_change_a_line_keep_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 401)])
+    lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg), **options)
+    assert lanes == [None]
+
+
+def test_options_that_leave_lines_alone_keep_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 401)])
+    lanes, _ = _both(
+        tmp_path,
+        monkeypatch,
+        export,
+        label_config=str(cfg),
+        validate_output=False,
+        conflicts="drop",
+        dedupe=True,
+    )
+    (lane,) = lanes
+    assert lane is not None and lane.lines > 0
+
+
+def test_a_config_that_is_not_plain_text_classification_has_no_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = CONFIG.replace('choice="single">', 'choice="single" perRegion="true">')
+    export, _ = _export(tmp_path, [_task(i) for i in range(1, 301)])
+    cfg = tmp_path / "region.xml"
+    cfg.write_text(config, encoding="utf-8")
+    assert (
+        labelstudio.LabelStudioReader().express_extract(annoconvert.Options(label_config=str(cfg)))
+        is None
+    )
+    lanes, _ = _both(tmp_path, monkeypatch, export)  # and none without --label-config
+    assert lanes == [None]
+
+
+def test_a_real_label_studio_export_takes_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The corpus's text-classification export as Label Studio wrote it (every field of a
+    task and an annotation), its 8 tasks repeated to 400 with new ids: the first annotation
+    of each, without the ML backend's predictions (a task with predictions goes the general
+    way, which reads them)."""
+    folder = corpus_path("labelstudio", "a_text_classification")
+    real = json.loads((folder / "JSON.json").read_text(encoding="utf-8"))
+    tasks = []
+    for n in range(400):
+        task = copy.deepcopy(real[n % len(real)])
+        task["id"] = n + 1
+        task["annotations"] = task["annotations"][:1]
+        task["predictions"] = []
+        tasks.append(task)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks), encoding="utf-8")
+    lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(folder / "config.xml"))
+    (lane,) = lanes
+    assert lane is not None and lane.lines == 200
+    assert len(out.splitlines()) == 400
