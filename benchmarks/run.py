@@ -559,7 +559,7 @@ def main() -> None:
         for size in sizes:
             if size not in case.sizes:
                 continue
-            repeat = 1 if a.quick or size >= 100_000 else 3
+            repeat = 1 if a.quick else 3
             rows.extend(run_case(case, size, repeat, not a.no_peers))
     shutil.rmtree(OUT, ignore_errors=True)
     if a.merge and (DATA / "results.json").exists():
