@@ -34,6 +34,15 @@ LABELSTUDIO_PROJECTS = [
 ]
 """The real Label Studio projects in ../shared/corpus/labelstudio (see its README)."""
 
+SENTIMENT_CONFIG = """<View>
+  <Text name="text" value="$text"/>
+  <Choices name="sentiment" toName="text" choice="single">
+    <Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/>
+  </Choices>
+</View>
+"""
+"""A plain Label Studio text-classification config (generated sentiment exports use it)."""
+
 
 def corpus_path(*parts: str) -> Path:
     """A path inside ../shared/corpus; fails under CI when missing, skips elsewhere."""

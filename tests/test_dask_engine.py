@@ -20,16 +20,10 @@ from annoconvert.dask import run_dask, shard_path
 from annoconvert.errors import StopRun
 from annoconvert.options import build_options
 from annoconvert.pipeline import RunStats, run
-from tests.conftest import corpus_path
+from tests.conftest import SENTIMENT_CONFIG, corpus_path
 
 LABELS = ("positive", "negative", "neutral")
-CONFIG = """<View>
-  <Text name="text" value="$text"/>
-  <Choices name="sentiment" toName="text" choice="single">
-    <Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/>
-  </Choices>
-</View>
-"""
+CONFIG = SENTIMENT_CONFIG
 TASK = (
     '{{"id":{id},"annotations":[{annotations}],"predictions":[],"data":{{"text":"{text}"}},'
     '"meta":{{}},"created_at":"2026-01-05T09:00:00Z","updated_at":"2026-01-05T10:00:00Z",'

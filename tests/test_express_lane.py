@@ -18,15 +18,9 @@ import pytest
 import annoconvert
 from annoconvert import express, pipeline
 from annoconvert.readers import labelstudio
-from tests.conftest import corpus_path
+from tests.conftest import SENTIMENT_CONFIG, corpus_path
 
-CONFIG = """<View>
-  <Text name="text" value="$text"/>
-  <Choices name="sentiment" toName="text" choice="single">
-    <Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/>
-  </Choices>
-</View>
-"""
+CONFIG = SENTIMENT_CONFIG
 LABELS = ["positive", "negative", "neutral"]
 MAKE_LANE = pipeline._express_lane
 TEXTS = [
