@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SENTIMENT_CONFIG
+
 LABELS = ("positive", "negative", "neutral")
 TASK = (
     '{{"id":{i},"annotations":[{{"id":{i},"completed_by":1,"result":[{{"value":{{"choices":'
@@ -68,6 +70,19 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
 def test_100k_tasks_need_at_most_1_3x_the_memory_of_10k(
     exports: dict[int, Path], tmp_path: Path, flags: tuple[str, ...]
 ) -> None:
+    small = peak_kib(exports[10_000], tmp_path / "small.jsonl", *flags)
+    big = peak_kib(exports[100_000], tmp_path / "big.jsonl", *flags)
+    lines = (tmp_path / "big.jsonl").read_bytes().splitlines()
+    assert len(lines) == 100_000
+    assert json.loads(lines[-1])["messages"][-1]["content"] == LABELS[100_000 % 3]
+    assert big <= 1.3 * small, f"peak {big / 1024:.1f} MiB for 100k vs {small / 1024:.1f} for 10k"
+
+
+def test_the_express_lane_streams_too(exports: dict[int, Path], tmp_path: Path) -> None:
+    """With the label config the tasks take the express lane; its memory is as flat."""
+    config = tmp_path / "config.xml"
+    config.write_text(SENTIMENT_CONFIG, encoding="utf-8")
+    flags = ("--label-config", str(config))
     small = peak_kib(exports[10_000], tmp_path / "small.jsonl", *flags)
     big = peak_kib(exports[100_000], tmp_path / "big.jsonl", *flags)
     lines = (tmp_path / "big.jsonl").read_bytes().splitlines()
