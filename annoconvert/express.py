@@ -184,7 +184,7 @@ def through(
     """The stream for the general path: lane tasks are written here, in their place, the
     others built and passed on. (The general path converts one task at a time in order, so a
     lane line lands between the lines of the tasks before and after it.)"""
-    meta = LineMeta(None, None, None)
+    meta = LineMeta(None, None, None)  # a split's metadata: no lane runs with --split
     for item in stream:
         if not isinstance(item, RawTask):
             yield item
