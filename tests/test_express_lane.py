@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import annoconvert
@@ -272,3 +273,16 @@ def test_a_real_label_studio_export_takes_the_lane(
     (lane,) = lanes
     assert lane is not None and lane.lines == 200
     assert len(out.splitlines()) == 400
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_a_layout_cut_around_its_strings_puts_others_in_their_place(count: int) -> None:
+    keys = ["a", "b", "c"][:count]
+    line = orjson.dumps({k: f"value {k}" for k in keys})
+    layout = express._cut(line, [f"value {k}" for k in keys])
+    assert layout is not None
+    other = {k: f'other "{k}" é' for k in keys}
+    encoded = [orjson.dumps(v) for v in other.values()]
+    assert express._fill(layout, encoded) == orjson.dumps(other)
+    # a string found twice is ambiguous: no layout
+    assert express._cut(orjson.dumps({"x": "same", "y": "same"}), ["same"]) is None
