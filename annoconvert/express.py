@@ -67,11 +67,13 @@ class RawTask:
 
 
 class Switch:
-    """What a reader checks for each task: once `on`, it hands tasks over as RawTask."""
+    """Between the pipeline and a reader with a lane: the reader puts its test for this run's
+    tasks in `extract` (None: no lane for them); once `on`, it hands tasks over as RawTask."""
 
-    __slots__ = ("on",)
+    __slots__ = ("extract", "on")
 
     def __init__(self) -> None:
+        self.extract: Extract | None = None
         self.on = False
 
 

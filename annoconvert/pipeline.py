@@ -235,13 +235,13 @@ def run(
     if (options.split and not output) or (options.split and output == "-"):
         raise ConfigError("--split needs -o FILE: the split files are written beside it")
     roots = list(options.images_root) or reader.default_image_roots(inputs)
-    switch = express.Switch() if hasattr(reader, "express_extract") else None
+    switch = express.Switch() if "express" in inspect.signature(reader.read).parameters else None
     sample, stream = peek(iter(_read(reader, inputs, options, stats, switch)), AUTO_SAMPLE)
     converter = Converter(options, roots, stats)
     converter.choose(sample)
     sink = JsonlSink(output, split_assigner(options) if options.split else None)
     out = Output(sink, options, stats, converter.record)
-    lane = _express_lane(reader, options, converter, dialect) if switch is not None else None
+    lane = _express_lane(switch, options, converter, dialect)
     if lane is not None and switch is not None:
         switch.on = True
         stream = express.through(stream, lane, out, stats, progress)
@@ -297,19 +297,16 @@ def _read(
 
 
 def _express_lane(
-    reader: registry.Reader, options: Options, converter: Converter, dialect: registry.Dialect
+    switch: express.Switch | None, options: Options, converter: Converter, dialect: registry.Dialect
 ) -> express.Lane | None:
-    """The express lane for this run, when the reader has one for its tasks and the recipe
-    and options are the lane's (see `annoconvert.express`)."""
+    """The express lane for this run, when the reader put a test for its tasks in the switch
+    and the recipe and options are the lane's (see `annoconvert.express`)."""
     recipe = converter.recipe
-    if recipe is None or recipe.needs_images:
+    if switch is None or switch.extract is None or recipe is None or recipe.needs_images:
         return None
     if not express.options_allow(options, converter.stats.recipe or ""):
         return None
-    extract = reader.express_extract(options)  # type: ignore[attr-defined]
-    if extract is None:
-        return None
-    return express.Lane(extract, express.general_lines(recipe, dialect, options, select))
+    return express.Lane(switch.extract, express.general_lines(recipe, dialect, options, select))
 
 
 __all__ = ["Converter", "RunStats", "peek", "run"]

@@ -19,6 +19,8 @@ import pytest
 import annoconvert
 from annoconvert import express, pipeline
 from annoconvert.readers import labelstudio
+from annoconvert.readers.labelstudio_config import parse_label_config
+from annoconvert.readers.labelstudio_express import text_classification
 from tests.conftest import SENTIMENT_CONFIG, corpus_path
 
 CONFIG = SENTIMENT_CONFIG
@@ -243,10 +245,9 @@ def test_a_config_that_is_not_plain_text_classification_has_no_lane(
     export, _ = _export(tmp_path, [_task(i) for i in range(1, 301)])
     cfg = tmp_path / "region.xml"
     cfg.write_text(config, encoding="utf-8")
-    assert (
-        labelstudio.LabelStudioReader().express_extract(annoconvert.Options(label_config=str(cfg)))
-        is None
-    )
+    assert text_classification(parse_label_config(str(cfg))) is None
+    lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
+    assert lanes == [None]
     lanes, _ = _both(tmp_path, monkeypatch, export)  # and none without --label-config
     assert lanes == [None]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from annoconvert.errors import ConfigError, ParseError, ShapeError, TaskError
-from annoconvert.express import Extract, RawTask, Switch
+from annoconvert.express import RawTask, Switch
 from annoconvert.inputs import open_input
 from annoconvert.model import AnnotationSet, ImageRef, Region, Reject, Source, Task, Turn
 from annoconvert.options import Options
@@ -752,17 +752,14 @@ class LabelStudioReader:
     def read(
         self, inputs: Sequence[str], options: Options, express: Switch | None = None
     ) -> Iterator[Task | Reject | RawTask]:
-        """Every task of every input, in order (the label config is parsed before reading)."""
+        """Every task of every input, in order (the label config is parsed before reading).
+
+        `express` gets the lane's test when the config is a plain text classification."""
         config = parse_label_config(options.label_config) if options.label_config else None
+        if express is not None:
+            express.extract = text_classification(config)
         for path in inputs:
             yield from read_file(path, config, express)
-
-    def express_extract(self, options: Options) -> Extract | None:
-        """The express lane's test for this run's tasks (a plain text-classification config
-        given with --label-config), or None."""
-        if not options.label_config:
-            return None
-        return text_classification(parse_label_config(options.label_config))
 
     def default_image_roots(self, inputs: Sequence[str]) -> list[str]:
         """An `images/` folder beside an export, if there is one (the server's paths such as
