@@ -129,6 +129,11 @@ def input_key(example: Example) -> bytes:
     return h.digest()
 
 
+def _shortened(text: str, width: int = 60) -> str:
+    """`text` cut to `width` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def input_preview(example: Example, width: int = 60) -> str:
     """The normalized input text, cut to `width` characters, for the report."""
     text = " ".join(
@@ -136,7 +141,7 @@ def input_preview(example: Example, width: int = 60) -> str:
     )
     if any(isinstance(p, ImagePart) for m in _input_messages(example) for p in m.parts):
         text = ("[image] " + text).strip()
-    return text if len(text) <= width else text[: width - 3] + "..."
+    return _shortened(text, width)
 
 
 def _messages_hash(h: hashlib.blake2b, messages: Iterable[Message]) -> None:
@@ -245,8 +250,7 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     plain = _plain_chat(obj)
     if plain is not None:  # the common line: the same keys, without the general walk
         user, answer = normalize(plain[0]), normalize(plain[1])
-        preview = user if len(user) <= 60 else user[:57] + "..."
-        return _digest(("t" + user,)), _digest(("t" + answer,)), whole, preview
+        return _digest(("t" + user,)), _digest(("t" + answer,)), whole, _shortened(user)
     turns, answers = _line_turns(obj)
     shown = [
         item
@@ -261,8 +265,7 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     text = " ".join(item[1:] for item in shown if item.startswith("t"))
     if any(item.startswith("i") for item in shown):
         text = ("[image] " + text).strip()
-    preview = text if len(text) <= 60 else text[:57] + "..."
-    return _digest(shown), _digest(answer_items), whole, preview
+    return _digest(shown), _digest(answer_items), whole, _shortened(text)
 
 
 def _plain_chat(obj: dict[str, Any]) -> tuple[str, str] | None:
