@@ -116,13 +116,19 @@ def _open(data: bytes, max_pixels: int, uri: str) -> PILImage.Image:
         raise MediaError(
             "unreadable_image", f"image {uri!r} cannot be read: {err}", uri=uri
         ) from err
-    if img.width * img.height > max_pixels:
+    _check_pixels(img.width, img.height, max_pixels, uri)
+    return img
+
+
+def _check_pixels(width: int, height: int, max_pixels: int, uri: str) -> None:
+    """MediaError `image_too_large` for a size over the pixel limit, before any decoding."""
+    if width * height > max_pixels:
         raise MediaError(
             "image_too_large",
-            f"image {uri!r} is {img.width}x{img.height}, over the {max_pixels}-pixel limit",
+            f"image {uri!r} is {width}x{height}, over the {max_pixels}-pixel limit "
+            "(a decompression bomb?)",
             uri=uri,
         )
-    return img
 
 
 def _orientation(img: PILImage.Image, data: bytes) -> int:
@@ -150,13 +156,7 @@ def read_header(data: bytes, uri: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     """
     quick = quick_header(data)
     if quick is not None:
-        if quick.width * quick.height > max_pixels:
-            raise MediaError(
-                "image_too_large",
-                f"image {uri!r} is {quick.width}x{quick.height}, over the {max_pixels}-pixel "
-                "limit (a decompression bomb?)",
-                uri=uri,
-            )
+        _check_pixels(quick.width, quick.height, max_pixels, uri)
         return Header(
             quick.format,
             quick.mode,
