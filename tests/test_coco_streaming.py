@@ -82,7 +82,11 @@ def _shifted(doc: dict[str, object], base: int) -> dict[str, object]:
 
 @pytest.mark.parametrize("chunk", [1, 40, 1 << 20])
 @pytest.mark.parametrize("indent", [None, 2])
-@pytest.mark.parametrize("base", [0, -7, 10**12], ids=["ids-1-n", "negative", "sparse"])
+@pytest.mark.parametrize(
+    "base",
+    [0, -7, 10**12, -(2**63) - 1],
+    ids=["ids-1-n", "negative", "sparse", "int64-min"],  # image 1's id is then -2**63
+)
 def test_tricky_plain_file_reads_like_a_full_load(
     chunk: int, indent: int | None, base: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

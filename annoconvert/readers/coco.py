@@ -196,7 +196,7 @@ class _Annotations:
             self._store(run, run_key)
 
     def _store(self, run: list[dict[str, Any]], key: Any) -> None:
-        if type(key) is int:
+        if type(key) is int and _INT_MIN < key <= _INT_MAX:  # _INT_MIN marks an odd key
             self._keys.append(key)
         else:
             self._odd_keys[len(self._keys)] = key
