@@ -227,9 +227,10 @@ class _Annotations:
             slot_of: dict[Any, int] = {}
             odd, listed = self._odd_keys, array("q")
             for run, key in enumerate(self._keys):
-                found = slot_of.get(odd[run] if key == _INT_MIN else key)
+                key = odd[run] if key == _INT_MIN else key
+                found = slot_of.get(key)
                 if found is None:
-                    found = slot_of[odd[run] if key == _INT_MIN else key] = len(slot_of)
+                    found = slot_of[key] = len(slot_of)
                 listed.append(found)
             slots = np.frombuffer(listed, dtype=np.int64)
             self._slot_of, self._slot_keys = slot_of, list(slot_of)
