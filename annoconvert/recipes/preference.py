@@ -42,7 +42,6 @@ from annoconvert.model import (
 )
 from annoconvert.options import Options, template_fields
 from annoconvert.recipes.common import (
-    TemplateValues,
     group_key,
     render,
     task_values,
@@ -51,10 +50,6 @@ from annoconvert.recipes.common import (
 
 TARGETS_KEY = "__targets__"
 ITEM_TEXT_KEYS = ("body", "text", "content", "html", "title")
-
-
-def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
-    return template_values(task, annotation, options)
 
 
 def prompt_field(task: Task, options: Options) -> tuple[str, set[str]]:
@@ -224,7 +219,7 @@ class Preference:
             )
         messages: list[Message] = []
         if options.system is not None:
-            system = render(options.system, _values(task, annotation, options))
+            system = render(options.system, template_values(task, annotation, options))
             messages.append(Message("system", (TextPart(system),)))
         messages.append(Message("user", (TextPart(prompt),)))
         return [

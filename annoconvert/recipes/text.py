@@ -21,7 +21,6 @@ from annoconvert.options import Options
 from annoconvert.recipes.common import (
     CHOICE_CONTROLS,
     SPAN_CONTROLS,
-    TemplateValues,
     declared_labels,
     dumps,
     label_list,
@@ -32,10 +31,6 @@ from annoconvert.recipes.common import (
     template_values,
     user_parts,
 )
-
-
-def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
-    return template_values(task, annotation, options)
 
 
 def _choices(annotation: AnnotationSet) -> list[Choice]:
@@ -73,7 +68,7 @@ class Classification:
                 "use --recipe multilabel",
             )
         label = rename(choice.labels[0], options)
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         values["label"] = values["labels"] = label
         allowed = [rename(lb, options) for lb in declared_labels(task, choice.field)]
         default_system = "Classify the text."
@@ -117,7 +112,7 @@ class Multilabel:
         if allowed:
             order = {lb: i for i, lb in enumerate(allowed)}
             labels.sort(key=lambda lb: order.get(lb, len(order)))
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         values["labels"] = ", ".join(labels)
         values["label"] = labels[0] if labels else ""
         if options.multilabel_format == "json":
@@ -181,7 +176,7 @@ class Ner:
                     grouped.setdefault(rename(lb, options), []).append(s.text)
             order = {lb: i for i, lb in enumerate(declared)}
             answer = dict(sorted(grouped.items(), key=lambda kv: order.get(kv[0], len(order))))
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         default_system = "Extract the named entities from the text. Respond only with a JSON object"
         default_system += " mapping each entity type to the list of its mentions."
         if declared:
@@ -290,7 +285,7 @@ class Extraction:
                 obj[rename(name, options)] = fields.get(name)
         if not obj:
             raise RecipeError("missing_label", "the annotation has no text fields or spans")
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         keys = ", ".join(obj)
         default_system = (
             f"Extract the following fields from the text: {keys}. "
@@ -329,7 +324,7 @@ class Summarization:
             raise RecipeError("missing_label", "the annotation has no written answer")
         if options.targets == "first":
             texts = texts[:1]
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         default_system = "Summarize the text concisely and neutrally."
         examples = []
         for text in texts:

@@ -26,7 +26,6 @@ from annoconvert.model import (
 from annoconvert.options import Options
 from annoconvert.recipes.common import (
     GEOMETRY_CONTROLS,
-    TemplateValues,
     control_values,
     declared_labels,
     dumps,
@@ -46,10 +45,6 @@ FORMAT_WORDS = {
     "xyxy-px": '"bbox": [x1, y1, x2, y2] in pixels',
     "xywh-px": '"bbox": [x, y, width, height] in pixels',
 }
-
-
-def _values(task: Task, annotation: AnnotationSet, options: Options) -> TemplateValues:
-    return template_values(task, annotation, options)
 
 
 def _one_image(images: Sequence[PreparedImage], recipe: str) -> PreparedImage:
@@ -107,7 +102,7 @@ class Detection:
                     "takes boxes, polygons, polylines, masks, ellipses and points",
                 )
         objects = format_boxes(shapes, image, options)
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         found = list(dict.fromkeys(obj["label"] for obj in objects))
         values["labels"] = ", ".join(found)
         if len(found) == 1:
@@ -147,7 +142,7 @@ class ImageClassification:
             raise RecipeError("missing_label", "the annotation chose no class for the image")
         labels = [rename(lb, options) for lb in choice.labels]
         label = ", ".join(labels)
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         values["label"] = values["labels"] = label
         allowed = [rename(lb, options) for lb in declared_labels(task, choice.field)]
         default_system = "You are an image classification system."
@@ -207,7 +202,7 @@ class ImageToText:
         if not images:
             raise RecipeError("missing_image", "image-to-text needs an image")
         answers = control_values(annotation, options)
-        values = _values(task, annotation, options)
+        values = template_values(task, annotation, options)
         chosen = [
             rename(lb, options)
             for r in annotation.regions
