@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from annoconvert import express, registry
 from annoconvert.errors import (
     ConfigError,
@@ -276,8 +278,36 @@ def _render(
         except (RecipeError, MediaError) as err:
             converter.record(_reject(done.task, err.code, str(err)))
             return None
+        except orjson.JSONEncodeError as err:  # a lone surrogate (`"\\ud800"` in the export)
+            converter.record(_reject(done.task, "bad_text", _unwritable(done.task, err)))
+            return None
         lines.append((line, LineMeta(example.group, example.label, subset)))
     return lines
+
+
+def _unwritable(task: Task, err: Exception) -> str:
+    """Why a task's line cannot be written, naming the field that holds the bad text."""
+    where = next((f"field {key!r}" for key, value in task.fields.items() if _bad_text(value)), None)
+    if task.text is not None and _bad_text(task.text):
+        where = "the task's text"
+    return (
+        f"{where or 'an annotation'} is not Unicode text (it holds a lone UTF-16 surrogate, "
+        f"such as \\ud800 in the export), which no JSON line can carry: {err}"
+    )
+
+
+def _bad_text(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_bad_text(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_bad_text(v) for v in value)
+    return False
 
 
 def _read(

@@ -1,8 +1,8 @@
 """Label Studio reader: JSON / JSON-MIN exports, a single task, or JSONL, streamed into Tasks.
 
 Inputs it recognises (by content, not by name):
-- the JSON export (`[{"id", "data", "annotations", ...}, ...]`), streamed with ijson, item by
-  item, so memory stays flat in the size of the file;
+- the JSON export (`[{"id", "data", "annotations", ...}, ...]`), streamed item by item
+  (`json_array`), so memory stays flat in the size of the file;
 - the JSON-MIN export (`[{<data keys>, "id", <control keys>, "annotator", "annotation_id", ...}]`):
   one row per annotation; adjacent rows of one task id become one Task. Columns before `id` are
   data, columns between `id` and `annotator` are controls (the converter writes them in that
@@ -32,6 +32,7 @@ from annoconvert.express import RawTask, Switch
 from annoconvert.inputs import open_input
 from annoconvert.model import AnnotationSet, ImageRef, Region, Reject, Source, Task, Turn
 from annoconvert.options import Options
+from annoconvert.readers.json_array import JsonArrayError, array_items
 from annoconvert.readers.labelstudio_config import LabelConfig, parse_label_config
 from annoconvert.readers.labelstudio_express import text_classification
 from annoconvert.readers.labelstudio_results import (
@@ -324,12 +325,22 @@ def _annotation_set(
     )
 
 
+def id_of(raw: Any) -> int | str | None:
+    """A task id as the export gives it (None: no usable id). An integer past 64 bits, which
+    JSON writers stop at (orjson), is kept as its digits."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        return None
+    if isinstance(raw, int) and not -(1 << 63) <= raw < (1 << 63):
+        return str(raw)
+    return raw
+
+
 def build_task(item: Any, loc: str, where: _Where) -> Task:
     """One task object of the JSON export -> Task; TaskError for anything wrong inside it."""
     if not isinstance(item, dict):
         raise TaskError("not_a_task", "a task must be a JSON object", locator=loc)
-    raw_id = item.get("id")
-    task_id = raw_id if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else loc
+    found_id = id_of(item.get("id"))
+    task_id = loc if found_id is None else found_id
     data = item.get("data")
     if not isinstance(data, dict):
         raise TaskError("missing_data", "the task has no data object", task=task_id, locator=loc)
@@ -374,9 +385,9 @@ def _task_or_reject(item: Any, loc: str, where: _Where) -> Task | Reject:
     try:
         return build_task(item, loc, where)
     except TaskError as err:
-        task_id = item.get("id") if isinstance(item, dict) else None
+        task_id = id_of(item.get("id")) if isinstance(item, dict) else None
         return Reject(
-            task=task_id if isinstance(task_id, int | str) else err.task,
+            task=err.task if task_id is None else task_id,
             file=where.file,
             locator=err.locator or loc,
             code=err.code,
@@ -493,7 +504,7 @@ def _min_tasks(rows: Iterator[tuple[int, Any]], where: _Where) -> Iterator[Task 
             yield _min_task(task_id, items, loc, where)
         except TaskError as err:
             yield Reject(
-                task=task_id,
+                task=id_of(task_id),
                 file=where.file,
                 locator=err.locator or loc,
                 code=err.code,
@@ -540,8 +551,9 @@ def _min_task(task_id: Any, items: list[tuple[int, Any]], loc: str, where: _Wher
             images = tuple(
                 ImageRef(uri=i.uri, width=found[0], height=found[1], field=i.field) for i in images
             )
+    found_id = id_of(task_id)
     return Task(
-        id=task_id if isinstance(task_id, int | str) and not isinstance(task_id, bool) else loc,
+        id=loc if found_id is None else found_id,
         source=Source(FORMAT, where.file, loc),
         text=inp.text,
         images=images,
@@ -609,9 +621,7 @@ def _looks_like_item(item: Any) -> str:
 def _read_list(
     fh: IO[bytes], where: _Where, express: Switch | None = None
 ) -> Iterator[Task | Reject | RawTask]:
-    import ijson
-
-    items = ijson.items(fh, "item", use_float=True)
+    items = array_items(fh)
     count = 0
 
     def stream() -> Iterator[tuple[int, Any]]:
@@ -620,7 +630,7 @@ def _read_list(
             for item in items:
                 yield count, item
                 count += 1
-        except ijson.JSONError as err:
+        except JsonArrayError as err:
             raise ParseError(
                 f"not valid JSON (broken or truncated after {count} tasks): {err}",
                 file=where.file,

@@ -48,6 +48,7 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
         annotations = item.get("annotations")
         if (
             type(task_id) is not int
+            or not -(1 << 63) <= task_id < (1 << 63)
             or type(data) is not dict
             or type(annotations) is not list
             or len(annotations) != 1
