@@ -34,6 +34,7 @@ from annoconvert.geometry import (
 from annoconvert.model import Box, Ellipse, Mask, Points, Polyline, PreparedImage, Region
 from annoconvert.model import Polygon as PolygonRegion
 from annoconvert.options import Options
+from annoconvert.recipes.common import rename
 
 BOX_KEYS = {
     "box_2d": "box_2d",
@@ -283,8 +284,6 @@ def region_envelope(region: Region, width: int, height: int) -> Envelope:
 
 
 def _label(region: Region, options: Options) -> str:
-    from annoconvert.recipes.common import rename
-
     labels: Sequence[str] = getattr(region, "labels", ())
     if len(labels) == 1:  # the common case
         return rename(labels[0], options)
