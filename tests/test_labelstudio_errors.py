@@ -179,8 +179,28 @@ def test_bad_rectangle_values(tmp_path: Path, value: dict[str, Any], code: str, 
     assert rej.locator == f"tasks[0].annotations[0].result[0].{where}"
 
 
+def test_bad_image_size_and_huge_or_integer_numbers(tmp_path: Path) -> None:
+    item = rect()
+    item["original_width"] = "200"
+    rej = only_reject(read(write(tmp_path, [task([item])])))
+    assert (rej.code, rej.locator) == (
+        "bad_geometry",
+        "tasks[0].annotations[0].result[0].original_width",
+    )
+    huge = json.dumps([task([rect(rotation=12345)])]).replace("12345", "1" + "0" * 400)
+    rej = only_reject(read(write(tmp_path, huge.encode())))
+    assert (rej.code, rej.locator) == (
+        "bad_geometry",
+        "tasks[0].annotations[0].result[0].value.rotation",
+    )
+    (turned,) = read(write(tmp_path, [task([rect(rotation=90, x=0, y=0, width=10, height=20)])]))
+    assert isinstance(turned, Task)
+    box = turned.annotations[0].regions[0]
+    assert isinstance(box, Box) and box.rotation == 90.0 and type(box.rotation) is float
+
+
 def test_nan_is_a_parse_error_in_a_list_and_bad_geometry_in_a_task(tmp_path: Path) -> None:
-    # yajl refuses the NaN literal (not JSON); Python's json (single task, JSONL) accepts it
+    # the list reader refuses the NaN literal (not JSON); a single task and JSONL accept it
     text = json.dumps(task([rect(y=float("nan"))]))
     with pytest.raises(ParseError):
         read(write(tmp_path, f"[{text}]".encode()))

@@ -178,10 +178,13 @@ def _image_sizes(annotation_lists: Iterable[Any]) -> dict[str, tuple[int, int]]:
 # --- results -> regions ----------------------------------------------------------------------
 
 
-def _size(item: Mapping[str, Any], loc: str) -> tuple[int | None, int | None]:
+def _size(item: Mapping[str, Any], where: str | tuple[str, int]) -> tuple[int | None, int | None]:
+    """original_width/height of a result; `where` is its locator or (the result list's
+    locator, its index), put together only for an error."""
     w, h = item.get("original_width"), item.get("original_height")
     if type(w) is int and type(h) is int and w > 0 and h > 0:
         return w, h  # the common case
+    loc = where if isinstance(where, str) else f"{where[0]}[{where[1]}]"
     out: list[int | None] = []
     for key in IMAGE_SIZE_KEYS:
         v = item.get(key)
@@ -259,7 +262,7 @@ def _regions(
             if rid in region_ids:
                 region_id = rid
         if "original_width" in item or "original_height" in item:
-            iw, ih = _size(item, f"{loc}[{i}]")
+            iw, ih = _size(item, (loc, i))
         else:
             iw = ih = None
         ctx = Ctx(

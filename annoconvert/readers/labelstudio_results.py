@@ -74,6 +74,8 @@ def number(value: Mapping[str, Any], key: str, ctx: Ctx, *, code: str = "bad_geo
     v = value.get(key)
     if type(v) is float and v - v == 0.0:  # the common case: a finite float
         return v
+    if type(v) is int and -(1 << 53) <= v <= 1 << 53:  # next: an int (`"rotation": 0`)
+        return float(v)
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise _fail(code, f"{ctx.loc}.{key}", f"{key} must be a number, got {v!r}")
     try:
