@@ -21,7 +21,7 @@ from annoconvert.options import Options
 from annoconvert.recipes.common import (
     CHOICE_CONTROLS,
     SPAN_CONTROLS,
-    declared_labels,
+    allowed_labels,
     dumps,
     label_list,
     make_example,
@@ -70,7 +70,7 @@ class Classification:
         label = rename(choice.labels[0], options)
         values = template_values(task, annotation, options)
         values["label"] = values["labels"] = label
-        allowed = [rename(lb, options) for lb in declared_labels(task, choice.field)]
+        allowed = allowed_labels(task, options, choice.field)
         default_system = "Classify the text."
         if allowed:
             default_system += (
@@ -108,7 +108,7 @@ class Multilabel:
             labels.extend(
                 rename(lb, options) for lb in choice.labels if rename(lb, options) not in labels
             )
-        allowed = [rename(lb, options) for lb in declared_labels(task, kinds=CHOICE_CONTROLS)]
+        allowed = allowed_labels(task, options, kinds=CHOICE_CONTROLS)
         if allowed:
             order = {lb: i for i, lb in enumerate(allowed)}
             labels.sort(key=lambda lb: order.get(lb, len(order)))
@@ -161,7 +161,7 @@ class Ner:
         options: Options,
     ) -> list[Example]:
         spans = _spans(annotation)
-        declared = [rename(lb, options) for lb in declared_labels(task, kinds=SPAN_CONTROLS)]
+        declared = allowed_labels(task, options, kinds=SPAN_CONTROLS)
         answer: Any
         if options.ner_format == "list":
             answer = [

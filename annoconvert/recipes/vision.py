@@ -26,8 +26,8 @@ from annoconvert.model import (
 from annoconvert.options import Options
 from annoconvert.recipes.common import (
     GEOMETRY_CONTROLS,
+    allowed_labels,
     control_values,
-    declared_labels,
     dumps,
     label_list,
     make_example,
@@ -107,8 +107,8 @@ class Detection:
         values["labels"] = ", ".join(found)
         if len(found) == 1:
             values["label"] = found[0]
-        allowed = [rename(lb, options) for lb in declared_labels(task, kinds=GEOMETRY_CONTROLS)]
-        default_system = _detection_system(options.box_format, tuple(allowed))
+        allowed = allowed_labels(task, options, kinds=GEOMETRY_CONTROLS)
+        default_system = _detection_system(options.box_format, allowed)
         prompt = _default_prompt(task, "Detect the objects in the image and output the JSON list.")
         return [
             make_example(
@@ -144,7 +144,7 @@ class ImageClassification:
         label = ", ".join(labels)
         values = template_values(task, annotation, options)
         values["label"] = values["labels"] = label
-        allowed = [rename(lb, options) for lb in declared_labels(task, choice.field)]
+        allowed = allowed_labels(task, options, choice.field)
         default_system = "You are an image classification system."
         if allowed:
             default_system += f" Classify the image as one of {label_list(allowed)}."
