@@ -287,3 +287,18 @@ def test_a_layout_cut_around_its_strings_puts_others_in_their_place(count: int) 
     assert express._fill(layout, encoded) == orjson.dumps(other)
     # a string found twice is ambiguous: no layout
     assert express._cut(orjson.dumps({"x": "same", "y": "same"}), ["same"]) is None
+
+
+def test_a_file_that_breaks_after_the_lane_opened_fails_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A truncated export stops the run where it breaks, lane or not: nothing is written."""
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 401)])
+    whole = export.read_bytes()
+    export.write_bytes(whole[: len(whole) - 200])
+    for enabled in (True, False):
+        with pytest.raises(annoconvert.ParseError, match=r"truncated after 399 tasks") as err:
+            _convert(tmp_path, monkeypatch, export, enabled, label_config=str(cfg))
+        assert err.value.locator == "tasks[399]"
+        assert not list(tmp_path.glob("out-*"))
+        assert not list(tmp_path.glob(".out-*"))

@@ -172,6 +172,10 @@ def test_faults_say_where(small_reads: None) -> None:
     assert "NaN" in str(error) and error.offset == 12 and error.items == 1  # the item's start
     got, error = _read(b'[1, 2, {"c": ')
     assert got == [1, 2] and error is not None and "truncated" in str(error)
+    got, error = _read(b'[1, {"c": "abc')
+    assert str(error) == (
+        "the file ends inside an item (truncated?): Unterminated string (at byte 4)"
+    )
     got, error = _read('["é", 1 2]'.encode())
     assert error is not None and error.offset == len('["é", 1 '.encode())
 

@@ -31,7 +31,10 @@ class JsonArrayError(ValueError):
     """The file is not a whole JSON array: `items` were read before the fault at `offset`."""
 
     def __init__(self, message: str, offset: int, items: int):
-        super().__init__(f"{message} (at byte {offset})")
+        # the stdlib's messages end in " at" (`Unterminated string starting at`): the offset
+        # follows in parentheses instead
+        text = message.removesuffix(" at").removesuffix(" starting")
+        super().__init__(f"{text} (at byte {offset})")
         self.offset = offset
         self.items = items
 
