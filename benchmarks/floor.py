@@ -1,9 +1,11 @@
 """The floor: the same conversions as the simplest correct Python, one function per job.
 
 No options, no checks beyond what the output needs, no rejects: parse the file (streaming
-where the format allows it, with the fastest parsers the project also uses: ijson's C backend,
-orjson, lxml), compute the answer, Base64 the image bytes, dump the lines. annoconvert's time
-divided by this is the "ratio to floor" in docs/performance.md.
+where the format allows it, with fast C parsers: ijson's C backend for a JSON array, the
+simplest streaming reader, orjson, lxml), compute the answer, Base64 the image bytes, dump
+the lines. annoconvert's time divided by this is the "ratio to floor" in docs/performance.md.
+(annoconvert's own Label Studio reader streams with the stdlib scanner, which is faster than
+`ijson.items`: see docs/design.md.)
 
     python benchmarks/floor.py JOB INPUT OUTPUT [--images-root DIR] [--embed]
                                [--max-side N] [--workers N]
