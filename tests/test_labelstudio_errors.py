@@ -396,3 +396,14 @@ def test_streaming_memory_stays_flat(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == n
     assert peak < 10 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_ids_every_json_writer_can_carry(tmp_path: Path) -> None:
+    """An integer id past 64 bits keeps its digits, a lone surrogate in a string id its escape
+    (orjson, which writes the line references and rejects, refuses both as they are)."""
+    data = json.dumps([task([choice()], tid=1), task([choice()], tid=2)])
+    data = data.replace('"id": 1,', '"id": 1180591620717411303424,', 1)
+    data = data.replace('"id": 2,', '"id": "\\u00e9\\ud800",', 1)
+    first, second = read(write(tmp_path, data.encode()))
+    assert isinstance(first, Task) and first.id == "1180591620717411303424"
+    assert isinstance(second, Task) and second.id == "é\\ud800"

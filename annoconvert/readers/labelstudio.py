@@ -329,12 +329,18 @@ def _annotation_set(
 
 
 def id_of(raw: Any) -> int | str | None:
-    """A task id as the export gives it (None: no usable id). An integer past 64 bits, which
-    JSON writers stop at (orjson), is kept as its digits."""
+    """A task id as the export gives it (None: no usable id), in a form every JSON writer
+    carries: an integer past 64 bits (where orjson stops) as its digits, a lone surrogate
+    escape in a string id as the escape's text."""
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         return None
     if isinstance(raw, int) and not -(1 << 63) <= raw < (1 << 63):
         return str(raw)
+    if isinstance(raw, str) and not raw.isascii():
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            return raw.encode("utf-8", "backslashreplace").decode("utf-8")
     return raw
 
 
