@@ -334,14 +334,15 @@ def id_of(raw: Any) -> int | str | None:
     escape in a string id as the escape's text."""
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         return None
-    if isinstance(raw, int) and not -(1 << 63) <= raw < (1 << 63):
-        return str(raw)
-    if isinstance(raw, str) and not raw.isascii():
+    if isinstance(raw, int):
+        return raw if -(1 << 63) <= raw < (1 << 63) else str(raw)
+    text: str = raw
+    if not text.isascii():
         try:
-            raw.encode("utf-8")
+            text.encode("utf-8")
         except UnicodeEncodeError:
-            return raw.encode("utf-8", "backslashreplace").decode("utf-8")
-    return raw
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def build_task(item: Any, loc: str, where: _Where) -> Task:
