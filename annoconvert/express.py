@@ -77,17 +77,28 @@ class Switch:
         self.on = False
 
 
+LANE_RECIPES: dict[str, dict[str, object]] = {
+    "classification": {},
+    "detection": {"image_mode": "reference"},
+}
+"""The recipes the lane knows, each with the options it needs set so (detection: the image's
+URI is written as the export gives it, so no file is opened)."""
+
+
 def options_allow(options: Options, recipe: str) -> bool:
-    """Whether the lane may run: the recipe is the one it knows and no option that could
-    change a line differs from its default."""
-    if not ENABLED or recipe != "classification" or options.dialect != "openai":
+    """Whether the lane may run: the recipe is one it knows, its options are set as it needs,
+    and no other option that could change a line differs from its default."""
+    needed = LANE_RECIPES.get(recipe)
+    if not ENABLED or needed is None or options.dialect != "openai":
         return False
     defaults = Options()
-    return all(
-        getattr(options, name) == getattr(defaults, name)
-        for name in Options.model_fields
-        if name not in SAME_LINE_OPTIONS and name != "recipe"
-    )
+    for name in Options.model_fields:
+        if name in SAME_LINE_OPTIONS or name == "recipe":
+            continue
+        want = needed[name] if name in needed else getattr(defaults, name)
+        if getattr(options, name) != want:
+            return False
+    return True
 
 
 def _cut(line: bytes, values: Sequence[str]) -> list[bytes] | None:
@@ -205,17 +216,23 @@ def through(
 
 
 def general_lines(
-    recipe: Any, dialect: Any, options: Options, select: Callable[[Task, str], Any]
+    recipe: Any,
+    dialect: Any,
+    options: Options,
+    select: Callable[[Task, str], Any],
+    images: Callable[[Task], Sequence[Any]],
 ) -> GeneralLines:
     """The general path for one built task, without side effects: its lines, or None when
-    it would reject the task."""
+    it would reject the task. `images` prepares the task's images (in reference mode: no file
+    is read)."""
 
     def lines(task: Task) -> list[bytes] | None:
         try:
             chosen = select(task, options.annotators).chosen
+            prepared = images(task)
             out: list[bytes] = []
             for annotation in chosen:
-                for example in recipe.build(task, annotation, (), options):
+                for example in recipe.build(task, annotation, prepared, options):
                     out.append(dialect.render(example, options))
             return out
         except (AnnoconvertError, ValueError, TypeError):

@@ -332,11 +332,29 @@ def _express_lane(
     """The express lane for this run, when the reader put a test for its tasks in the switch
     and the recipe and options are the lane's (see `annoconvert.express`)."""
     recipe = converter.recipe
-    if switch is None or switch.extract is None or recipe is None or recipe.needs_images:
+    if switch is None or switch.extract is None or recipe is None:
         return None
     if not express.options_allow(options, converter.stats.recipe or ""):
         return None
-    return express.Lane(switch.extract, express.general_lines(recipe, dialect, options, select))
+    images = _lane_images(converter) if recipe.needs_images else _no_images
+    lines = express.general_lines(recipe, dialect, options, select, images)
+    return express.Lane(switch.extract, lines)
+
+
+def _no_images(task: Task) -> tuple[()]:
+    return ()
+
+
+def _lane_images(converter: Converter) -> Callable[[Task], list[PreparedImage]]:
+    """The task's images as the general path prepares them (the lane runs in reference mode,
+    so preparing reads no file)."""
+    media = converter.media
+
+    def images(task: Task) -> list[PreparedImage]:
+        prepared: list[PreparedImage] = media.prepare(task.images)
+        return prepared
+
+    return images
 
 
 __all__ = ["Converter", "RunStats", "peek", "run"]

@@ -34,7 +34,7 @@ from annoconvert.model import AnnotationSet, ImageRef, Region, Reject, Source, T
 from annoconvert.options import Options
 from annoconvert.readers.json_array import JsonArrayError, array_items
 from annoconvert.readers.labelstudio_config import LabelConfig, parse_label_config
-from annoconvert.readers.labelstudio_express import text_classification
+from annoconvert.readers.labelstudio_express import rectangle_detection, text_classification
 from annoconvert.readers.labelstudio_results import (
     PARSERS,
     Ctx,
@@ -777,7 +777,7 @@ class LabelStudioReader:
         `express` gets the lane's test when the config is a plain text classification."""
         config = parse_label_config(options.label_config) if options.label_config else None
         if express is not None:
-            express.extract = text_classification(config)
+            express.extract = text_classification(config) or rectangle_detection(config, options)
         for path in inputs:
             yield from read_file(path, config, express)
 

@@ -1,22 +1,41 @@
-"""The express lane's test for Label Studio tasks (see `annoconvert.express`).
+"""The express lane's tests for Label Studio tasks (see `annoconvert.express`).
 
 A text-classification project (one Text object showing `$key`, one Choices control on it,
 nothing else in the config) has a common task shape: an int id, the text, no predictions and
 one annotation, not cancelled, whose one result chose one declared class with nothing else in
-it. For such a task the test returns (id, (text, class)); anything else, however slightly
-different, goes to the general path, which reads every field.
+it. For such a task the test returns (id, (text, class)).
+
+A box project (one Image object, one RectangleLabels control on it) has one too: the image's
+URI, one annotation whose results are all rectangles with one declared label and one image
+size (or no result: an image with nothing to find). Its test returns (id, (URI, answer)): the
+answer is made by the general path's own functions (`parse_rectangle`, `format_boxes`,
+`dumps`), so the box arithmetic stays in `geometry.py` and `boxes.py`; the lane saves the task
+model, the policy, the example and the dialect around it.
+
+Anything else, however slightly different, goes to the general path, which reads every field.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from annoconvert.boxes import format_boxes
+from annoconvert.errors import AnnoconvertError
 from annoconvert.express import Extract
+from annoconvert.model import Box, PreparedImage, Region
+from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
+from annoconvert.readers.labelstudio_results import Ctx, parse_rectangle
+from annoconvert.recipes.common import dumps
 
 RESULT_KEYS = frozenset({"value", "id", "from_name", "to_name", "type", "origin"})
 """The keys of a Choices result as Label Studio writes it; another key (a score, a meta, a
 readonly flag) sends the task the general way."""
+
+BOX_RESULT_KEYS = RESULT_KEYS | {"original_width", "original_height", "image_rotation"}
+"""The keys of a rectangle result as Label Studio writes it (`image_rotation` is not read)."""
+
+BOX_VALUE_KEYS = frozenset({"x", "y", "width", "height", "rotation", "rectanglelabels"})
 
 
 def text_classification(config: LabelConfig | None) -> Extract | None:
@@ -41,28 +60,12 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
     labels = frozenset(control.labels)
 
     def extract(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
-        if type(item) is not dict:
+        found = _common_task(item)
+        if found is None:
             return None
-        task_id = item.get("id")
-        data = item.get("data")
-        annotations = item.get("annotations")
-        if (
-            type(task_id) is not int
-            or not -(1 << 63) <= task_id < (1 << 63)
-            or type(data) is not dict
-            or type(annotations) is not list
-            or len(annotations) != 1
-            or item.get("predictions")
-        ):
-            return None
+        task_id, data, results = found
         text = data.get(key)
-        annotation = annotations[0]
-        if type(text) is not str or not text or type(annotation) is not dict:
-            return None
-        if annotation.get("was_cancelled") is not False:
-            return None
-        results = annotation.get("result")
-        if type(results) is not list or len(results) != 1:
+        if type(text) is not str or not text or len(results) != 1:
             return None
         result = results[0]
         if (
@@ -83,5 +86,115 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
         if type(label) is not str or label not in labels:
             return None
         return task_id, (text, label)
+
+    return extract
+
+
+def _common_task(item: Any) -> tuple[int, dict[str, Any], list[Any]] | None:
+    """(id, data, results) of a task with an int id, no predictions and one annotation that
+    is not cancelled; None for any other task."""
+    if type(item) is not dict:
+        return None
+    task_id = item.get("id")
+    data = item.get("data")
+    annotations = item.get("annotations")
+    if (
+        type(task_id) is not int
+        or not -(1 << 63) <= task_id < (1 << 63)
+        or type(data) is not dict
+        or type(annotations) is not list
+        or len(annotations) != 1
+        or item.get("predictions")
+    ):
+        return None
+    annotation = annotations[0]
+    if type(annotation) is not dict or annotation.get("was_cancelled") is not False:
+        return None
+    results = annotation.get("result")
+    if type(results) is not list:
+        return None
+    return task_id, data, results
+
+
+def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract | None:
+    """The test for a box project's tasks, or None when the config is not one Image object
+    with one RectangleLabels control on it."""
+    if config is None or len(config.objects) != 1 or len(config.controls) != 1:
+        return None
+    (obj,) = config.objects.values()
+    (control,) = config.controls.values()
+    key = obj.value_key
+    if (
+        obj.type != "image"
+        or key is None
+        or control.type != "rectanglelabels"
+        or control.to_name != (obj.name,)
+        or control.per_region
+        or not control.labels
+        or config.relation_labels
+    ):
+        return None
+    object_name, control_name = obj.name, control.name
+    labels = frozenset(control.labels)
+
+    def extract(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+        found = _common_task(item)
+        if found is None:
+            return None
+        task_id, data, results = found
+        uri = data.get(key)
+        if type(uri) is not str or not uri:
+            return None
+        size: tuple[int, int] | None = None
+        boxes: list[Region] = []
+        for i, result in enumerate(results):
+            if (
+                type(result) is not dict
+                or not BOX_RESULT_KEYS.issuperset(result)
+                or result.get("type") != "rectanglelabels"
+                or result.get("from_name") != control_name
+                or result.get("to_name") != object_name
+            ):
+                return None
+            width, height = result.get("original_width"), result.get("original_height")
+            if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
+                return None
+            if size is None:
+                size = (width, height)
+            elif size != (width, height):
+                return None
+            value = result.get("value")
+            if type(value) is not dict or not BOX_VALUE_KEYS.issuperset(value):
+                return None
+            chosen = value.get("rectanglelabels")
+            if type(chosen) is not list or len(chosen) != 1 or chosen[0] not in labels:
+                return None
+            rid = result.get("id")
+            if rid is not None and type(rid) is not str:
+                rid = str(rid) if type(rid) is int else None  # as the reader takes it
+            ctx = Ctx(
+                where=("result", i),
+                rtype="rectanglelabels",
+                from_name=control_name,
+                to_name=object_name,
+                rid=rid,
+                image_width=width,
+                image_height=height,
+                config=config,
+            )
+            try:
+                box = parse_rectangle(value, ctx)
+            except AnnoconvertError:
+                return None
+            if not isinstance(box, Box):
+                return None
+            boxes.append(box)
+        width, height = size or (0, 0)  # no box (a clean image): the general path knows no size
+        image = PreparedImage(source_uri=uri, name=uri, width=width, height=height, uri=uri)
+        try:
+            answer = dumps(format_boxes(boxes, image, options))
+        except AnnoconvertError:
+            return None
+        return task_id, (uri, answer)
 
     return extract
