@@ -146,8 +146,9 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
         if type(uri) is not str or not uri:
             return None
         size: tuple[int, int] | None = None
+        ctx: Ctx | None = None
         boxes: list[Region] = []
-        for i, result in enumerate(results):
+        for result in results:
             if (
                 type(result) is not dict
                 or not BOX_RESULT_KEYS.issuperset(result)
@@ -161,6 +162,19 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
                 return None
             if size is None:
                 size = (width, height)
+                # one context for the task's boxes: they share the control and the size; the
+                # locator is for errors (which send the task the general way) and a box's id
+                # is not written
+                ctx = Ctx(
+                    where="result",
+                    rtype="rectanglelabels",
+                    from_name=control_name,
+                    to_name=object_name,
+                    rid=None,
+                    image_width=width,
+                    image_height=height,
+                    config=config,
+                )
             elif size != (width, height):
                 return None
             value = result.get("value")
@@ -169,19 +183,7 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
             chosen = value.get("rectanglelabels")
             if type(chosen) is not list or len(chosen) != 1 or chosen[0] not in labels:
                 return None
-            rid = result.get("id")
-            if rid is not None and type(rid) is not str:
-                rid = str(rid) if type(rid) is int else None  # as the reader takes it
-            ctx = Ctx(
-                where=("result", i),
-                rtype="rectanglelabels",
-                from_name=control_name,
-                to_name=object_name,
-                rid=rid,
-                image_width=width,
-                image_height=height,
-                config=config,
-            )
+            assert ctx is not None
             try:
                 box = parse_rectangle(value, ctx)
             except AnnoconvertError:
