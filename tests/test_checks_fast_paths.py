@@ -33,7 +33,7 @@ def _general_keys(
     monkeypatch: pytest.MonkeyPatch, obj: Any, raw: bytes
 ) -> tuple[int, int, int, str]:
     with monkeypatch.context() as m:
-        m.setattr(consistency, "_plain_chat", lambda _obj: None)
+        m.setattr(consistency, "_common_line", lambda _obj: None)
         return consistency.line_keys(obj, raw)
 
 
@@ -42,9 +42,74 @@ def _general_keys(
 def test_plain_chat_lines_get_the_general_keys(system: str, user: str, answer: str) -> None:
     obj = _line(system, user, answer)
     raw = orjson.dumps(obj)
-    assert consistency._plain_chat(obj) == (user, answer)
+    assert consistency._common_line(obj) is not None
     with pytest.MonkeyPatch.context() as mp:
         assert consistency.line_keys(obj, raw) == _general_keys(mp, obj, raw)
+
+
+def _image_line(system: str, prompt: str, url: str, answer: str) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": system}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": prompt},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": answer}]},
+        ]
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(system=texts, prompt=texts, url=texts, answer=texts)
+def test_image_lines_get_the_general_keys(system: str, prompt: str, url: str, answer: str) -> None:
+    obj = _image_line(system, prompt, url, answer)
+    raw = orjson.dumps(obj)
+    assert consistency._common_line(obj) is not None
+    with pytest.MonkeyPatch.context() as mp:
+        assert consistency.line_keys(obj, raw) == _general_keys(mp, obj, raw)
+
+
+def _changed(obj: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    out: Any = orjson.loads(orjson.dumps(obj))
+    target = out
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return dict(out)
+
+
+IMAGE = _image_line("s", "p", "https://x/a.jpg", "[]")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("messages", 1, "content", 1, "image_url", "detail"), "low"),
+        (("messages", 1, "content", 1, "type"), "image"),
+        (("messages", 1, "content", 0, "type"), "input_text"),
+        (("messages", 1, "content", 2), {"type": "text", "text": "more"}),
+        (("messages", 2, "content", 1), {"type": "text", "text": "more"}),
+        (("messages", 2, "weight"), 0),
+        (("messages", 1, "content", 1, "image_url"), "https://x/a.jpg"),
+        (("messages", 0, "role"), "developer"),
+        (("messages", 1, "content", 0, "text"), 5),
+    ],
+)
+def test_other_image_lines_take_the_general_walk(
+    monkeypatch: pytest.MonkeyPatch, path: tuple[Any, ...], value: Any
+) -> None:
+    if path[-2] == "content" and path[-1] == len(IMAGE["messages"][path[1]]["content"]):
+        obj = orjson.loads(orjson.dumps(IMAGE))
+        obj["messages"][path[1]]["content"].append(value)  # one more part
+    else:
+        obj = _changed(IMAGE, path, value)
+    raw = orjson.dumps(obj)
+    assert consistency._common_line(obj) is None
+    assert consistency.line_keys(obj, raw) == _general_keys(monkeypatch, obj, raw)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +143,7 @@ def test_plain_chat_lines_get_the_general_keys(system: str, user: str, answer: s
 def test_other_lines_take_the_general_walk(
     monkeypatch: pytest.MonkeyPatch, obj: dict[str, Any]
 ) -> None:
-    assert consistency._plain_chat(obj) is None
+    assert consistency._common_line(obj) is None
     raw = orjson.dumps(obj)
     assert consistency.line_keys(obj, raw) == _general_keys(monkeypatch, obj, raw)
 

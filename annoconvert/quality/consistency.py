@@ -247,10 +247,10 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     whole = hash(raw) & _MASK
     if not isinstance(obj, dict):
         return whole, whole, whole, ""
-    plain = _plain_chat(obj)
-    if plain is not None:  # the common line: the same keys, without the general walk
-        user, answer = normalize(plain[0]), normalize(plain[1])
-        return _digest(("t" + user,)), _digest(("t" + answer,)), whole, _shortened(user)
+    common = _common_line(obj)
+    if common is not None:  # the common lines: the same keys, without the general walk
+        items, answer, preview = common
+        return _digest(items), _digest(("t" + normalize(answer),)), whole, _shortened(preview)
     turns, answers = _line_turns(obj)
     shown = [
         item
@@ -268,9 +268,13 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     return _digest(shown), _digest(answer_items), whole, _shortened(text)
 
 
-def _plain_chat(obj: dict[str, Any]) -> tuple[str, str] | None:
-    """(user text, answer text) of `{"messages": [system, user, assistant]}` with string
-    contents and nothing else; None for any other line."""
+def _common_line(obj: dict[str, Any]) -> tuple[tuple[str, ...], str, str] | None:
+    """(input items, answer text, preview) of the two common OpenAI lines, as the general
+    walk finds them; None for any other line.
+
+    The lines: `{"messages": [system, user, assistant]}` with string contents, and the
+    image line with a `[text, image_url]` user message and a `[text]` answer.
+    """
     messages = obj.get("messages")
     if len(obj) != 1 or type(messages) is not list or len(messages) != 3:
         return None
@@ -279,17 +283,35 @@ def _plain_chat(obj: dict[str, Any]) -> tuple[str, str] | None:
         return None
     if not (len(system) == len(user) == len(answer) == 2):
         return None
-    user_text, answer_text = user.get("content"), answer.get("content")
-    if (
-        system.get("role") != "system"
-        or user.get("role") != "user"
-        or answer.get("role") != "assistant"
-        or type(system.get("content")) is not str
-        or type(user_text) is not str
-        or type(answer_text) is not str
-    ):
+    if system.get("role") != "system" or user.get("role") != "user":
         return None
-    return user_text, answer_text
+    if answer.get("role") != "assistant":
+        return None
+    asked, answered = user.get("content"), answer.get("content")
+    if type(asked) is str and type(answered) is str and type(system.get("content")) is str:
+        text = normalize(asked)
+        return ("t" + text,), answered, text
+    if type(asked) is not list or type(answered) is not list:
+        return None
+    if len(asked) != 2 or len(answered) != 1:
+        return None
+    prompt, picture, reply = asked[0], asked[1], answered[0]
+    if not (type(prompt) is dict and type(picture) is dict and type(reply) is dict):
+        return None
+    if not (len(prompt) == len(picture) == len(reply) == 2):
+        return None
+    if prompt.get("type") != "text" or reply.get("type") != "text":
+        return None
+    prompt_text, reply_text, url = prompt.get("text"), reply.get("text"), picture.get("image_url")
+    if type(prompt_text) is not str or type(reply_text) is not str:
+        return None
+    if picture.get("type") != "image_url" or type(url) is not dict or len(url) != 1:
+        return None
+    ref = url.get("url")
+    if type(ref) is not str:
+        return None
+    text = normalize(prompt_text)
+    return ("t" + text, "i" + ref), reply_text, ("[image] " + text).strip()
 
 
 def _answer_items(answer: Any) -> Iterable[str]:
