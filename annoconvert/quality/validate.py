@@ -839,6 +839,11 @@ class Validator:
 
 def box_problem(value: Any, *, xy_first: bool, upper: int | None) -> str | None:
     """Why a box list is wrong (None when fine): 4 numbers, in [0, upper], min < max per axis."""
+    if type(value) is list and len(value) == 4 and upper is not None:
+        a0, b0, a1, b1 = value  # the common box: four ints in order, checked at once
+        ints = type(a0) is int and type(b0) is int and type(a1) is int and type(b1) is int
+        if ints and 0 <= a0 < a1 <= upper and 0 <= b0 < b1 <= upper:
+            return None
     if not isinstance(value, list) or len(value) != 4:
         return "must be a list of 4 numbers"
     if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
