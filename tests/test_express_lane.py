@@ -252,6 +252,22 @@ def test_a_config_that_is_not_plain_text_classification_has_no_lane(
     assert lanes == [None]
 
 
+def repeated_export(real_export: Path, tmp_path: Path, count: int = 400) -> Path:
+    """A real export's tasks repeated to `count` with new ids, each with its first annotation
+    and no predictions (those go the general way, which reads them)."""
+    real = json.loads(real_export.read_text(encoding="utf-8"))
+    tasks = []
+    for n in range(count):
+        task = copy.deepcopy(real[n % len(real)])
+        task["id"] = n + 1
+        task["annotations"] = task["annotations"][:1]
+        task["predictions"] = []
+        tasks.append(task)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks), encoding="utf-8")
+    return export
+
+
 def test_a_real_label_studio_export_takes_the_lane(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,16 +276,7 @@ def test_a_real_label_studio_export_takes_the_lane(
     of each, without the ML backend's predictions (a task with predictions goes the general
     way, which reads them)."""
     folder = corpus_path("labelstudio", "a_text_classification")
-    real = json.loads((folder / "JSON.json").read_text(encoding="utf-8"))
-    tasks = []
-    for n in range(400):
-        task = copy.deepcopy(real[n % len(real)])
-        task["id"] = n + 1
-        task["annotations"] = task["annotations"][:1]
-        task["predictions"] = []
-        tasks.append(task)
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(tasks), encoding="utf-8")
+    export = repeated_export(folder / "JSON.json", tmp_path)
     lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(folder / "config.xml"))
     (lane,) = lanes
     assert lane is not None and lane.lines == 200

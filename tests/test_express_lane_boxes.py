@@ -7,7 +7,6 @@ only (the image's URI as the export gives it, no file opened).
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from annoconvert.readers import labelstudio
 from annoconvert.readers.labelstudio_config import parse_label_config
 from annoconvert.readers.labelstudio_express import rectangle_detection
 from tests.conftest import corpus_path
-from tests.test_express_lane import _both
+from tests.test_express_lane import _both, repeated_export
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -176,16 +175,7 @@ def test_a_real_label_studio_box_export_takes_the_lane(
     400 with new ids, each with its first annotation only (two annotators go the general
     way, through the annotator policy)."""
     folder = corpus_path("labelstudio", "g_object_detection")
-    real = json.loads((folder / "JSON.json").read_text(encoding="utf-8"))
-    tasks = []
-    for n in range(400):
-        task = copy.deepcopy(real[n % len(real)])
-        task["id"] = n + 1
-        task["annotations"] = task["annotations"][:1]
-        task["predictions"] = []
-        tasks.append(task)
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(tasks), encoding="utf-8")
+    export = repeated_export(folder / "JSON.json", tmp_path)
     lanes, out = _both(
         tmp_path, monkeypatch, export, label_config=str(folder / "config.xml"), **REFERENCE
     )

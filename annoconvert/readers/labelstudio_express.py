@@ -38,26 +38,36 @@ BOX_RESULT_KEYS = RESULT_KEYS | {"original_width", "original_height", "image_rot
 BOX_VALUE_KEYS = frozenset({"x", "y", "width", "height", "rotation", "rectanglelabels"})
 
 
-def text_classification(config: LabelConfig | None) -> Extract | None:
-    """The test for the config's tasks, or None when the config is not a plain text
-    classification."""
+def _one_pair(
+    config: LabelConfig | None, object_type: str, control_type: str
+) -> tuple[str, str, str, frozenset[str]] | None:
+    """(data key, object name, control name, declared labels) of a config that is one object
+    of `object_type` with one `control_type` control on it declaring labels; None for any
+    other config (more tags, per-region answers, relations)."""
     if config is None or len(config.objects) != 1 or len(config.controls) != 1:
         return None
     (obj,) = config.objects.values()
     (control,) = config.controls.values()
-    key = obj.value_key
     if (
-        obj.type != "text"
-        or key is None
-        or control.type != "choices"
+        obj.type != object_type
+        or obj.value_key is None
+        or control.type != control_type
         or control.to_name != (obj.name,)
         or control.per_region
         or not control.labels
         or config.relation_labels
     ):
         return None
-    object_name, control_name = obj.name, control.name
-    labels = frozenset(control.labels)
+    return obj.value_key, obj.name, control.name, frozenset(control.labels)
+
+
+def text_classification(config: LabelConfig | None) -> Extract | None:
+    """The test for the config's tasks, or None when the config is not a plain text
+    classification."""
+    pair = _one_pair(config, "text", "choices")
+    if pair is None:
+        return None
+    key, object_name, control_name, labels = pair
 
     def extract(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
         found = _common_task(item)
@@ -119,23 +129,10 @@ def _common_task(item: Any) -> tuple[int, dict[str, Any], list[Any]] | None:
 def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract | None:
     """The test for a box project's tasks, or None when the config is not one Image object
     with one RectangleLabels control on it."""
-    if config is None or len(config.objects) != 1 or len(config.controls) != 1:
+    pair = _one_pair(config, "image", "rectanglelabels")
+    if pair is None:
         return None
-    (obj,) = config.objects.values()
-    (control,) = config.controls.values()
-    key = obj.value_key
-    if (
-        obj.type != "image"
-        or key is None
-        or control.type != "rectanglelabels"
-        or control.to_name != (obj.name,)
-        or control.per_region
-        or not control.labels
-        or config.relation_labels
-    ):
-        return None
-    object_name, control_name = obj.name, control.name
-    labels = frozenset(control.labels)
+    key, object_name, control_name, labels = pair
 
     def extract(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
         found = _common_task(item)
