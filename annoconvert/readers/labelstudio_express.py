@@ -22,7 +22,7 @@ from typing import Any
 from annoconvert.boxes import format_boxes
 from annoconvert.errors import AnnoconvertError
 from annoconvert.express import Extract
-from annoconvert.model import Box, PreparedImage, Region
+from annoconvert.model import PreparedImage, Region
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
 from annoconvert.readers.labelstudio_results import Ctx, parse_rectangle
@@ -132,7 +132,7 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
     pair = _one_pair(config, "image", "rectanglelabels")
     if pair is None:
         return None
-    key, object_name, control_name, labels = pair
+    key, object_name, control_name, _ = pair  # the labels: parse_rectangle checks them
 
     def extract(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
         found = _common_task(item)
@@ -142,8 +142,7 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
         uri = data.get(key)
         if type(uri) is not str or not uri:
             return None
-        size: tuple[int, int] | None = None
-        ctx: Ctx | None = None
+        ctx: Ctx | None = None  # one for the task's boxes, made at the first
         boxes: list[Region] = []
         for result in results:
             if (
@@ -157,11 +156,9 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
             width, height = result.get("original_width"), result.get("original_height")
             if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
                 return None
-            if size is None:
-                size = (width, height)
-                # one context for the task's boxes: they share the control and the size; the
-                # locator is for errors (which send the task the general way) and a box's id
-                # is not written
+            if ctx is None:
+                # the boxes share the control and the image size; the locator is for errors
+                # (which send the task the general way) and a box's id is not written
                 ctx = Ctx(
                     where="result",
                     rtype="rectanglelabels",
@@ -172,23 +169,20 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
                     image_height=height,
                     config=config,
                 )
-            elif size != (width, height):
+            elif ctx.image_width != width or ctx.image_height != height:
                 return None
             value = result.get("value")
             if type(value) is not dict or not BOX_VALUE_KEYS.issuperset(value):
                 return None
             chosen = value.get("rectanglelabels")
-            if type(chosen) is not list or len(chosen) != 1 or chosen[0] not in labels:
+            if type(chosen) is not list or len(chosen) != 1:
                 return None
-            assert ctx is not None
             try:
-                box = parse_rectangle(value, ctx)
+                boxes.append(parse_rectangle(value, ctx))
             except AnnoconvertError:
                 return None
-            if not isinstance(box, Box):
-                return None
-            boxes.append(box)
-        width, height = size or (0, 0)  # no box (a clean image): the general path knows no size
+        # no box (a clean image): the general path knows no size either
+        width, height = (ctx.image_width or 0, ctx.image_height or 0) if ctx else (0, 0)
         image = PreparedImage(source_uri=uri, name=uri, width=width, height=height, uri=uri)
         try:
             answer = dumps(format_boxes(boxes, image, options))
