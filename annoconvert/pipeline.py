@@ -287,9 +287,10 @@ def _render(
 
 def _unwritable(task: Task, err: Exception) -> str:
     """Why a task's line cannot be written, naming the field that holds the bad text."""
-    where = next((f"field {key!r}" for key, value in task.fields.items() if _bad_text(value)), None)
     if task.text is not None and _bad_text(task.text):
-        where = "the task's text"
+        where: str | None = "the task's text"
+    else:
+        where = next((f"field {k!r}" for k, value in task.fields.items() if _bad_text(value)), None)
     return (
         f"{where or 'an annotation'} is not Unicode text (it holds a lone UTF-16 surrogate, "
         f"such as \\ud800 in the export), which no JSON line can carry: {err}"

@@ -137,11 +137,11 @@ class _Scan:
             try:
                 item, end = raw_decode(text, pos)
             except json.JSONDecodeError as err:
-                cut = err.pos >= len(text) - _NEAR_END or err.msg.startswith("Unterminated string")
-                if cut and not self.eof:
+                unterminated = err.msg.startswith("Unterminated string")
+                if not self.eof and (unterminated or err.pos >= len(text) - _NEAR_END):
                     pos = self._more(pos)
                     continue
-                if err.pos == len(text) or err.msg.startswith("Unterminated string"):
+                if unterminated or err.pos == len(text):
                     message = f"the file ends inside an item (truncated?): {err.msg}"
                     raise self._fault(message, pos) from None
                 raise self._fault(err.msg, err.pos) from None

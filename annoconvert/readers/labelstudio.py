@@ -663,12 +663,12 @@ def _read_list(
             locator="tasks[0]",
         )
     for index, item in rest:
+        loc = f"tasks[{index}]"
         if express is not None and express.on:
-            loc = f"tasks[{index}]"
             build = functools.partial(_task_or_reject, item, loc, where)
             yield RawTask(item, Source(FORMAT, where.file, loc), build)
         else:
-            yield _task_or_reject(item, f"tasks[{index}]", where)
+            yield _task_or_reject(item, loc, where)
 
 
 def _read_jsonl(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
@@ -774,7 +774,8 @@ class LabelStudioReader:
     ) -> Iterator[Task | Reject | RawTask]:
         """Every task of every input, in order (the label config is parsed before reading).
 
-        `express` gets the lane's test when the config is a plain text classification."""
+        `express` gets the lane's test when the config is a plain text classification or a
+        plain box project."""
         config = parse_label_config(options.label_config) if options.label_config else None
         if express is not None:
             express.extract = text_classification(config) or rectangle_detection(config, options)
