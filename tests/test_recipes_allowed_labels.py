@@ -1,4 +1,4 @@
-"""The renamed declared labels a recipe names in its prompt: kept per export, never stale."""
+"""The renamed declared labels a recipe names in its prompt follow each task's own labels."""
 
 from __future__ import annotations
 

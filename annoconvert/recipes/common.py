@@ -226,30 +226,11 @@ def declared_labels(
     return list(merged)
 
 
-_ALLOWED: dict[tuple[Any, ...], tuple[Any, Any, Any, tuple[str, ...]]] = {}
-
-
 def allowed_labels(
     task: Task, options: Options, field: str | None = None, kinds: frozenset[str] | None = None
 ) -> tuple[str, ...]:
-    """The declared labels (see declared_labels), renamed as the user wants them written.
-
-    Readers give every task of an export the same `__labels__`/`__controls__` objects, so the
-    answer is kept per those objects (by identity, the objects held so that their ids stay
-    theirs): a detection task saved ~3 us of merging and renaming.
-    """
-    declared = task.fields.get("__labels__")
-    controls = task.fields.get("__controls__")
-    renames = options.labels
-    key = (id(declared), id(controls), id(renames), field, kinds)
-    hit = _ALLOWED.get(key)
-    if hit is not None and hit[0] is declared and hit[1] is controls and hit[2] is renames:
-        return hit[3]
-    found = tuple(rename(lb, options) for lb in declared_labels(task, field, kinds))
-    if len(_ALLOWED) >= 64:
-        _ALLOWED.clear()
-    _ALLOWED[key] = (declared, controls, renames, found)
-    return found
+    """The declared labels (see declared_labels), renamed as the user wants them written."""
+    return tuple(rename(lb, options) for lb in declared_labels(task, field, kinds))
 
 
 SPAN_CONTROLS = frozenset({"labels", "hypertextlabels", "paragraphlabels"})
