@@ -280,7 +280,15 @@ def region_envelope(region: Region, width: int, height: int) -> Envelope:
             f"a {region.kind} region cannot be written as a box; detection takes boxes, "
             "polygons, masks and ellipses",
         )
-    return clamp_envelope(env)
+    return _clamped(env, region)
+
+
+def _clamped(env: Envelope, region: Region) -> Envelope:
+    """The envelope clipped to the image; RecipeError `bad_region` when it has no place."""
+    try:
+        return clamp_envelope(env)
+    except ValueError as err:
+        raise RecipeError("bad_region", f"a {region.kind} region: {err}") from err
 
 
 def _label(region: Region, options: Options) -> str:

@@ -58,13 +58,10 @@ def ls_rectangle(
     w_px, h_px = width / 100.0 * w_img, height / 100.0 * h_img
     # centre of the rotated box: the corner plus the half-diagonal turned by the rotation
     cx, cy = rotate((corner[0] + w_px / 2, corner[1] + h_px / 2), corner, rotation)
-    return (
-        (cx - w_px / 2) / w_img,
-        (cy - h_px / 2) / h_img,
-        w_px / w_img,
-        h_px / h_img,
-        rotation,
-    )
+    box = ((cx - w_px / 2) / w_img, (cy - h_px / 2) / h_img, w_px / w_img, h_px / h_img, rotation)
+    if not all(map(math.isfinite, box)):  # sizes near the float limit: inf - inf on turning
+        raise TaskError("bad_geometry", "the rectangle is too large to turn about its corner")
+    return box
 
 
 def percent_points(points: Sequence[Sequence[float]]) -> tuple[Point, ...]:
@@ -268,10 +265,15 @@ def mask_envelope(
 
 
 def clamp_envelope(env: Envelope) -> Envelope:
-    """Clip an envelope to the image (0..1 on both axes); a box may stick out of the frame."""
+    """Clip an envelope to the image (0..1 on both axes); a box may stick out of the frame.
+
+    ValueError for a NaN coordinate."""
     x0, y0, x1, y1 = env
     if 0.0 <= x0 <= 1.0 and 0.0 <= y0 <= 1.0 and 0.0 <= x1 <= 1.0 and 0.0 <= y1 <= 1.0:
         return env  # inside already: the common case
+    if x0 != x0 or y0 != y0 or x1 != x1 or y1 != y1:
+        # turning a shape of near-overflow size gives inf - inf: no box says where it is
+        raise ValueError("the shape's coordinates are too large to place it on the image")
     return (
         min(1.0, max(0.0, x0)),
         min(1.0, max(0.0, y0)),

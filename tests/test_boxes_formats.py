@@ -184,3 +184,50 @@ def test_zero_size_box_still_has_min_below_max() -> None:
     [obj] = boxes.format_boxes([Box("l", ("x",), 0.5, 0.5, 0.0, 0.0)], _image(), Options())
     y0, x0, y1, x1 = obj["box_2d"]
     assert y0 < y1 and x0 < x1
+
+
+_coordinates = st.floats(-2, 3, allow_nan=False)
+_sizes = st.floats(1e-9, 3, allow_nan=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    shapes=st.lists(
+        st.tuples(
+            _coordinates,
+            _coordinates,
+            _sizes,
+            _sizes,
+            st.sampled_from([0.0, -0.0, 360.0, 90.0, 17.5]),
+            st.sampled_from(["car", "dog"]),
+        ),
+        max_size=6,
+    ),
+    fmt=st.sampled_from(FORMATS),
+    order=st.sampled_from(["reading", "source"]),
+)
+def test_unturned_boxes_are_written_as_their_envelope(
+    shapes: list[tuple[float, float, float, float, float, str]], fmt: str, order: str
+) -> None:
+    """format_boxes' shortcut for unturned boxes gives what the envelope of any region gives."""
+    image = _image()
+    regions = [Box("l", (lb,), x, y, w, h, rot, 640, 480) for x, y, w, h, rot, lb in shapes]
+    opts = Options(box_format=fmt, box_order=order)
+    rows = []
+    for region in regions:
+        env = boxes.region_envelope(region, image.width, image.height)
+        values = boxes.encode_box(fmt, env, image.width, image.height, opts)
+        rows.append(((env[1], env[0], env[3], env[2], region.labels[0]), values, region.labels))
+    if order == "reading":
+        rows.sort(key=lambda row: row[0])
+    expected = [{boxes.BOX_KEYS[fmt]: values, "label": labels[0]} for _, values, labels in rows]
+    assert boxes.format_boxes(regions, image, opts) == expected
+
+
+def test_a_turned_shape_too_large_to_place_is_refused() -> None:
+    """A box near the float limit, turned: its corners come out as NaN (inf - inf)."""
+    box = Box("l", ("car",), 0.0, 0.0, 1e306, 1e306, 30.0, 640, 480)
+    with pytest.raises(RecipeError) as err:
+        boxes.format_boxes([box], _image(), Options())
+    assert err.value.code == "bad_region"
+    assert "too large" in str(err.value)
