@@ -370,12 +370,20 @@ def format_boxes(
     key = BOX_KEYS[box_format]
     rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for region in regions:
-        if isinstance(region, Points):
+        if type(region) is Box and region.rotation == 0.0:
+            # the common box, unturned: region_envelope's own first answer, without its dispatch
+            x, y = region.x, region.y
+            env = _clamped((x, y, x + region.width, y + region.height), region)
+        elif isinstance(region, Points):
             rows.extend(_point_rows(region, image, options))
             continue
-        env = region_envelope(region, image.width, image.height)
+        else:
+            env = region_envelope(region, image.width, image.height)
         label = _label(region, options)
-        values = encode_box(box_format, env, image.width, image.height, options)
+        if box_format == "box_2d":
+            values = to_box_2d(env)
+        else:
+            values = encode_box(box_format, env, image.width, image.height, options)
         order = (env[1], env[0], env[3], env[2], label)
         rows.append((order, {key: values, "label": label}))
     if options.box_order == "reading":

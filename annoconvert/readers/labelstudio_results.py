@@ -331,24 +331,15 @@ def parse_rectangle(value: Mapping[str, Any], ctx: Ctx) -> Region:
     ):
         x, y = number(value, "x", ctx), number(value, "y", ctx)
         w, h = _positive(value, "width", ctx), _positive(value, "height", ctx)
-    rotation = number(value, "rotation", ctx) if "rotation" in value else 0.0
-    iw, ih = _image_size(ctx)
+    rotation = value.get("rotation", 0.0)
+    if not (rotation == 0 and (type(rotation) is int or type(rotation) is float)):
+        rotation = number(value, "rotation", ctx)  # turned, or not a number: checked
+    iw, ih = ctx.image_width, ctx.image_height
     try:
         bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, rotation, iw, ih)
     except TaskError as err:
         raise _fail(err.code, f"{ctx.loc}.rotation", err.message) from err
-    return Box(
-        field=ctx.from_name,
-        labels=labels,
-        x=bx,
-        y=by,
-        width=bw,
-        height=bh,
-        rotation=rot,
-        image_width=iw,
-        image_height=ih,
-        id=ctx.rid,
-    )
+    return Box(ctx.from_name, labels, bx, by, bw, bh, rot, iw, ih, id=ctx.rid)
 
 
 def parse_polygon(value: Mapping[str, Any], ctx: Ctx) -> Region:
