@@ -135,6 +135,8 @@ class _Images:
 def _key(value: Any) -> Any:
     """An id usable as a dict key: ints and strings as they are, anything else by its repr
     (a hostile file can hold a list where an id belongs; it must not crash the index)."""
+    if type(value) is int or type(value) is str:  # the usual ids, at once
+        return value
     if isinstance(value, int | str) and not isinstance(value, bool):
         return value
     return repr(value)

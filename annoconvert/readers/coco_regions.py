@@ -89,7 +89,18 @@ def box_region(
         return None
     if not isinstance(bbox, list) or len(bbox) != 4:
         raise TaskError("bad_geometry", "bbox is not [x, y, w, h]", locator=f"{locator}.bbox")
-    x, y, w, h = _numbers(bbox, "bbox value", f"{locator}.bbox")
+    x, y, w, h = bbox
+    if not (  # the common bbox, four finite floats, at once; else checked one by one
+        type(x) is float
+        and type(y) is float
+        and type(w) is float
+        and type(h) is float
+        and x - x == 0.0
+        and y - y == 0.0
+        and w - w == 0.0
+        and h - h == 0.0
+    ):
+        x, y, w, h = _numbers(bbox, "bbox value", f"{locator}.bbox")
     if not (w > 0 and h > 0):
         raise TaskError(
             "bad_geometry",

@@ -230,7 +230,10 @@ def allowed_labels(
     task: Task, options: Options, field: str | None = None, kinds: frozenset[str] | None = None
 ) -> tuple[str, ...]:
     """The declared labels (see declared_labels), renamed as the user wants them written."""
-    return tuple(rename(lb, options) for lb in declared_labels(task, field, kinds))
+    declared = declared_labels(task, field, kinds)
+    if not options.labels:  # nothing to rename (the usual run)
+        return tuple(declared)
+    return tuple(rename(lb, options) for lb in declared)
 
 
 SPAN_CONTROLS = frozenset({"labels", "hypertextlabels", "paragraphlabels"})
