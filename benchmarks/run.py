@@ -5,7 +5,8 @@
 
 Every measurement runs its command through `measure.py` in a fresh wrapper process: wall
 time (perf_counter, start-up included) and the child's peak RSS (RUSAGE_CHILDREN). Times are
-the median of the repeats (3 for up to 10k tasks, 1 for 100k; `--quick`: 1 everywhere).
+the median of the repeats (3; `--quick`: 1), run round by round: annoconvert, the floor, the
+peer, then the next round, so that a drift of the machine's speed falls on every tool alike.
 Synthetic exports are generated once into benchmarks/_data/ (git-ignored). Peers run from the
 separate venv /work/bench-venv (label-studio-sdk, datumaro); a missing peer is skipped and the
 table says so.
@@ -292,25 +293,19 @@ class Row:
     runs: list[float] = field(default_factory=list)
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[float, float, list[float], str]:
-    """Median seconds, max peak MiB and every run's seconds of `cmd` (each in a fresh wrapper)."""
-    times: list[float] = []
-    peak = 0.0
-    for _ in range(repeat):
-        proc = subprocess.run(
-            [PY, str(HERE / "measure.py"), "--", *cmd],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        result = json.loads(proc.stdout)
-        if result["returncode"] != 0:
-            return 0.0, 0.0, [], f"failed (exit {result['returncode']}): {result['stderr'][-300:]}"
-        times.append(result["seconds"])
-        peak = max(peak, result["max_rss_mib"])
-        _clean()
-    return statistics.median(times), peak, times, ""
+def measure_once(cmd: list[str]) -> tuple[float, float, str]:
+    """Seconds and peak MiB of one run of `cmd` in a fresh wrapper ('' note, or why it failed)."""
+    proc = subprocess.run(
+        [PY, str(HERE / "measure.py"), "--", *cmd],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    result = json.loads(proc.stdout)
+    if result["returncode"] != 0:
+        return 0.0, 0.0, f"failed (exit {result['returncode']}): {result['stderr'][-300:]}"
+    return result["seconds"], result["max_rss_mib"], ""
 
 
 def _clean() -> None:
@@ -335,15 +330,31 @@ def run_case(case: Case, size: int, repeat: int, peers: bool) -> list[Row]:
             rows.append(Row(case.name, size, label, note=f"skipped: {PEER_PY} not installed"))
         else:
             tools.append((label, command(inputs, out)))
-    for tool, cmd in tools:
-        _clean()
-        seconds, peak, runs, note = measure(cmd, repeat)
-        if note and "No module named" in note:
-            note = "skipped: not installed in the bench venv"
-        row = Row(case.name, size, tool, seconds or None, peak or None, note, runs)
+    # round by round (annoconvert, floor, peer, then again): a drift of this shared machine's
+    # speed during the case then falls on every tool alike, not on the one measured last
+    measured = {tool: Row(case.name, size, tool) for tool, _ in tools}
+    for _ in range(repeat):
+        for tool, cmd in tools:
+            row = measured[tool]
+            if row.note:
+                continue  # it failed: not run again
+            _clean()
+            seconds, peak, note = measure_once(cmd)
+            _clean()
+            if note and "No module named" in note:
+                note = "skipped: not installed in the bench venv"
+            if note:
+                row.note = note
+                continue
+            row.runs.append(seconds)
+            row.peak_mib = max(row.peak_mib or 0.0, peak)
+    for tool, _ in tools:
+        row = measured[tool]
+        if not row.note:
+            row.seconds = statistics.median(row.runs)
         print(
             f"{case.name:20s} {size_name(size):>5s} {tool:28s} "
-            + (note or f"{seconds:8.2f} s {peak:8.1f} MiB"),
+            + (row.note or f"{row.seconds:8.2f} s {row.peak_mib:8.1f} MiB"),
             flush=True,
         )
         rows.append(row)
