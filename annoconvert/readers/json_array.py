@@ -7,8 +7,8 @@ ijson's C backend takes 1.1 s and 2.0 s, and parsing is most of a text conversio
 item is built whole by either parser, so memory stays what it was: the text of one read plus
 the item being parsed.
 
-Faster still, where it is safe (`_Slices`): orjson parses a slice of whole items at once (0.5 s
-and 0.85 s for the same files). The slice is cut before an item that starts as the first item
+Faster still, where it is safe (`_Slices`): orjson parses a slice of whole items at once (0.4 s
+and 0.65 s for the same files). The slice is cut before an item that starts as the first item
 does (its first key with a number or string value, then its second key: `{"id": 1,
 "annotations":` in a Label Studio export), and it is kept only if `[` + slice + `]` parses: a
 cut inside a string or a nested value leaves a string or a bracket open, which fails. orjson's
