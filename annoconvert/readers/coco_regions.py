@@ -90,16 +90,7 @@ def box_region(
     if not isinstance(bbox, list) or len(bbox) != 4:
         raise TaskError("bad_geometry", "bbox is not [x, y, w, h]", locator=f"{locator}.bbox")
     x, y, w, h = bbox
-    if not (  # the common bbox, four finite floats, at once; else checked one by one
-        type(x) is float
-        and type(y) is float
-        and type(w) is float
-        and type(h) is float
-        and x - x == 0.0
-        and y - y == 0.0
-        and w - w == 0.0
-        and h - h == 0.0
-    ):
+    if not geometry.finite_floats(x, y, w, h):
         x, y, w, h = _numbers(bbox, "bbox value", f"{locator}.bbox")
     if not (w > 0 and h > 0):
         raise TaskError(

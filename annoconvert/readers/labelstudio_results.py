@@ -316,19 +316,11 @@ def parse_span(value: Mapping[str, Any], ctx: Ctx) -> Region:
 def parse_rectangle(value: Mapping[str, Any], ctx: Ctx) -> Region:
     """Percent rectangle rotated about its corner -> model box (pivot change in pixels)."""
     labels = labels_of(value, ctx)
-    x, y, w, h = value.get("x"), value.get("y"), value.get("width"), value.get("height")
-    if not (  # the common box, four finite floats of positive size, at once; else one by one
-        type(x) is float
-        and type(y) is float
-        and type(w) is float
-        and type(h) is float
-        and x - x == 0.0
-        and y - y == 0.0
-        and w - w == 0.0
-        and h - h == 0.0
-        and w > 0
-        and h > 0
-    ):
+    x: Any = value.get("x")
+    y: Any = value.get("y")
+    w: Any = value.get("width")
+    h: Any = value.get("height")
+    if not (geometry.finite_floats(x, y, w, h) and w > 0 and h > 0):  # else one by one
         x, y = number(value, "x", ctx), number(value, "y", ctx)
         w, h = _positive(value, "width", ctx), _positive(value, "height", ctx)
     rotation = value.get("rotation", 0.0)
