@@ -119,15 +119,21 @@ def test_broken_arrays_fail_after_their_good_items(
     monkeypatch: pytest.MonkeyPatch, items: list[Any], data: st.DataObject
 ) -> None:
     monkeypatch.setattr(json_array, "CHUNK", data.draw(st.integers(min_value=1, max_value=40)))
-    whole = json.dumps(items).encode()
+    _check(broken(json.dumps(items).encode(), data))
+
+
+def broken(whole: bytes, data: st.DataObject) -> bytes:
+    """The file cut off at a random byte, or with a few bytes of junk put in there."""
     at = data.draw(st.integers(min_value=0, max_value=len(whole)))
     junk = data.draw(
-        st.sampled_from([b",", b"]", b"}", b"x", b"\xff", b'"', b" 1", b"NaN", b"\x01", b"1e"])
+        st.sampled_from(
+            [b",", b"]", b"}", b"x", b"\xff", b'"', b" 1", b"NaN", b"\x01", b"1e", b"\xe2\x82"]
+        )
         | st.binary(max_size=3)
     )
     drop = data.draw(st.integers(min_value=0, max_value=2))
     cut = data.draw(st.booleans())
-    _check(whole[:at] if cut else whole[:at] + junk + whole[at + drop :])
+    return whole[:at] if cut else whole[:at] + junk + whole[at + drop :]
 
 
 @pytest.mark.parametrize(

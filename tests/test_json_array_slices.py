@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from annoconvert.readers import json_array
 from annoconvert.readers.json_array import JsonArrayError, array_items
+from tests.test_json_array import broken
 
 
 def _scanner_alone(data: bytes) -> tuple[str, str | None, int | None, int | None]:
@@ -133,17 +134,7 @@ def test_broken_exports_fail_as_the_scanner_fails(
     monkeypatch.setattr(json_array, "CHUNK", data.draw(st.sampled_from([16, 64, 200, 1000])))
     monkeypatch.setattr(json_array, "SLICE", data.draw(st.sampled_from([1, 40, 300])))
     monkeypatch.setattr(json_array, "SLICE_LIMIT", data.draw(st.sampled_from([64, 1 << 23])))
-    whole = json.dumps(tasks, **layout).encode("utf-8", "surrogatepass")
-    at = data.draw(st.integers(min_value=0, max_value=len(whole)))
-    junk = data.draw(
-        st.sampled_from(
-            [b",", b"]", b"}", b"x", b"\xff", b'"', b" 1", b"NaN", b"\x01", b"1e", b"\xe2\x82"]
-        )
-        | st.binary(max_size=3)
-    )
-    drop = data.draw(st.integers(min_value=0, max_value=2))
-    cut = data.draw(st.booleans())
-    _same(whole[:at] if cut else whole[:at] + junk + whole[at + drop :])
+    _same(broken(json.dumps(tasks, **layout).encode("utf-8", "surrogatepass"), data))
 
 
 @pytest.mark.parametrize(
