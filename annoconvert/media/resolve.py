@@ -16,9 +16,7 @@ import io
 import os
 import posixpath
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Literal
@@ -412,34 +410,17 @@ class ImageStore:
                 "it, or use --image-mode reference",
                 uri=located.uri,
             )
-        opener = urllib.request.build_opener(_HttpOnlyRedirects())
-        request = urllib.request.Request(located.uri, headers={"User-Agent": "annoconvert"})
+        from annoconvert.media.fetch import open_url  # urllib.request: only when downloading
+
         try:
-            with opener.open(request, timeout=FETCH_TIMEOUT) as response:
+            with open_url(located.uri, FETCH_TIMEOUT) as response:
                 return self._capped(response, located)
         except MediaError:
             raise
-        except (urllib.error.URLError, OSError, ValueError) as err:
+        except (OSError, ValueError) as err:  # urllib's URLError is an OSError
             raise MediaError(
                 "missing_image", f"cannot fetch {located.uri!r}: {err}", uri=located.uri
             ) from err
-
-
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http(s) (urllib would also follow ftp)."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: object,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        if not newurl.lower().startswith(("http://", "https://")):
-            raise urllib.error.URLError(f"redirect to a non-http URL refused: {newurl}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
 
 
 def _upload_paths(rel: str) -> list[str]:
