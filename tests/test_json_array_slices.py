@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -219,3 +220,21 @@ def test_orjson_reads_numbers_of_up_to_18_digits_as_the_stdlib_does(literal: str
         assert abs(expected) == float("inf")  # 1e400: orjson refuses, the scanner takes it
         return
     assert repr(got) == repr(expected) and type(got) is type(expected)
+
+
+@pytest.mark.parametrize(("chunk", "slice_size"), [(1 << 18, 1 << 15), (256, 64), (64, 1)])
+def test_every_json_array_of_the_corpus_reads_as_the_scanner_reads_it(
+    monkeypatch: pytest.MonkeyPatch, corpus: Path, chunk: int, slice_size: int
+) -> None:
+    """The real exports (Label Studio, Doccano and the others that are JSON arrays)."""
+    monkeypatch.setattr(json_array, "CHUNK", chunk)
+    monkeypatch.setattr(json_array, "SLICE", slice_size)
+    arrays = [p for p in sorted(corpus.rglob("*.json")) if p.read_bytes().lstrip()[:1] == b"["]
+    assert len(arrays) > 100
+    sliced = 0
+    for path in arrays:
+        data = path.read_bytes()
+        assert _both_ways(data) == _scanner_alone(data), path
+        sliced += any(True for _ in json_array._Slices(io.BytesIO(data)).items())
+    if slice_size < 1000:  # the corpus's files are small: with 32 KiB slices few are sliced
+        assert sliced > 100, sliced
