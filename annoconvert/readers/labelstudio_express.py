@@ -78,13 +78,7 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
         if type(text) is not str or not text or len(results) != 1:
             return None
         result = results[0]
-        if (
-            type(result) is not dict
-            or not RESULT_KEYS.issuperset(result)
-            or result.get("type") != "choices"
-            or result.get("from_name") != control_name
-            or result.get("to_name") != object_name
-        ):
+        if not _plain_result(result, RESULT_KEYS, "choices", control_name, object_name):
             return None
         value = result.get("value")
         if type(value) is not dict or len(value) != 1:
@@ -98,6 +92,18 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
         return task_id, (text, label)
 
     return extract
+
+
+def _plain_result(result: Any, keys: frozenset[str], rtype: str, control: str, obj: str) -> bool:
+    """Whether `result` is a result object of type `rtype` from the control onto the object,
+    with no key but `keys`."""
+    return (
+        type(result) is dict
+        and keys.issuperset(result)
+        and result.get("type") == rtype
+        and result.get("from_name") == control
+        and result.get("to_name") == obj
+    )
 
 
 def _common_task(item: Any) -> tuple[int, dict[str, Any], list[Any]] | None:
@@ -145,12 +151,8 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
         ctx: Ctx | None = None  # one for the task's boxes, made at the first
         boxes: list[Region] = []
         for result in results:
-            if (
-                type(result) is not dict
-                or not BOX_RESULT_KEYS.issuperset(result)
-                or result.get("type") != "rectanglelabels"
-                or result.get("from_name") != control_name
-                or result.get("to_name") != object_name
+            if not _plain_result(
+                result, BOX_RESULT_KEYS, "rectanglelabels", control_name, object_name
             ):
                 return None
             width, height = result.get("original_width"), result.get("original_height")
