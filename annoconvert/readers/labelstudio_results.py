@@ -326,7 +326,7 @@ def parse_rectangle(value: Mapping[str, Any], ctx: Ctx) -> Region:
     rotation = value.get("rotation", 0.0)
     if not (rotation == 0 and (type(rotation) is int or type(rotation) is float)):
         rotation = number(value, "rotation", ctx)  # turned, or not a number: checked
-    iw, ih = ctx.image_width, ctx.image_height
+    iw, ih = _image_size(ctx)
     try:
         bx, by, bw, bh, rot = geometry.ls_rectangle(x, y, w, h, rotation, iw, ih)
     except TaskError as err:
