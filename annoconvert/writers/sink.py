@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,39 @@ class LineMeta:
 
 SplitAssigner = Callable[[Sequence[LineMeta]], list[str]]
 
+WRITEBACK_BYTES = 64 * 1024 * 1024
+"""After this many bytes written since the last time, the file's pages start going to disk in
+a thread while the run goes on, so the fsync at commit waits only for the last part (a 600 MB
+output of embedded images: the fsync took 0.2 s of a 1.8 s run)."""
+
+
+class Writeback:
+    """`os.fdatasync` of an open file in a thread, one at a time; joined before the file is
+    closed, so it never syncs a descriptor number the process has given to another file."""
+
+    __slots__ = ("_fd", "_thread")
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start a sync of what the file holds now, unless one is still running."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._sync, name="annoconvert-writeback")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _sync(self) -> None:
+        with contextlib.suppress(OSError):  # the commit's own fsync reports a failing disk
+            os.fdatasync(self._fd)
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
 
 def split_path(output: str, split: str) -> str:
     """`out.jsonl` + `train` -> `out.train.jsonl` (beside the output)."""
@@ -49,12 +83,15 @@ class JsonlSink:
         self._offsets = array("q")
         self._tmp: str | None = None
         self._fh: IO[bytes]
+        self._writeback: Writeback | None = None
         if self.output is None:
             self._fh = sys.stdout.buffer
         else:
             Path(self.output).parent.mkdir(parents=True, exist_ok=True)
             self._fh, self._tmp = temp_beside(self.output)
+            self._writeback = Writeback(self._fh.fileno())
         self._pos = 0
+        self._synced_at = 0
 
     def write(self, line: bytes, meta: LineMeta | None = None) -> None:
         """Append one JSON line (without its newline)."""
@@ -65,6 +102,10 @@ class JsonlSink:
         self._fh.write(b"\n")
         self._pos += len(line) + 1
         self.count += 1
+        if self._pos - self._synced_at >= WRITEBACK_BYTES and self._writeback is not None:
+            self._fh.flush()
+            self._writeback.start()
+            self._synced_at = self._pos
 
     @property
     def follow_path(self) -> str | None:
@@ -86,8 +127,9 @@ class JsonlSink:
                 raise ValueError("cannot drop lines already written to stdout")
             self._fh.flush()
             return ["-"]
-        assert self._tmp is not None
+        assert self._tmp is not None and self._writeback is not None
         self._fh.flush()
+        self._writeback.join()
         os.fsync(self._fh.fileno())
         self._fh.close()
         if self.assign_splits is None and not drop:
@@ -147,6 +189,8 @@ class JsonlSink:
     def abort(self) -> None:
         """Drop everything written so far; the output path keeps what it had before."""
         if self._tmp is not None:
+            if self._writeback is not None:
+                self._writeback.join()
             with contextlib.suppress(OSError):
                 self._fh.close()
             with contextlib.suppress(FileNotFoundError):
