@@ -23,6 +23,7 @@ from typing import Any
 from annoconvert.errors import RecipeError
 from annoconvert.geometry import (
     Envelope,
+    OffImage,
     clamp_envelope,
     ellipse_envelope,
     grid_span,
@@ -284,9 +285,12 @@ def region_envelope(region: Region, width: int, height: int) -> Envelope:
 
 
 def _clamped(env: Envelope, region: Region) -> Envelope:
-    """The envelope clipped to the image; RecipeError `bad_region` when it has no place."""
+    """The envelope clipped to the image; RecipeError `empty_region` for a shape with no part
+    on the image, `bad_region` for one with no place at all."""
     try:
         return clamp_envelope(env)
+    except OffImage as err:
+        raise RecipeError("empty_region", f"a {region.kind} region: {err}") from err
     except ValueError as err:
         raise RecipeError("bad_region", f"a {region.kind} region: {err}") from err
 

@@ -279,16 +279,29 @@ def mask_envelope(
     )
 
 
+class OffImage(ValueError):
+    """A shape with no part on the image."""
+
+
 def clamp_envelope(env: Envelope) -> Envelope:
     """Clip an envelope to the image (0..1 on both axes); a box may stick out of the frame.
 
-    ValueError for a NaN coordinate."""
+    ValueError for a NaN coordinate; OffImage for a shape wholly beyond an edge (or touching
+    it from outside), which clipping would turn into a sliver on that edge that nobody drew.
+    """
     x0, y0, x1, y1 = env
     if 0.0 <= x0 <= 1.0 and 0.0 <= y0 <= 1.0 and 0.0 <= x1 <= 1.0 and 0.0 <= y1 <= 1.0:
         return env  # inside already: the common case
     if x0 != x0 or y0 != y0 or x1 != x1 or y1 != y1:
         # turning a shape of near-overflow size gives inf - inf: no box says where it is
         raise ValueError("the shape's coordinates are too large to place it on the image")
+    beyond = x0 > 1.0 or x1 < 0.0 or y0 > 1.0 or y1 < 0.0
+    touching = (x0 < x1 and (x0 == 1.0 or x1 == 0.0)) or (y0 < y1 and (y0 == 1.0 or y1 == 0.0))
+    if beyond or touching:
+        raise OffImage(
+            f"no part of it is on the image (it spans x {x0:.4g}..{x1:.4g} and y "
+            f"{y0:.4g}..{y1:.4g} image widths and heights; the image is 0..1)"
+        )
     return (
         min(1.0, max(0.0, x0)),
         min(1.0, max(0.0, y0)),

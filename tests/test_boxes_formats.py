@@ -8,7 +8,17 @@ from hypothesis import strategies as st
 
 from annoconvert import boxes
 from annoconvert.errors import RecipeError
-from annoconvert.model import Box, Cuboid, Ellipse, Mask, Points, Polygon, PreparedImage
+from annoconvert.model import (
+    Box,
+    Cuboid,
+    Ellipse,
+    Mask,
+    Points,
+    Polygon,
+    Polyline,
+    PreparedImage,
+    Region,
+)
 from annoconvert.options import Options
 
 FORMATS = ["box_2d", "qwen2.5-vl", "qwen3-vl", "xyxy-px", "xywh-px"]
@@ -136,6 +146,38 @@ def test_out_of_frame_boxes_are_clamped() -> None:
     assert obj["box_2d"] == [900, 0, 1000, 200]
 
 
+@pytest.mark.parametrize(
+    "region",
+    [
+        Box("l", ("x",), 1.2, 0.1, 0.3, 0.3),  # beyond the right edge
+        Box("l", ("x",), 0.1, -0.5, 0.3, 0.4),  # above the top
+        Box("l", ("x",), 1.0, 0.1, 0.3, 0.3),  # touching the right edge from outside
+        Box("l", ("x",), 0.2, -0.3, 0.3, 0.3),  # touching the top edge from outside
+        Box("l", ("x",), 1.5e305, 1.5e305, 1.5e305, 1.5e305),  # huge, far away: not NaN
+        Polygon("l", ("x",), ((-0.5, 0.2), (-0.1, 0.3), (-0.2, 0.6))),
+    ],
+)
+def test_a_shape_with_no_part_on_the_image_is_refused_not_drawn_on_the_edge(
+    region: Region,
+) -> None:
+    """Clipping such a shape would write a one-unit sliver on the edge: a box nobody drew."""
+    with pytest.raises(RecipeError) as err:
+        boxes.format_boxes([region], _image(), Options())
+    assert err.value.code == "empty_region"
+    assert "no part of it is on the image" in str(err.value)
+
+
+def test_a_line_on_the_edge_and_a_box_over_it_are_written() -> None:
+    """A zero-width outline lying on the right edge is on the image; a box across the edge
+    is clipped to its part on the image."""
+    edge = Polyline("l", ("seam",), ((1.0, -0.1), (1.0, 0.5)))
+    across = Box("l", ("x",), 0.9, 0.1, 0.3, 0.3)
+    assert boxes.format_boxes([edge, across], _image(), Options(box_order="source")) == [
+        {"box_2d": [0, 999, 500, 1000], "label": "seam"},
+        {"box_2d": [100, 900, 400, 1000], "label": "x"},
+    ]
+
+
 def test_points_are_written_as_points_in_each_convention() -> None:
     """A keypoint at (x=0.1, y=0.25): Gemini writes [y, x] on 0-1000, Qwen3 [x, y] on 0-1000,
     the pixel formats [x, y] in pixels of the embedded image; absent points (v=0) are left out."""
@@ -209,13 +251,20 @@ _sizes = st.floats(1e-9, 3, allow_nan=False)
 def test_unturned_boxes_are_written_as_their_envelope(
     shapes: list[tuple[float, float, float, float, float, str]], fmt: str, order: str
 ) -> None:
-    """format_boxes' shortcut for unturned boxes gives what the envelope of any region gives."""
+    """format_boxes' shortcut for unturned boxes gives what the envelope of any region gives,
+    and refuses what it refuses (a box with no part on the image)."""
     image = _image()
     regions = [Box("l", (lb,), x, y, w, h, rot, 640, 480) for x, y, w, h, rot, lb in shapes]
     opts = Options(box_format=fmt, box_order=order)
     rows = []
     for region in regions:
-        env = boxes.region_envelope(region, image.width, image.height)
+        try:
+            env = boxes.region_envelope(region, image.width, image.height)
+        except RecipeError as refused:
+            with pytest.raises(RecipeError) as err:
+                boxes.format_boxes(regions, image, opts)
+            assert err.value.code == refused.code == "empty_region"
+            return
         values = boxes.encode_box(fmt, env, image.width, image.height, opts)
         rows.append(((env[1], env[0], env[3], env[2], region.labels[0]), values, region.labels))
     if order == "reading":
