@@ -289,10 +289,10 @@ def _clamped(env: Envelope, region: Region) -> Envelope:
     on the image, `bad_region` for one with no place at all."""
     try:
         return clamp_envelope(env)
-    except OffImage as err:
-        raise RecipeError("empty_region", f"a {region.kind} region: {err}") from err
     except ValueError as err:
-        raise RecipeError("bad_region", f"a {region.kind} region: {err}") from err
+        code = "empty_region" if isinstance(err, OffImage) else "bad_region"
+        named = f" (id {region.id})" if region.id is not None else ""
+        raise RecipeError(code, f"a {region.kind} region{named}: {err}") from err
 
 
 def _label(region: Region, options: Options) -> str:
