@@ -73,6 +73,25 @@ def _detection_system(box_format: str, allowed: tuple[str, ...]) -> str:
     return text + (f", one of {label_list(allowed)}." if allowed else ".")
 
 
+def detection_shapes(regions: Sequence[Region]) -> list[Region]:
+    """The regions detection writes, each object once (an outline of an object whose box is
+    written is left out); RecipeError for a geometry it cannot write as a box or a point."""
+    shapes: list[Region] = []
+    box_ids = {r.id for r in regions if r.kind == "box" and r.id is not None}
+    for region in regions:
+        if (region.attributes or {}).get(PART_OF) in box_ids:
+            continue  # another outline of an object whose box is written
+        if region.kind in BOX_KINDS:
+            shapes.append(region)
+        elif region.kind in GEOMETRY_KINDS:
+            raise RecipeError(
+                "unsupported_region",
+                f"a {region.kind} region cannot be written as a box or a point; detection "
+                "takes boxes, polygons, polylines, masks, ellipses and points",
+            )
+    return shapes
+
+
 class Detection:
     """Image plus boxes (polygons, masks and ellipses as their envelope) -> a JSON list."""
 
@@ -88,20 +107,7 @@ class Detection:
         options: Options,
     ) -> list[Example]:
         image = _one_image(images, "detection")
-        shapes: list[Region] = []
-        box_ids = {r.id for r in annotation.regions if r.kind == "box" and r.id is not None}
-        for region in annotation.regions:
-            if (region.attributes or {}).get(PART_OF) in box_ids:
-                continue  # another outline of an object whose box is written
-            if region.kind in BOX_KINDS:
-                shapes.append(region)
-            elif region.kind in GEOMETRY_KINDS:
-                raise RecipeError(
-                    "unsupported_region",
-                    f"a {region.kind} region cannot be written as a box or a point; detection "
-                    "takes boxes, polygons, polylines, masks, ellipses and points",
-                )
-        objects = format_boxes(shapes, image, options)
+        objects = format_boxes(detection_shapes(annotation.regions), image, options)
         values = template_values(task, annotation, options)
         found = list(dict.fromkeys(obj["label"] for obj in objects))
         values["labels"] = ", ".join(found)
