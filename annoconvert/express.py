@@ -8,6 +8,9 @@ in. The layout is not written here: it is cut from the general path's own line f
 such task, and the first `VERIFY` lane tasks are converted both ways and must match byte for
 byte, or the lane closes for the rest of the run. Any task of another shape, and every task
 when an option could change the line, goes the general way, with its rejects and warnings.
+A lane with images runs in reference mode (no pixels read): it writes the export's URI, or,
+under `--image-uri-prefix`, the URI the general path's own media preparation gives
+(`Switch.prepare`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from annoconvert.errors import AnnoconvertError
-from annoconvert.model import Reject, Source, Task
+from annoconvert.model import ImageRef, PreparedImage, Reject, Source, Task
 from annoconvert.options import Options
 from annoconvert.writers.sink import LineMeta
 
@@ -55,6 +58,7 @@ Extract = Callable[[Any], "tuple[int | str, tuple[str, ...]] | None"]
 """A reader's test of a task's JSON: (task id, the strings of its line) when the task has the
 common shape, else None."""
 GeneralLines = Callable[[Task], "list[bytes] | None"]
+Prepare = Callable[[Sequence[ImageRef]], list[PreparedImage]]
 
 
 @dataclass(slots=True)
@@ -68,21 +72,43 @@ class RawTask:
 
 class Switch:
     """Between the pipeline and a reader with a lane: the reader puts its test for this run's
-    tasks in `extract` (None: no lane for them); once `on`, it hands tasks over as RawTask."""
+    tasks in `extract` (None: no lane for them); once `on`, it hands tasks over as RawTask.
+    `prepare` is the general path's preparation of a task's images, set by the pipeline when
+    it opens a lane whose images are written under a URI prefix (see `as_written`)."""
 
-    __slots__ = ("extract", "on")
+    __slots__ = ("extract", "on", "prepare")
 
     def __init__(self) -> None:
         self.extract: Extract | None = None
         self.on = False
+        self.prepare: Prepare | None = None
 
 
 LANE_RECIPES: dict[str, dict[str, object]] = {
     "classification": {},
     "detection": {"image_mode": "reference"},
 }
-"""The recipes the lane knows, each with the options it needs set so (detection: the image's
-URI is written as the export gives it, so no file is opened)."""
+"""The recipes the lane knows, each with the options it needs set so (detection: the image is
+written as a URI, so its pixels are not read)."""
+IMAGE_URI_OPTIONS = frozenset({"image_uri_prefix", "images_root"})
+"""Options a lane with images takes at any value: in reference mode they change only the
+image's URI, which the lane gets from `Switch.prepare`, as the general path does."""
+
+
+def as_written(ref: ImageRef, prepare: Prepare | None) -> PreparedImage:
+    """The image as reference mode writes it: through `prepare` when the URI is written under
+    a prefix (the file is found under the image roots), else with the export's URI and size,
+    as the media pipeline gives it then (its display name is not written by any lane)."""
+    if prepare is not None:
+        (image,) = prepare([ref])
+        return image
+    return PreparedImage(
+        source_uri=ref.uri,
+        name=ref.uri,
+        width=ref.width or 0,
+        height=ref.height or 0,
+        uri=ref.uri,
+    )
 
 
 def options_allow(options: Options, recipe: str) -> bool:
@@ -92,8 +118,9 @@ def options_allow(options: Options, recipe: str) -> bool:
     if not ENABLED or needed is None or options.dialect != "openai":
         return False
     defaults = Options()
+    free = IMAGE_URI_OPTIONS if "image_mode" in needed else frozenset()
     for name in Options.model_fields:
-        if name in SAME_LINE_OPTIONS or name == "recipe":
+        if name in SAME_LINE_OPTIONS or name in free or name == "recipe":
             continue
         want = needed[name] if name in needed else getattr(defaults, name)
         if getattr(options, name) != want:

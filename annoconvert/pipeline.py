@@ -337,7 +337,11 @@ def _express_lane(
         return None
     if not express.options_allow(options, converter.stats.recipe or ""):
         return None
-    images = _lane_images(converter) if recipe.needs_images else _no_images
+    images: Callable[[Task], Sequence[PreparedImage]] = _no_images
+    if recipe.needs_images:
+        images = _lane_images(converter)
+        if options.image_uri_prefix:
+            switch.prepare = converter.media.prepare
     lines = express.general_lines(recipe, dialect, options, select, images)
     return express.Lane(switch.extract, lines)
 
@@ -348,7 +352,7 @@ def _no_images(task: Task) -> tuple[()]:
 
 def _lane_images(converter: Converter) -> Callable[[Task], list[PreparedImage]]:
     """The task's images as the general path prepares them (the lane runs in reference mode,
-    so preparing reads no file)."""
+    so preparing reads no pixels)."""
     media = converter.media
 
     def images(task: Task) -> list[PreparedImage]:

@@ -128,6 +128,7 @@ def _convert(
     monkeypatch: pytest.MonkeyPatch,
     export: Path,
     enabled: bool,
+    source: str = "labelstudio",
     **options: Any,
 ) -> tuple[bytes, annoconvert.ConvertResult, list[express.Lane | None]]:
     """One run, the lane on or off: (output bytes, result, the lanes the run made)."""
@@ -141,7 +142,7 @@ def _convert(
     monkeypatch.setattr(express, "ENABLED", enabled)
     monkeypatch.setattr(pipeline, "_express_lane", recorded)
     out = tmp_path / f"out-{'lane' if enabled else 'general'}.jsonl"
-    result = annoconvert.convert("labelstudio", export, out, **options)
+    result = annoconvert.convert(source, export, out, **options)
     data = out.read_bytes() if out.exists() else b""
     return data, result, lanes
 
@@ -155,10 +156,17 @@ def _facts(result: annoconvert.ConvertResult) -> dict[str, Any]:
 
 
 def _both(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, export: Path, **options: Any
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    export: Path,
+    source: str = "labelstudio",
+    **options: Any,
 ) -> tuple[list[express.Lane | None], bytes]:
-    lane_out, lane_result, lanes = _convert(tmp_path, monkeypatch, export, True, **options)
-    general_out, general_result, _ = _convert(tmp_path, monkeypatch, export, False, **options)
+    """The run with the lane and without: the same bytes and facts; the lanes it made."""
+    lane_out, lane_result, lanes = _convert(tmp_path, monkeypatch, export, True, source, **options)
+    general_out, general_result, _ = _convert(
+        tmp_path, monkeypatch, export, False, source, **options
+    )
     assert lane_out == general_out
     assert _facts(lane_result) == _facts(general_result)
     return lanes, lane_out

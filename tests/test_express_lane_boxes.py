@@ -136,7 +136,6 @@ def test_the_box_lane_writes_the_general_paths_bytes_counts_and_rejects(
     "options",
     [
         {},  # embed: the image is read and encoded, which the lane does not do
-        {**REFERENCE, "image_uri_prefix": "https://bucket.example/data"},
         {**REFERENCE, "box_format": "xyxy-px"},
         {**REFERENCE, "box_order": "source"},
         {**REFERENCE, "labels": {"dent": "bump"}},
@@ -157,6 +156,40 @@ def test_options_the_box_lane_does_not_take_keep_the_general_path(
     assert lanes == [None]
 
 
+def test_under_a_uri_prefix_the_box_lane_writes_the_general_paths_uris_and_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--image-uri-prefix` writes each local image's file under the prefix, which the lane
+    gets from the general path's media preparation: the same URIs, the same rejects for the
+    images that are not there (every seventh), remote URIs left as they are."""
+    tasks = [_task(i) for i in range(1, 701)]
+    export, cfg = _export(tmp_path, tasks)
+    images = tmp_path / "images" / "upload"
+    images.mkdir(parents=True)
+    for i in range(1, 701, 2):
+        if i % 7:
+            (images / f"{i:08x}-img_{i}.jpg").write_bytes(b"not read in reference mode")
+    lanes, out = _both(
+        tmp_path,
+        monkeypatch,
+        export,
+        label_config=str(cfg),
+        images_root=[str(tmp_path / "images")],
+        image_uri_prefix="https://bucket.example/data/",
+        **REFERENCE,
+    )
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines > 300
+    urls = [
+        json.loads(line)["messages"][1]["content"][1]["image_url"]["url"]
+        for line in out.splitlines()
+    ]
+    assert "https://bucket.example/data/upload/0000006d-img_109.jpg" in urls
+    assert "https://cdn.example/a b/100.jpg" in urls
+    assert not any(f"img_{i}.jpg" in u for u in urls for i in range(7, 701, 14))
+
+
 def test_a_config_with_more_than_one_box_control_has_no_box_lane(tmp_path: Path) -> None:
     cfg = tmp_path / "two.xml"
     cfg.write_text(
@@ -165,7 +198,7 @@ def test_a_config_with_more_than_one_box_control_has_no_box_lane(tmp_path: Path)
         ),
         encoding="utf-8",
     )
-    assert rectangle_detection(parse_label_config(str(cfg)), Options()) is None
+    assert rectangle_detection(parse_label_config(str(cfg)), Options(), express.Switch()) is None
 
 
 def test_a_real_label_studio_box_export_takes_the_lane(
@@ -189,8 +222,8 @@ def test_a_box_lane_that_disagrees_with_the_general_path_closes_at_once(
 ) -> None:
     real = labelstudio.rectangle_detection
 
-    def wrong(config: Any, options: Options) -> express.Extract | None:
-        extract = real(config, options)
+    def wrong(config: Any, options: Options, switch: express.Switch) -> express.Extract | None:
+        extract = real(config, options, switch)
         assert extract is not None
 
         def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:

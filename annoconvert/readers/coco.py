@@ -23,6 +23,7 @@ they sit in a folder with other COCO files.
 
 from __future__ import annotations
 
+import functools
 import gc
 import io
 import mmap
@@ -36,6 +37,7 @@ import numpy as np
 import orjson
 
 from annoconvert.errors import ParseError, ShapeError, TaskError
+from annoconvert.express import RawTask, Switch
 from annoconvert.inputs import InputSource, open_input
 from annoconvert.model import AnnotationSet, ImageRef, JsonValue, Region, Reject, Source, Task
 from annoconvert.readers import coco_regions as cr
@@ -132,7 +134,7 @@ class _Images:
         return np.frombuffer(self._ints, dtype=np.int64)[0::3]
 
 
-def _key(value: Any) -> Any:
+def key_of(value: Any) -> Any:
     """An id usable as a dict key: ints and strings as they are, anything else by its repr
     (a hostile file can hold a list where an id belongs; it must not crash the index)."""
     if type(value) is int or type(value) is str:  # the usual ids, at once
@@ -184,7 +186,7 @@ class _Annotations:
                 continue
             key = ann.pop("image_id", None)
             if type(key) is not int or not _INT_MIN < key <= _INT_MAX:
-                key = _key(key)
+                key = key_of(key)
             ann.pop("area", None)
             if ann.get("segmentation") == []:
                 del ann["segmentation"]
@@ -257,7 +259,7 @@ class _Annotations:
         if self._slot_of is None and ids is not None:
             keys = np.frombuffer(self._slot_keys, dtype=np.int64)  # type: ignore[call-overload]
             return [(int(keys[s]), int(s)) for s in np.flatnonzero(~np.isin(keys, ids))]
-        known = {_key(img[0]) for img in images if img[0] is not _NO_RECORD}
+        known = {key_of(img[0]) for img in images if img[0] is not _NO_RECORD}
         return [(key, slot) for slot, key in enumerate(self._slot_keys) if key not in known]
 
     def count(self, slot: int) -> int:
@@ -563,7 +565,7 @@ def _in_batches(items: Iterable[Any], size: int = 1024) -> Iterator[list[Any]]:
 
 
 def _index(f: CocoFile, display: str, parsed: _Parsed) -> _Doc:
-    cats = {_key(c.get("id")): c for c in parsed.categories if isinstance(c, dict)}
+    cats = {key_of(c.get("id")): c for c in parsed.categories if isinstance(c, dict)}
     doc = _Doc(f, display, parsed.images, cats, parsed.annotations)
     for cat_id, cat in cats.items():
         names = cat.get("keypoints")
@@ -571,7 +573,7 @@ def _index(f: CocoFile, display: str, parsed: _Parsed) -> _Doc:
     seen_ids: set[Any] = set()
     for image_id, name, _, _ in doc.images:
         if name is not None:
-            key = _key(image_id)
+            key = key_of(image_id)
             if key in seen_ids:
                 doc.duplicate_ids.add(key)
             seen_ids.add(key)
@@ -604,7 +606,7 @@ def _id_key(item: tuple[Any, Any]) -> tuple[int, Any]:
     return (0, key) if isinstance(key, int) else (1, str(key))
 
 
-def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> list[Region]:
+def regions_of(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> list[Region]:
     """All regions of one image across the group's files; TaskError for a bad record."""
     regions: list[Region] = []
     seen: set[Any] = set()
@@ -618,7 +620,7 @@ def _regions(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> lis
                 regions.append(cr.caption_region(ann, loc))
                 continue
             cat_id = ann.get("category_id")
-            found = labels.get(_key(cat_id))
+            found = labels.get(key_of(cat_id))
             if found is None:
                 raise TaskError(
                     "unknown_category",
@@ -666,7 +668,7 @@ def _image_rejects(doc: _Doc) -> tuple[list[Reject], set[int]]:
     for i, (raw_id, name, _, _) in enumerate(doc.images):
         if name is None:
             code, reason = "bad_image", "image record has no string 'file_name'"
-        elif _key(raw_id) in doc.duplicate_ids:
+        elif key_of(raw_id) in doc.duplicate_ids:
             code = "duplicate_image_id"
             reason = (
                 f"image id {raw_id!r} is listed more than once, so its annotations "
@@ -686,13 +688,16 @@ def _ids_by_name(doc: _Doc) -> dict[str, Any]:
     """file_name -> image id for the file's usable records (first one wins)."""
     out: dict[str, Any] = {}
     for raw_id, name, _, _ in doc.images:
-        if name is not None and _key(raw_id) not in doc.duplicate_ids:
-            out.setdefault(name, _key(raw_id))
+        if name is not None and key_of(raw_id) not in doc.duplicate_ids:
+            out.setdefault(name, key_of(raw_id))
     return out
 
 
-def _group_tasks(docs: list[_Doc], subset: str | None) -> Iterator[Task | Reject]:
-    """One Task per image listed by any file of the group, in first-listed order."""
+def _group_tasks(
+    docs: list[_Doc], subset: str | None, express: Switch | None = None
+) -> Iterator[Task | Reject | RawTask]:
+    """One Task per image listed by any file of the group, in first-listed order (images of
+    an instances file alone handed over unbuilt once `express` is on)."""
     fields = _label_lists(docs)
     bads: list[set[int]] = []
     for doc in docs:
@@ -701,9 +706,17 @@ def _group_tasks(docs: list[_Doc], subset: str | None) -> Iterator[Task | Reject
         bads.append(bad)
     if len(docs) == 1:  # one file: no name matching, no table of names
         doc, bad = docs[0], bads[0]
+        lane = express if doc.file.kind == "instances" else None
         for i, img in enumerate(doc.images):
-            if i not in bad:
-                yield _task(doc, i, img, [(doc, _key(img[0]))], fields, subset)
+            if i in bad:
+                continue
+            per_doc = [(doc, key_of(img[0]))]
+            if lane is not None and lane.on:
+                build = functools.partial(_task, doc, i, img, per_doc, fields, subset)
+                source = Source(NAME, doc.display, f"images[{i}]")
+                yield RawTask((doc, img, subset), source, build)
+            else:
+                yield _task(doc, i, img, per_doc, fields, subset)
     else:
         order: dict[str, tuple[_Doc, int]] = {}
         for doc, bad in zip(docs, bads, strict=True):
@@ -729,23 +742,26 @@ def _task(
     opt_id = _opt_id(raw_id)
     task_id: int | str = opt_id if opt_id is not None else name
     try:
-        regions = _regions(per_doc, width, height)
+        regions = regions_of(per_doc, width, height)
     except TaskError as err:
         return Reject(task_id, doc.display, err.locator or f"images[{i}]", err.code, err.message)
     return Task(
         id=task_id,
         source=Source(NAME, doc.display, f"images[{i}]"),
-        images=(
-            ImageRef(
-                uri=name,
-                width=_opt_int(width),
-                height=_opt_int(height),
-                hint=f"{subset}/{name}" if subset else None,
-            ),
-        ),
+        images=(image_ref(name, width, height, subset),),
         fields=fields,
         annotations=(AnnotationSet(regions=tuple(regions)),),
         subset=subset,
+    )
+
+
+def image_ref(name: str, width: Any, height: Any, subset: str | None) -> ImageRef:
+    """An image record's reference (a Roboflow-style subset folder is a hint for finding it)."""
+    return ImageRef(
+        uri=name,
+        width=_opt_int(width),
+        height=_opt_int(height),
+        hint=f"{subset}/{name}" if subset else None,
     )
 
 
@@ -780,18 +796,22 @@ def _groups(files: list[CocoFile]) -> list[list[CocoFile]]:
     return [groups[k] for k in sorted(groups)]
 
 
-def read_input(path: str) -> Iterator[Task | Reject]:
-    """Every task of one input (file, folder or zip), groups in sorted (folder, subset) order."""
+def read_input(path: str, express: Switch | None = None) -> Iterator[Task | Reject | RawTask]:
+    """Every task of one input (file, folder or zip), groups in sorted (folder, subset) order.
+
+    `express` reaches the first group only: a lane's layout holds one file's categories."""
     source = open_input(path)
     files = annotation_files(source)
     if not files:
         raise ShapeError("no COCO annotation file (*.json) found", file=path)
     only_panoptic = len(files) == 1 or all(f.kind == "panoptic" for f in files)
-    for group in _groups(files):
-        yield from _read_group(source, group, alone=only_panoptic)
+    for n, group in enumerate(_groups(files)):
+        yield from _read_group(source, group, only_panoptic, express if n == 0 else None)
 
 
-def _read_group(source: InputSource, group: list[CocoFile], alone: bool) -> Iterator[Task | Reject]:
+def _read_group(
+    source: InputSource, group: list[CocoFile], alone: bool, express: Switch | None
+) -> Iterator[Task | Reject | RawTask]:
     docs: list[_Doc] = []
     skipped: list[Reject] = []
     enabled = gc.isenabled()
@@ -828,7 +848,7 @@ def _read_group(source: InputSource, group: list[CocoFile], alone: bool) -> Iter
     try:
         yield from skipped
         if docs:
-            yield from _group_tasks(docs, group[0].subset)
+            yield from _group_tasks(docs, group[0].subset, express)
     finally:
         del docs
         gc.unfreeze()
@@ -842,10 +862,17 @@ class CocoReader:
     title: str = "COCO (instances, keypoints, captions; CVAT, Roboflow, MMDetection layouts)"
     options: tuple[ReaderOption, ...] = ()
 
-    def read(self, inputs: Sequence[str], options: Options) -> Iterator[Task | Reject]:
-        """Yield the tasks of every input in order."""
-        for path in inputs:
-            yield from read_input(path)
+    def read(
+        self, inputs: Sequence[str], options: Options, express: Switch | None = None
+    ) -> Iterator[Task | Reject | RawTask]:
+        """Yield the tasks of every input in order; `express` gets the lane's test for the
+        first file's images (see `coco_express`)."""
+        if express is not None:
+            from annoconvert.readers.coco_express import box_detection  # it imports this module
+
+            express.extract = box_detection(options, express)
+        for n, path in enumerate(inputs):
+            yield from read_input(path, express if n == 0 else None)
 
     def default_image_roots(self, inputs: Sequence[str]) -> list[str]:
         """Image folders of each file's layout; zip roots are `<zip path>!<prefix in zip>`."""

@@ -778,7 +778,9 @@ class LabelStudioReader:
         plain box project."""
         config = parse_label_config(options.label_config) if options.label_config else None
         if express is not None:
-            express.extract = text_classification(config) or rectangle_detection(config, options)
+            express.extract = text_classification(config) or rectangle_detection(
+                config, options, express
+            )
         for path in inputs:
             yield from read_file(path, config, express)
 

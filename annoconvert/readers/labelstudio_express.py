@@ -8,9 +8,10 @@ it. For such a task the test returns (id, (text, class)).
 A box project (one Image object, one RectangleLabels control on it) has one too: the image's
 URI, one annotation whose results are all rectangles with one declared label and one image
 size (or no result: an image with nothing to find). Its test returns (id, (URI, answer)): the
-answer is made by the general path's own functions (`parse_rectangle`, `format_boxes`,
-`dumps`), so the box arithmetic stays in `geometry.py` and `boxes.py`; the lane saves the task
-model, the policy, the example and the dialect around it.
+written URI is the export's, or under `--image-uri-prefix` the general path's media
+preparation's (`express.as_written`), the answer from its own functions
+(`parse_rectangle`, `format_boxes`, `dumps`), so the box arithmetic stays in `geometry.py` and
+`boxes.py`; the lane saves the task model, the policy, the example and the dialect around it.
 
 Anything else, however slightly different, goes to the general path, which reads every field.
 """
@@ -21,8 +22,8 @@ from typing import Any
 
 from annoconvert.boxes import format_boxes
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import Extract
-from annoconvert.model import PreparedImage, Region
+from annoconvert.express import Extract, Switch, as_written
+from annoconvert.model import ImageRef, Region
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
 from annoconvert.readers.labelstudio_results import Ctx, parse_rectangle
@@ -132,9 +133,11 @@ def _common_task(item: Any) -> tuple[int, dict[str, Any], list[Any]] | None:
     return task_id, data, results
 
 
-def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract | None:
+def rectangle_detection(
+    config: LabelConfig | None, options: Options, switch: Switch
+) -> Extract | None:
     """The test for a box project's tasks, or None when the config is not one Image object
-    with one RectangleLabels control on it."""
+    with one RectangleLabels control on it. The images are prepared by `switch.prepare`."""
     pair = _one_pair(config, "image", "rectanglelabels")
     if pair is None:
         return None
@@ -184,12 +187,15 @@ def rectangle_detection(config: LabelConfig | None, options: Options) -> Extract
             except AnnoconvertError:
                 return None
         # no box (a clean image): the general path knows no size either
-        width, height = (ctx.image_width or 0, ctx.image_height or 0) if ctx else (0, 0)
-        image = PreparedImage(source_uri=uri, name=uri, width=width, height=height, uri=uri)
+        width, height = (ctx.image_width, ctx.image_height) if ctx else (None, None)
         try:
+            ref = ImageRef(uri=uri, width=width, height=height, field=key)
+            image = as_written(ref, switch.prepare)
             answer = dumps(format_boxes(boxes, image, options))
         except AnnoconvertError:
             return None
-        return task_id, (uri, answer)
+        if image.uri is None:
+            return None
+        return task_id, (image.uri, answer)
 
     return extract

@@ -1,0 +1,253 @@
+"""The express lane for COCO detection writes what the general path writes, or stands aside.
+
+As in test_express_lane.py, every export is converted with the lane and without it, and the
+bytes, counts, rejects and warnings must match. The lane runs in `--image-mode reference`
+and takes the images of the first annotation file only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from annoconvert import express
+from annoconvert.options import Options
+from annoconvert.readers import coco_express
+from tests.conftest import corpus_path
+from tests.test_express_lane import _both
+
+REFERENCE = {"image_mode": "reference"}
+SAMPLE = 200
+"""Tasks read before the recipe is chosen and the lane opens (pipeline.AUTO_SAMPLE)."""
+CATEGORIES = [
+    {"id": 1, "name": "scratch", "supercategory": "defect"},
+    {"id": 2, "name": "dent", "supercategory": "defect"},
+    {"id": 3, "name": "paint chip", "supercategory": "defect"},
+    {"id": 4, "name": "person", "supercategory": "", "keypoints": ["head", "hand"]},
+]
+
+
+def _box(i: int, k: int) -> list[float]:
+    return [
+        (i * 7 + k * 13) % 500 + 0.25,
+        (i * 11 + k * 5) % 400 + 1 / 3,
+        10 + (i + k) % 90 + 0.5,
+        8 + (i * k) % 60,
+    ]
+
+
+def _image(i: int, annotations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Image record i and its annotations (appended to `annotations`); every 40 images a run
+    of odd ones: outlines, masks, turned boxes, bad records the reader rejects."""
+    image: dict[str, Any] = {"id": i, "width": 640, "height": 480, "file_name": f"img_{i}.jpg"}
+    anns = [
+        {
+            "id": i * 10 + k,
+            "image_id": i,
+            "category_id": 1 + (i + k) % 3,
+            "segmentation": [],
+            "area": 1.0,
+            "bbox": _box(i, k),
+            "iscrowd": 0,
+            "attributes": {"occluded": bool(k % 2)},
+        }
+        for k in range(1 + i % 4)
+    ]
+    first = anns[0]
+    odd = i % 40
+    if odd == 3:  # the object outlined too: its box is written once
+        x, y, w, h = first["bbox"]
+        first["segmentation"] = [[x, y, x + w, y, x + w, y + h]]
+    elif odd == 5:  # an outline without a box: its envelope
+        del first["bbox"]
+        first["segmentation"] = [[10, 10, 60, 12, 40, 70, 5, 50]]
+    elif odd == 7:
+        first["bbox"][2] = 0  # no width: rejected
+    elif odd == 9:
+        first["category_id"] = 99  # rejected
+    elif odd == 11:
+        del image["width"]  # no size to normalize by: rejected
+    elif odd == 13:
+        image["id"] = f"img-{i}"
+        for ann in anns:
+            ann["image_id"] = image["id"]
+    elif odd == 15:
+        first["attributes"]["rotation"] = 30
+    elif odd == 17:
+        first["bbox"] = [600.5, 450.25, 100, 100]  # past the right and bottom edges
+    elif odd == 19:
+        first["iscrowd"] = 1
+        first["segmentation"] = {"counts": [0, 4, 636, 4, 636], "size": [480, 640]}
+    elif odd == 21:
+        first["category_id"] = 4
+        first["keypoints"] = [100, 120, 2, 300.5, 200, 1]
+    elif odd == 23:
+        first["bbox"] = ["10", 10, 20, 20]  # rejected
+    elif odd == 25:
+        anns = []  # nothing to find in this image
+    elif odd == 27:
+        anns.append(dict(first))  # the same annotation id again: added once
+    elif odd == 29:
+        first["bbox"] = [1, 2, 30, 40]  # ints
+    elif odd == 31:
+        first["bbox"] = [1e308, 1e308, 1e308, 1e308]  # rejected, not a NaN box
+    elif odd == 33:
+        image["file_name"] = f"sub dir/ünï {i}.jpg"
+    elif odd == 35:
+        image["width"] = 640.0  # rejected: not an integer size
+    elif odd == 37:
+        first["segmentation"] = [[1, 2, 3]]  # not a polygon: rejected
+    annotations.extend(anns)
+    return image
+
+
+def _export(folder: Path, images: range, categories: list[dict[str, Any]] = CATEGORIES) -> Path:
+    annotations: list[dict[str, Any]] = []
+    records = [_image(i, annotations) for i in images]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "instances_default.json"
+    doc = {"images": records, "annotations": annotations, "categories": categories}
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _url(line: str) -> str:
+    url: str = json.loads(line)["messages"][1]["content"][1]["image_url"]["url"]
+    return url
+
+
+def _number(url: str) -> int:
+    return int(url.rsplit("_", 1)[-1].rsplit(" ", 1)[-1].removesuffix(".jpg"))
+
+
+def test_the_coco_lane_writes_the_general_paths_bytes_counts_and_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = _export(tmp_path / "export" / "annotations", range(1, 1201))
+    lanes, out = _both(tmp_path, monkeypatch, export, "coco", **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.verified == express.VERIFY
+    lines = out.decode().splitlines()
+    # every image written after the sample went through the lane, the odd ones included
+    assert lane.lines == sum(1 for line in lines if _number(_url(line)) > SAMPLE)
+    written = {_number(_url(line)) % 40 for line in lines}
+    assert {3, 5, 13, 15, 17, 19, 21, 25, 27, 29, 33} <= written
+    assert not written & {7, 9, 11, 23, 31, 35, 37}
+
+
+def test_the_lane_takes_the_first_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two subsets with other categories, image ids listed twice and annotations of no
+    image: the second file's system message names its own labels."""
+    annotations = tmp_path / "export" / "annotations"
+    _export(annotations, range(1, 601)).rename(annotations / "instances_a.json")
+    other = [{**c, "name": c["name"].upper()} for c in CATEGORIES]
+    second = _export(annotations, range(601, 1201), other)
+    doc = json.loads(second.read_text(encoding="utf-8"))
+    doc["images"].append({**doc["images"][5], "file_name": "again.jpg"})  # a repeated id
+    doc["annotations"].append({**doc["annotations"][0], "id": 1, "image_id": 5000})
+    second.write_text(json.dumps(doc), encoding="utf-8")
+    second.rename(annotations / "instances_b.json")
+    lanes, out = _both(tmp_path, monkeypatch, tmp_path / "export", "coco", **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    lines = out.decode().splitlines()
+    assert lane.lines == sum(1 for line in lines if SAMPLE < _number(_url(line)) <= 600)
+    systems = {json.loads(line)["messages"][0]["content"][0]["text"] for line in lines}
+    assert len(systems) == 2 and any("'PAINT CHIP'" in s for s in systems)
+
+
+def test_under_a_uri_prefix_the_coco_lane_writes_the_general_paths_uris_and_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = _export(tmp_path / "export" / "annotations", range(1, 601))
+    images = tmp_path / "export" / "images"
+    (images / "sub dir").mkdir(parents=True)
+    for i in range(1, 601):
+        if i % 7:
+            name = f"sub dir/ünï {i}.jpg" if i % 40 == 33 else f"img_{i}.jpg"
+            (images / name).write_bytes(b"not read in reference mode")
+    lanes, out = _both(
+        tmp_path,
+        monkeypatch,
+        export.parent.parent,
+        "coco",
+        image_uri_prefix="gs://bucket/data",
+        **REFERENCE,
+    )
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.lines > 250
+    urls = [_url(line) for line in out.decode().splitlines()]
+    assert "gs://bucket/data/img_1.jpg" in urls
+    assert "gs://bucket/data/sub dir/ünï 73.jpg" in urls
+    assert not [u for u in urls if _number(u) % 7 == 0]  # not there: rejected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},  # embed: the image is read and encoded, which the lane does not do
+        {**REFERENCE, "box_format": "xyxy-px"},
+        {**REFERENCE, "box_order": "source"},
+        {**REFERENCE, "labels": {"dent": "bump"}},
+        {**REFERENCE, "prompt": "Find the defects."},
+        {**REFERENCE, "dialect": "vertex", "image_uri_prefix": "gs://bucket/data"},
+        {"image_mode": "placeholder"},
+    ],
+)
+def test_options_the_coco_lane_does_not_take_keep_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    export = _export(tmp_path / "export" / "annotations", range(1, 301))
+    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", **options)
+    assert lanes == [None]
+
+
+def test_a_real_coco_export_takes_the_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus's Datumaro instances export (boxes with attributes, polygons), its images
+    repeated to 420 under new ids and names."""
+    source = corpus_path("coco", "datumaro", "export_coco_instances", "annotations")
+    doc = json.loads((source / "instances_default.json").read_text(encoding="utf-8"))
+    images, annotations = [], []
+    for n in range(60):
+        for image in doc["images"]:
+            new_id = n * 1000 + image["id"]
+            images.append({**image, "id": new_id, "file_name": f"{n}/{image['file_name']}"})
+            for ann in doc["annotations"]:
+                if ann["image_id"] == image["id"]:
+                    annotations.append({**ann, "id": n * 1000 + ann["id"], "image_id": new_id})
+    folder = tmp_path / "export" / "annotations"
+    folder.mkdir(parents=True)
+    repeated = {**doc, "images": images, "annotations": annotations}
+    (folder / "instances_default.json").write_text(json.dumps(repeated), encoding="utf-8")
+    lanes, out = _both(tmp_path, monkeypatch, folder.parent, "coco", **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert len(out.splitlines()) == len(images) == 420
+    assert lane.lines == len(images) - SAMPLE
+
+
+def test_a_coco_lane_that_disagrees_with_the_general_path_closes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = coco_express.box_detection
+
+    def wrong(options: Options, switch: express.Switch) -> express.Extract:
+        extract = real(options, switch)
+
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+            found = extract(item)
+            return None if found is None else (found[0], (found[1][0], "[]"))
+
+        return lying
+
+    monkeypatch.setattr(coco_express, "box_detection", wrong)
+    export = _export(tmp_path / "export" / "annotations", range(1, 601))
+    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and not lane.open
+    assert lane.lines <= 1  # an image with nothing to find may pass the check
