@@ -258,3 +258,31 @@ def test_orphan_annotation_and_unknown_category_are_rejects(tmp_path: Path) -> N
     path.write_text(json.dumps(doc))
     codes = sorted(i.code for i in read(path) if isinstance(i, Reject))
     assert codes == ["unknown_category", "unknown_image"]
+
+
+def test_a_bad_record_is_rejected_at_its_own_locator(tmp_path: Path) -> None:
+    """The records are read without locators first; the failing one is named all the same."""
+    doc = {
+        "images": [
+            {"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+            {"id": 2, "file_name": "b.jpg", "width": 10, "height": 10},
+        ],
+        "categories": [{"id": 1, "name": "x"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]},
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [0, 0, 1, 1]},
+            {"id": 3, "image_id": 2, "category_id": 1, "bbox": [0, 0, 1, "1"]},
+            {"id": 4, "image_id": 2, "category_id": 7, "bbox": [0, 0, 1, 1]},
+        ],
+    }
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc))
+    items = read(path)
+    assert isinstance(items[0], Task) and len(items[0].annotations[0].regions) == 1
+    reject = items[1]
+    assert isinstance(reject, Reject)
+    assert (reject.task, reject.code, reject.locator) == (
+        2,
+        "bad_geometry",
+        "annotations[image_id=2][1].bbox",
+    )

@@ -607,15 +607,28 @@ def _id_key(item: tuple[Any, Any]) -> tuple[int, Any]:
 
 
 def regions_of(image_docs: list[tuple[_Doc, Any]], width: Any, height: Any) -> list[Region]:
-    """All regions of one image across the group's files; TaskError for a bad record."""
+    """All regions of one image across the group's files; TaskError for a bad record.
+
+    The records are read without locators; only a record that fails is read again with them,
+    so that its error names it (two f-strings per record were ~5 % of a reference run)."""
+    try:
+        return _regions(image_docs, width, height, located=False)
+    except TaskError:
+        return _regions(image_docs, width, height, located=True)  # raises it, located
+
+
+def _regions(
+    image_docs: list[tuple[_Doc, Any]], width: Any, height: Any, located: bool
+) -> list[Region]:
     regions: list[Region] = []
     seen: set[Any] = set()
     size: tuple[int, int] | None = None
+    loc = ""
     for doc, image_id in image_docs:
         kind, labels = doc.file.kind, doc.labels
-        prefix = f"annotations[image_id={image_id}]"
         for n, ann in enumerate(doc.annotations.records(image_id)):
-            loc = f"{prefix}[{n}]"
+            if located:
+                loc = f"annotations[image_id={image_id}][{n}]"
             if kind == "captions":
                 regions.append(cr.caption_region(ann, loc))
                 continue
