@@ -132,17 +132,19 @@ def test_the_box_lane_writes_the_general_paths_bytes_counts_and_rejects(
     assert len(out.splitlines()) > lane.lines
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},  # embed: the image is read and encoded, which the lane does not do
-        {**REFERENCE, "box_format": "xyxy-px"},
-        {**REFERENCE, "box_order": "source"},
-        {**REFERENCE, "labels": {"dent": "bump"}},
-        {**REFERENCE, "prompt": "Find the defects."},
-        {"image_mode": "placeholder"},
-    ],
-)
+LANE_CLOSERS: list[dict[str, Any]] = [
+    {},  # embed: the image is read and encoded, which the lane does not do
+    {**REFERENCE, "box_format": "xyxy-px"},
+    {**REFERENCE, "box_order": "source"},
+    {**REFERENCE, "labels": {"dent": "bump"}},
+    {**REFERENCE, "prompt": "Find the defects."},
+    {**REFERENCE, "dialect": "vertex", "image_uri_prefix": "gs://bucket/data"},
+    {"image_mode": "placeholder"},
+]
+"""Options that shape a detection line in a way no lane writes: the general path runs."""
+
+
+@pytest.mark.parametrize("options", LANE_CLOSERS)
 def test_options_the_box_lane_does_not_take_keep_the_general_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
 ) -> None:

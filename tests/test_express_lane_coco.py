@@ -18,6 +18,7 @@ from annoconvert.options import Options
 from annoconvert.readers import coco_express
 from tests.conftest import corpus_path
 from tests.test_express_lane import _both
+from tests.test_express_lane_boxes import LANE_CLOSERS
 
 REFERENCE = {"image_mode": "reference"}
 SAMPLE = 200
@@ -187,18 +188,7 @@ def test_under_a_uri_prefix_the_coco_lane_writes_the_general_paths_uris_and_reje
     assert not [u for u in urls if _number(u) % 7 == 0]  # not there: rejected
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},  # embed: the image is read and encoded, which the lane does not do
-        {**REFERENCE, "box_format": "xyxy-px"},
-        {**REFERENCE, "box_order": "source"},
-        {**REFERENCE, "labels": {"dent": "bump"}},
-        {**REFERENCE, "prompt": "Find the defects."},
-        {**REFERENCE, "dialect": "vertex", "image_uri_prefix": "gs://bucket/data"},
-        {"image_mode": "placeholder"},
-    ],
-)
+@pytest.mark.parametrize("options", LANE_CLOSERS)
 def test_options_the_coco_lane_does_not_take_keep_the_general_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
 ) -> None:
