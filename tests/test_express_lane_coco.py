@@ -197,13 +197,32 @@ def test_options_the_coco_lane_does_not_take_keep_the_general_path(
     assert lanes == [None]
 
 
-def test_a_real_coco_export_takes_the_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The corpus's Datumaro instances export (boxes with attributes, polygons), its images
-    repeated to 420 under new ids and names."""
-    source = corpus_path("coco", "datumaro", "export_coco_instances", "annotations")
-    doc = json.loads((source / "instances_default.json").read_text(encoding="utf-8"))
-    images, annotations = [], []
-    for n in range(60):
+CORPUS_INSTANCES = [
+    "datumaro/export_coco_instances/annotations/instances_default.json",
+    "datumaro/export_coco_instances_segmode_mask/annotations/instances_default.json",
+    "datumaro/export_coco_instances_segmode_polygons/annotations/instances_default.json",
+    "datumaro/converted_from_upstream_cvat_for_video/annotations/instances_annotations.json",
+    "datumaro/converted_from_upstream_cvat_export_project/annotations/instances_Train.json",
+    "upstream/datumaro/coco_dataset/coco_instances/annotations/instances_train.json",
+    "upstream/datumaro/coco_dataset/mmdet_coco/annotations/instances_val.json",
+    "upstream/datumaro/coco_dataset/coco_roboflow/train/_annotations.coco.json",
+]
+"""Instances files as Datumaro, CVAT (through Datumaro), MMDetection and Roboflow write them:
+boxes with attributes, polygons, RLE masks, crowd regions, non-contiguous ids."""
+
+
+@pytest.mark.parametrize("rel", CORPUS_INSTANCES)
+def test_a_real_coco_export_takes_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str
+) -> None:
+    """A corpus instances file, its images repeated to 420 or more under new ids and names:
+    every image written after the sample goes through the lane, with the general path's
+    bytes."""
+    doc = json.loads(corpus_path("coco", *rel.split("/")).read_text(encoding="utf-8"))
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    repeats = -(-420 // len(doc["images"]))
+    for n in range(repeats):
         for image in doc["images"]:
             new_id = n * 1000 + image["id"]
             images.append({**image, "id": new_id, "file_name": f"{n}/{image['file_name']}"})
@@ -217,8 +236,9 @@ def test_a_real_coco_export_takes_the_lane(tmp_path: Path, monkeypatch: pytest.M
     lanes, out = _both(tmp_path, monkeypatch, folder.parent, "coco", **REFERENCE)
     (lane,) = lanes
     assert lane is not None and lane.open
-    assert len(out.splitlines()) == len(images) == 420
-    assert lane.lines == len(images) - SAMPLE
+    position = {image["file_name"]: k for k, image in enumerate(images)}
+    lines = out.decode().splitlines()
+    assert lane.lines == sum(1 for line in lines if position[_url(line)] >= SAMPLE) > 200
 
 
 def test_a_coco_lane_that_disagrees_with_the_general_path_closes_at_once(
