@@ -163,3 +163,67 @@ def test_token_count_of_plain_messages_follows_the_cookbook(
     assert TokenCounter(allow_exact=False).messages(named) == expected + 1 + estimate_text_tokens(
         "ann"
     )
+
+
+_roles = st.sampled_from(["system", "developer", "user", "assistant", "tool", "function", "bot"])
+_contents = st.one_of(
+    texts,
+    st.sampled_from(["", "   ", "\n", "[]", "not [a list", "x" * 3]),
+    st.lists(
+        st.tuples(
+            st.integers(-5, 1200), st.integers(-5, 1200), st.integers(-5, 1200), st.integers(0, 1)
+        ),
+        max_size=3,
+    ).map(lambda boxes: orjson.dumps([{"box_2d": [*b[:3], b[3] * 900]} for b in boxes])),
+    st.lists(
+        st.one_of(
+            st.fixed_dictionaries({"type": st.just("text"), "text": texts}),
+            st.fixed_dictionaries(
+                {
+                    "type": st.just("text"),
+                    "text": st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+                }
+            ),
+            st.fixed_dictionaries(
+                {"type": st.just("image_url"), "image_url": st.just({"url": "https://e.x/a.jpg"})}
+            ),
+            st.fixed_dictionaries({"type": st.just("text"), "text": texts, "extra": st.just(1)}),
+            st.just("a string part"),
+        ),
+        max_size=3,
+    ),
+    st.none(),
+    st.integers(-(2**63), 2**63 - 1),
+).map(lambda c: c.decode() if isinstance(c, bytes) else c)
+_plain_messages = st.fixed_dictionaries({"role": _roles, "content": _contents})
+"""Role and content only: the shape the shortcut takes (or turns down for its content)."""
+_other_messages = st.fixed_dictionaries(
+    {"role": st.one_of(_roles, st.none(), st.just(["user"]), st.integers(-(2**63), 2**63 - 1))},
+    optional={
+        "content": _contents,
+        "weight": st.sampled_from([0, 1, 2]),
+        "name": st.just("n"),
+        "tool_call_id": st.just("c1"),
+    },
+)
+_messages = st.one_of(_plain_messages, _plain_messages, _other_messages)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    messages=st.lists(
+        st.one_of(_messages, st.integers(-(2**63), 2**63 - 1)), min_size=1, max_size=4
+    )
+)
+def test_plain_messages_and_text_parts_get_the_general_findings(messages: list[Any]) -> None:
+    """The validator's shortcuts for a plain message and a plain text part find what the
+    general walk finds, in the same order, for any message list."""
+    from annoconvert.quality import validate
+
+    raw = orjson.dumps({"messages": messages})
+    fast = validate.Validator("openai").check_line(1, raw)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(validate, "_plain_message", lambda _m: False)
+        mp.setattr(validate, "_plain_text_part", lambda _p: False)
+        general = validate.Validator("openai").check_line(1, raw)
+    assert fast == general

@@ -175,6 +175,13 @@ ANSWER_ROLES = frozenset({"assistant", "model", "gpt"})
 SYSTEM_ROLES = frozenset({"system"})
 
 
+def _speaker(turn: dict[str, Any]) -> str | None:
+    """A turn's role (or sharegpt's `from`) when it is a string; None for anything else (a list
+    or an object cannot be looked up in a set of roles)."""
+    role = turn.get("role", turn.get("from"))
+    return role if type(role) is str else None
+
+
 def _line_turns(obj: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
     """(turns shown to the model, the answer turns) of a parsed line in any dialect.
 
@@ -183,8 +190,9 @@ def _line_turns(obj: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
     the answer is both outputs.
     """
     if isinstance(obj.get("input"), dict):
-        turns = obj["input"].get("messages") or []
-        return list(turns), [obj.get("preferred_output"), obj.get("non_preferred_output")]
+        turns = obj["input"].get("messages")
+        shown = list(turns) if isinstance(turns, list) else []
+        return shown, [obj.get("preferred_output"), obj.get("non_preferred_output")]
     for key in ("chosen", "completions"):
         if key in obj:
             prompt = obj.get("prompt", obj.get("conversations", obj.get("contents", [])))
@@ -195,7 +203,7 @@ def _line_turns(obj: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
         if isinstance(turns, list):
             for i in range(len(turns) - 1, -1, -1):
                 turn = turns[i]
-                if isinstance(turn, dict) and turn.get("role", turn.get("from")) in ANSWER_ROLES:
+                if isinstance(turn, dict) and _speaker(turn) in ANSWER_ROLES:
                     return turns[:i], [turn]
             return turns, None
     return [], None
@@ -255,7 +263,7 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     shown = [
         item
         for turn in turns
-        if not (isinstance(turn, dict) and turn.get("role", turn.get("from")) in SYSTEM_ROLES)
+        if not (isinstance(turn, dict) and _speaker(turn) in SYSTEM_ROLES)
         for item in _turn_items(turn)
     ]
     images = obj.get("images")
