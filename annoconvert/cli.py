@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -59,33 +59,43 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+CLICK_EXITS = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
+"""What click itself reports (usage errors, exits): passed on to it."""
+
+
 def guarded(body: Callable[[], int | None]) -> None:
     """Run a command body: one line and a non-zero exit for every error, never a traceback."""
     try:
         code = body()
-    except AnnoconvertError as err:
+    except (*CLICK_EXITS, SystemExit):
+        raise
+    except BaseException as err:
+        stop(err)
+    sys.exit(code or 0)
+
+
+def stop(err: BaseException) -> NoReturn:
+    """Say in one line what stopped a command, and exit non-zero; a bug's traceback is shown
+    only with ANNOCONVERT_DEBUG=1 (anything that is not an Exception is raised on)."""
+    if isinstance(err, AnnoconvertError):
         fail(err)
-    except KeyboardInterrupt:
+    if isinstance(err, KeyboardInterrupt):
         click.echo("annoconvert: interrupted; nothing was written to the output", err=True)
         sys.exit(130)
-    except BrokenPipeError:
+    if isinstance(err, BrokenPipeError):
         sys.stderr.close()
         sys.exit(1)
-    except OSError as err:
+    if isinstance(err, OSError):
         click.echo(f"annoconvert: error: {err.filename or ''}: {err.strerror or err}", err=True)
         sys.exit(1)
-    except click.exceptions.Exit:
-        raise
-    except Exception as err:  # a bug: say so in one line; the traceback only on request
-        if os.environ.get("ANNOCONVERT_DEBUG"):
-            raise
-        click.echo(
-            f"annoconvert: internal error: {type(err).__name__}: {err} "
-            "(please report it; set ANNOCONVERT_DEBUG=1 for the traceback)",
-            err=True,
-        )
-        sys.exit(1)
-    sys.exit(code or 0)
+    if not isinstance(err, Exception) or os.environ.get("ANNOCONVERT_DEBUG"):
+        raise err
+    click.echo(
+        f"annoconvert: internal error: {type(err).__name__}: {err} "
+        "(please report it; set ANNOCONVERT_DEBUG=1 for the traceback)",
+        err=True,
+    )
+    sys.exit(1)
 
 
 def _load(path: str) -> Any:
@@ -102,6 +112,15 @@ class LazyGroup(click.Group):
         # threads took time from the conversion and its checker. A user's own value is kept.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         return super().main(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Every subcommand, guarded: an error it does not report itself is one line too."""
+        try:
+            return super().invoke(ctx)
+        except (*CLICK_EXITS, SystemExit):
+            raise
+        except BaseException as err:
+            stop(err)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         from annoconvert import registry

@@ -326,3 +326,37 @@ def test_cli_runs_numpy_blas_on_one_thread_unless_the_user_says(
     code, _, _ = run("formats")
     assert code == 0
     assert os.environ["OPENBLAS_NUM_THREADS"] == after
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [
+        (["validate", "{file}"], "annoconvert.quality.validate.validate_file"),
+        (["stats", "labelstudio", "{file}"], "annoconvert.quality.stats.compute_stats"),
+        (["preview", "{file}", "-o", "{out}"], "annoconvert.preview.build_page"),
+    ],
+)
+def test_a_bug_in_any_subcommand_is_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], target: str
+) -> None:
+    """Not only the converting commands: every subcommand reports an error it did not expect
+    in one line and exits 1; ANNOCONVERT_DEBUG=1 lets the traceback through."""
+    file = tmp_path / "in.json"
+    file.write_text("[]", encoding="utf-8")
+    module, _, name = target.rpartition(".")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(f"{module}.{name}", boom)
+    monkeypatch.delenv("ANNOCONVERT_DEBUG", raising=False)
+    args = [a.format(file=file, out=tmp_path / "p.html") for a in command]
+    code, out, err = run(*args)
+    assert code == 1, (out, err)
+    assert err.strip().splitlines() == [
+        "annoconvert: internal error: RuntimeError: boom "
+        "(please report it; set ANNOCONVERT_DEBUG=1 for the traceback)"
+    ]
+    monkeypatch.setenv("ANNOCONVERT_DEBUG", "1")
+    result = CliRunner().invoke(main, args)
+    assert isinstance(result.exception, RuntimeError)
