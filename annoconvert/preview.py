@@ -328,19 +328,26 @@ def _last_assistant(messages: Sequence[ViewMessage], *roles: str) -> str | None:
     return _text_of(answers[-1]) if answers else None
 
 
+def _items(value: Any) -> list[Any]:
+    """A list from the line, or nothing to show (a line can hold any JSON where a list
+    belongs: the page shows what there is, and the validator says what is wrong)."""
+    return value if isinstance(value, list) else []
+
+
 def _from_openai(obj: dict[str, Any], base_dirs: Sequence[Path]) -> View:
     if "input" in obj:
-        raw = obj["input"].get("messages", []) if isinstance(obj["input"], dict) else []
-        messages = [_openai_message(m, base_dirs) for m in raw]
+        raw = obj["input"].get("messages") if isinstance(obj["input"], dict) else []
+        messages = [_openai_message(m, base_dirs) for m in _items(raw)]
         preferred = [
-            _openai_message(m, base_dirs, "preferred") for m in obj.get("preferred_output", [])
+            _openai_message(m, base_dirs, "preferred")
+            for m in _items(obj.get("preferred_output"))
         ]
         other = [
             _openai_message(m, base_dirs, "not preferred")
-            for m in obj.get("non_preferred_output", [])
+            for m in _items(obj.get("non_preferred_output"))
         ]
         return View("", messages + preferred + other, _last_assistant(preferred, "assistant"))
-    messages = [_openai_message(m, base_dirs) for m in obj.get("messages", [])]
+    messages = [_openai_message(m, base_dirs) for m in _items(obj.get("messages"))]
     return View("", messages, _last_assistant(messages, "assistant"))
 
 
@@ -364,7 +371,7 @@ def _trl_messages(raw: Any, images: list[ViewImage], caption: str = "") -> list[
 
 
 def _from_trl(obj: dict[str, Any], base_dirs: Sequence[Path]) -> View:
-    images = [resolve_image(str(i), base_dirs) for i in obj.get("images") or []]
+    images = [resolve_image(str(i), base_dirs) for i in _items(obj.get("images"))]
     if "prompt" in obj:
         prompt = _trl_messages(obj["prompt"], images)
         chosen = _trl_messages(obj.get("chosen"), images, "preferred")
@@ -394,12 +401,12 @@ def _from_vertex(obj: dict[str, Any]) -> View:
     system = obj.get("systemInstruction") or obj.get("system_instruction")
     if isinstance(system, dict):
         messages.append(ViewMessage("system", _vertex_parts(system.get("parts"))))
-    for content in obj.get("contents") or []:
+    for content in _items(obj.get("contents")):
         if isinstance(content, dict):
             role = {"model": "assistant"}.get(str(content.get("role")), str(content.get("role")))
             messages.append(ViewMessage(role, _vertex_parts(content.get("parts"))))
     answer = _last_assistant(messages, "assistant")
-    for completion in obj.get("completions") or []:
+    for completion in _items(obj.get("completions")):
         if isinstance(completion, dict) and isinstance(completion.get("completion"), dict):
             caption = "preferred" if completion.get("score") == 1 else "not preferred"
             msg = ViewMessage(
@@ -425,11 +432,11 @@ def _sharegpt_turn(turn: Any, images: list[ViewImage], caption: str = "") -> Vie
 
 
 def _from_sharegpt(obj: dict[str, Any], base_dirs: Sequence[Path]) -> View:
-    images = [resolve_image(str(i), base_dirs) for i in obj.get("images") or []]
+    images = [resolve_image(str(i), base_dirs) for i in _items(obj.get("images"))]
     messages: list[ViewMessage] = []
     if obj.get("system"):
         messages.append(ViewMessage("system", [str(obj["system"])]))
-    messages += [_sharegpt_turn(t, images) for t in obj.get("conversations") or []]
+    messages += [_sharegpt_turn(t, images) for t in _items(obj.get("conversations"))]
     answer = _last_assistant(messages, "assistant")
     if "chosen" in obj:
         chosen = _sharegpt_turn(obj["chosen"], images, "preferred")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from annoconvert.commands.preview import command
@@ -16,6 +19,7 @@ from annoconvert.model import Example, ImagePart, Message, PreparedImage, Source
 from annoconvert.options import Options
 from annoconvert.preview import build_page, example_html, parse_boxes, view_from_line
 from annoconvert.registry import dialect
+from tests.test_fuzz_checks import json_values
 
 ROOT = Path(__file__).resolve().parent.parent
 DIALECT_FIXTURES = ROOT / "fixtures" / "dialects"
@@ -173,3 +177,12 @@ def test_preview_command_writes_the_page(tmp_path: Path) -> None:
     assert (tmp_path / "train.html").exists()
     bad = CliRunner().invoke(command, [str(jsonl), "--box-format", "nope"])
     assert bad.exit_code == 2
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@given(obj=json_values, box_format=st.sampled_from(["box_2d", "qwen2.5-vl", "xyxy-px"]))
+def test_any_json_line_is_shown_not_a_crash(obj: Any, box_format: str) -> None:
+    """A line of any JSON (a list where the messages belong, a number for the images) gets
+    its card on the page, as the validator gets its findings."""
+    page = build_page([orjson.dumps(obj)], title="t", box_format=box_format)
+    assert "line 1" in page
