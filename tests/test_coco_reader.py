@@ -286,3 +286,24 @@ def test_a_bad_record_is_rejected_at_its_own_locator(tmp_path: Path) -> None:
         "bad_geometry",
         "annotations[image_id=2][1].bbox",
     )
+
+
+def test_annotation_ids_of_any_json_kind_are_read(tmp_path: Path) -> None:
+    """An id that is a list or an object (a hand-edited or generated file) does not stop the
+    reader; two annotations without an id are two objects, not a repeat."""
+    ann = {"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}
+    doc = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+        "categories": [{"id": 1, "name": "x"}],
+        "annotations": [
+            {**ann, "id": [1, 2]},
+            {**ann, "id": {"n": 1}},
+            {**ann, "id": [1, 2]},  # the same id again: added once
+            {**ann},
+            {**ann},
+        ],
+    }
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc))
+    (task,) = tasks_of(path)
+    assert len(task.annotations[0].regions) == 4

@@ -8,6 +8,7 @@ and takes the images of the first annotation file only.
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +262,57 @@ def test_a_coco_lane_that_disagrees_with_the_general_path_closes_at_once(
     (lane,) = lanes
     assert lane is not None and not lane.open
     assert lane.lines <= 1  # an image with nothing to find may pass the check
+
+
+HOSTILE: list[Any] = [
+    None, True, "x", [], {}, [1, 2], -1, 0, 1e308, -1e308, 10**20, "1", [1, 2, 3, 4],
+    [0, 0, 0, 0], [[1, 2, 3, 4, 5, 6]], {"counts": [0, 4], "size": [2, 2]},
+    {"counts": "abc", "size": [2, 2]}, {"rotation": 45}, {"rotation": "x"}, [1e-300] * 4,
+]  # fmt: skip
+"""Values put where a record's field belongs."""
+
+
+def _hostile_export(folder: Path, seed: int) -> Path:
+    """400 small images with boxes in and around the frame; one field in ten of the
+    annotations and one in twenty of the images replaced by a value of another kind."""
+    pick = random.Random(seed)
+    images, annotations = [], []
+    for i in range(1, 401):
+        image: dict[str, Any] = {"id": i, "width": 64, "height": 48, "file_name": f"i{i}.jpg"}
+        if pick.random() < 0.05:
+            image[pick.choice(["id", "width", "height", "file_name"])] = pick.choice(HOSTILE)
+        images.append(image)
+        for k in range(pick.randint(0, 3)):
+            ann: dict[str, Any] = {
+                "id": i * 10 + k,
+                "image_id": i,
+                "category_id": pick.choice([1, 2]),
+                "bbox": [
+                    pick.uniform(-10, 70),
+                    pick.uniform(-10, 50),
+                    pick.uniform(0.1, 30),
+                    pick.uniform(0.1, 30),
+                ],
+                "iscrowd": 0,
+                "segmentation": [],
+            }
+            if pick.random() < 0.1:
+                field = pick.choice(["bbox", "category_id", "segmentation", "attributes", "id"])
+                ann[field] = pick.choice(HOSTILE)
+            annotations.append(ann)
+    categories = [{"id": 1, "name": "a"}, {"id": 2, "name": "b", "keypoints": ["p", "q"]}]
+    doc = {"images": images, "annotations": annotations, "categories": categories}
+    folder.mkdir(parents=True)
+    path = folder / "instances_default.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_records_of_any_kind_get_the_same_lines_and_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    export = _hostile_export(tmp_path / "export" / "annotations", seed)
+    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.lines > 100

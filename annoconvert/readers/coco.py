@@ -648,6 +648,8 @@ def _regions(
                 size = _size(width, height, loc)
             w, h = size
             ann_id = ann.get("id")
+            if ann_id is not None:  # a list or an object for an id is seen by its repr
+                ann_id = key_of(ann_id)
             repeat = ann_id is not None and ann_id in seen
             seen.add(ann_id)
             if not repeat and kind in _INSTANCE_KINDS:
