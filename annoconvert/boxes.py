@@ -246,6 +246,8 @@ def region_envelope(region: Region, width: int, height: int) -> Envelope:
             region.x, region.y, region.width, region.height, region.rotation, w or 1, h or 1
         )
     elif isinstance(region, PolygonRegion | Polyline):
+        if not region.points:
+            raise RecipeError("bad_region", f"a {region.kind} region without points")
         env = points_envelope(region.points)
     elif isinstance(region, Ellipse):
         w = region.image_width or width

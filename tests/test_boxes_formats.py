@@ -280,3 +280,10 @@ def test_a_turned_shape_too_large_to_place_is_refused() -> None:
         boxes.format_boxes([box], _image(), Options())
     assert err.value.code == "bad_region"
     assert "too large" in str(err.value)
+
+
+def test_an_outline_without_points_is_refused_as_a_region() -> None:
+    """Readers refuse such shapes; the box writer does too, for any reader that does not."""
+    with pytest.raises(RecipeError) as err:
+        boxes.format_boxes([Polyline("l", ("seam",), ())], _image(), Options())
+    assert err.value.code == "bad_region"

@@ -156,7 +156,10 @@ def to_region(
         x, y, w, h, rot = geometry.pixel_corners_box(xtl, ytl, xbr, ybr, width, height, rotation)
         return Box(FIELD, labels, x, y, w, h, rot, width, height, attributes=attrs)
     if tag in ("polygon", "polyline", "points"):
-        pts = geometry.pixel_points(parse_points(elem.get("points"), locator), width, height)
+        parsed = parse_points(elem.get("points"), locator)
+        if not parsed:
+            raise TaskError("bad_geometry", f"<{tag}> has no points", locator=f"{locator}@points")
+        pts = geometry.pixel_points(parsed, width, height)
         if tag == "polygon":
             return Polygon(FIELD, labels, pts, width, height, attributes=attrs)
         if tag == "polyline":
