@@ -13,6 +13,7 @@ the 0..1000 output grid with a tolerance of one unit.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -43,8 +44,11 @@ class Selection:
     disagreed: bool
 
 
-def _grid(value: float) -> int:
-    return round(value * GRID)
+def _grid(value: float) -> float:
+    """The value on the answer grid; one past the float range (a huge box's far edge) stays
+    infinite, which still compares (`round` would raise)."""
+    scaled = value * GRID
+    return round(scaled) if math.isfinite(scaled) else scaled
 
 
 def region_key(region: Region) -> tuple[Hashable, ...]:

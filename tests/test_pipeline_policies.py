@@ -142,3 +142,16 @@ def test_geometry_answers_within_one_grid_unit_are_equal() -> None:
     b = AnnotationSet((Box("b", ("dent",), 0.1009, 0.2, 0.3, 0.4),), annotator="2")
     c = AnnotationSet((Box("b", ("dent",), 0.1200, 0.2, 0.3, 0.4),), annotator="3")
     assert [len(g) for g in group_answers([a, b, c])] == [2, 1]
+
+
+def test_a_box_reaching_past_the_float_range_is_compared_not_a_crash() -> None:
+    """A box whose far edge is past the float range (height 1e308 % of the image, in a real
+    file) is an answer like any other: equal to itself, different from a small one."""
+    from annoconvert.model import AnnotationSet, Box
+    from annoconvert.policy import group_answers
+
+    huge = [Box("b", ("dent",), 0.1, 0.2, 0.3, 1e306), Box("b", ("dent",), 0.5, 0.5, 1e306, 0.1)]
+    a = AnnotationSet(tuple(huge), annotator="1")
+    b = AnnotationSet(tuple(huge), annotator="2")
+    c = AnnotationSet((Box("b", ("dent",), 0.1, 0.2, 0.3, 0.4),), annotator="3")
+    assert [len(g) for g in group_answers([a, b, c])] == [2, 1]
