@@ -339,8 +339,7 @@ def _from_openai(obj: dict[str, Any], base_dirs: Sequence[Path]) -> View:
         raw = obj["input"].get("messages") if isinstance(obj["input"], dict) else []
         messages = [_openai_message(m, base_dirs) for m in _items(raw)]
         preferred = [
-            _openai_message(m, base_dirs, "preferred")
-            for m in _items(obj.get("preferred_output"))
+            _openai_message(m, base_dirs, "preferred") for m in _items(obj.get("preferred_output"))
         ]
         other = [
             _openai_message(m, base_dirs, "not preferred")
