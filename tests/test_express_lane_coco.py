@@ -82,7 +82,7 @@ def _image(i: int, annotations: list[dict[str, Any]]) -> dict[str, Any]:
         first["bbox"] = [600.5, 450.25, 100, 100]  # past the right and bottom edges
     elif odd == 19:
         first["iscrowd"] = 1
-        first["segmentation"] = {"counts": [0, 4, 636, 4, 636], "size": [480, 640]}
+        first["segmentation"] = {"counts": [0, 4, 636, 4, 480 * 640 - 644], "size": [480, 640]}
     elif odd == 21:
         first["category_id"] = 4
         first["keypoints"] = [100, 120, 2, 300.5, 200, 1]

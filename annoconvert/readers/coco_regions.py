@@ -165,18 +165,53 @@ def decode_rle(seg: dict[str, Any], width: int, height: int, locator: str) -> np
             f"RLE size {size!r} is not the image's [height, width] = [{height}, {width}]",
             locator=locator,
         )
+    if isinstance(counts, str | bytes):
+        runs = string_counts(counts)
+    elif isinstance(counts, list) and all(type(c) is int for c in counts):
+        runs = counts
+    else:
+        runs = None
+    if runs is None or any(c < 0 for c in runs) or sum(runs) != height * width:
+        # pycocotools decodes runs that do not cover the image exactly without a word: the
+        # pixels past their end are left as the memory held them (a mask of garbage)
+        raise TaskError(
+            "bad_mask",
+            f"RLE counts do not cover the [{height}, {width}] image exactly",
+            locator=locator,
+        )
     try:
-        if isinstance(counts, list):
-            rle = mask_utils.frPyObjects(seg, height, width)
-        elif isinstance(counts, str | bytes):
-            raw = counts.encode("ascii") if isinstance(counts, str) else counts
-            rle = {"size": [height, width], "counts": raw}
-        else:
-            raise TypeError
+        rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
         decoded: np.ndarray = mask_utils.decode(rle)
-    except (TypeError, ValueError, UnicodeEncodeError):
+    except (TypeError, ValueError, OverflowError):
         raise TaskError("bad_mask", "RLE counts cannot be decoded", locator=locator) from None
     return decoded
+
+
+def string_counts(text: str | bytes) -> list[int] | None:
+    """The runs of COCO's compressed RLE string (pycocotools' `rleFrString`: 5 bits a
+    character from '0', a continuation bit, a sign bit, each run after the second a
+    difference from the run two before); None for a string that is not one."""
+    data = text.encode("ascii", "replace") if isinstance(text, str) else text
+    runs: list[int] = []
+    at = 0
+    while at < len(data):
+        value, shift, more = 0, 0, True
+        while more:
+            if at >= len(data):
+                return None  # the last value asks for more characters
+            chunk = data[at] - 48
+            if not 0 <= chunk < 64:
+                return None
+            value |= (chunk & 0x1F) << shift
+            more = bool(chunk & 0x20)
+            at += 1
+            shift += 5
+            if not more and chunk & 0x10:
+                value -= 1 << shift
+        if len(runs) > 2:
+            value += runs[-2]
+        runs.append(value)
+    return runs
 
 
 def rle_mask(
