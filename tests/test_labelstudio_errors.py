@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from annoconvert.errors import ConfigError, ParseError, ShapeError
+from annoconvert.errors import ConfigError, ParseError, ShapeError, TaskError
 from annoconvert.model import Box, Choice, Mask, Reject, Span, Task, TextAnswer
 from annoconvert.readers.labelstudio import read_file
 from annoconvert.readers.labelstudio_config import parse_label_config, parse_label_config_text
@@ -349,11 +349,38 @@ def test_brush_rle_round_trip_on_a_hand_made_stream() -> None:
     bits += "0" + "00" + f"{3:04b}" + "".join(f"{b:08b}" for b in (255, 0, 0, 255))
     bits += "0" * (-len(bits) % 8)
     data = int(bits, 2).to_bytes(len(bits) // 8, "big")
-    canvas = decode_brush_rle(data)
+    canvas = decode_brush_rle(data, 16)
     assert list(canvas) == [0] * 12 + [255, 0, 0, 255]
     assert alpha_mask_rle(canvas, 2, 2) == (1, 1, 1, 1, (0, 1))
     with pytest.raises(ValueError):
-        decode_brush_rle(data[:5])
+        decode_brush_rle(data[:5], 16)
+    with pytest.raises(ValueError, match="declares 16 bytes"):
+        decode_brush_rle(data, 36)  # the stream of a 2x2 canvas for a 3x3 image
+
+
+def test_a_brush_stream_declaring_gigabytes_is_refused_before_allocating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight bytes can declare a canvas of 2**31 bytes: nothing is allocated for it."""
+    import annoconvert.readers.labelstudio_results as results
+
+    bits = f"{2**31:032b}" + f"{7:05b}" + f"{15:04b}" * 4
+    bits += "0" * (-len(bits) % 8)
+    bomb = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    allocated: list[int] = []
+    monkeypatch.setattr(results, "bytearray", lambda n: allocated.append(n) or b"", raising=False)
+    with pytest.raises(ValueError, match="declares 2147483648 bytes"):
+        decode_brush_rle(bomb, 16)
+    assert allocated == []
+
+
+def test_a_brush_on_an_image_past_the_pixel_limit_is_refused(tmp_path: Path) -> None:
+    from annoconvert.readers.labelstudio_results import Ctx, parse_brush
+
+    ctx = Ctx("result", "brushlabels", "brush", "image", "b", 100_000, 100_000)
+    with pytest.raises(TaskError) as err:
+        parse_brush({"format": "rle", "rle": [0, 0, 0, 16], "brushlabels": ["x"]}, ctx)
+    assert err.value.code == "image_too_large"
 
 
 def test_brush_with_wrong_size_is_rejected(tmp_path: Path) -> None:

@@ -418,16 +418,19 @@ def parse_brush(value: Mapping[str, Any], ctx: Ctx) -> Region:
             ctx.loc,
             "a brush mask needs original_width/original_height to be decoded",
         )
+    from annoconvert.media.prepare import DEFAULT_MAX_PIXELS  # here: brush tasks are rare
+
+    if iw * ih > DEFAULT_MAX_PIXELS:
+        raise _fail(
+            "image_too_large",
+            ctx.loc,
+            f"a brush mask of {iw}x{ih} is a canvas of more than {DEFAULT_MAX_PIXELS} pixels "
+            "(the limit of any image decoded here)",
+        )
     try:
-        canvas = decode_brush_rle(bytes(rle))
+        canvas = decode_brush_rle(bytes(rle), iw * ih * 4)
     except ValueError as err:
         raise _fail("bad_geometry", f"{ctx.loc}.rle", str(err)) from err
-    if len(canvas) != iw * ih * 4:
-        raise _fail(
-            "bad_geometry",
-            f"{ctx.loc}.rle",
-            f"rle decodes to {len(canvas)} bytes, not {iw}x{ih}x4 = {iw * ih * 4}",
-        )
     left, top, mw, mh, counts = alpha_mask_rle(canvas, iw, ih)
     return Mask(
         field=ctx.from_name,
@@ -464,12 +467,14 @@ class _Bits:
         return chunk & ((1 << n) - 1)
 
 
-def decode_brush_rle(data: bytes) -> bytearray:
+def decode_brush_rle(data: bytes, words: int) -> bytearray:
     """Decode Label Studio brush RLE (thi.ng rle-pack) into the flat RGBA canvas bytes.
 
     Stream: 32-bit word count, 5-bit word size - 1, four 4-bit run-length field sizes - 1, then
     runs: 1 flag bit (1 = repeat one word, 0 = literal words), 2-bit size selector, the run
-    length - 1 in that many bits, then the word(s).
+    length - 1 in that many bits, then the word(s). `words` is the canvas the image's size
+    gives: a stream that declares another size is refused before anything is allocated (a
+    few bytes can declare gigabytes).
     """
     bits = _Bits(data)
     total = bits.read(32)
@@ -477,8 +482,8 @@ def decode_brush_rle(data: bytes) -> bytearray:
     if word != 8:
         raise ValueError(f"brush rle word size is {word} bits, expected 8")
     sizes = [bits.read(4) + 1 for _ in range(4)]
-    if total > 4 * 1024**3:
-        raise ValueError(f"brush rle declares {total} words")
+    if total != words:
+        raise ValueError(f"rle declares {total} bytes, not the image's canvas of {words}")
     out = bytearray(total)
     i = 0
     while i < total:
