@@ -25,6 +25,7 @@ import html
 import io
 import json
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -109,15 +110,20 @@ class View:
 # --- images ----------------------------------------------------------------------------------
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the image header (Pillow, no full decode); None when unreadable."""
+def _probe(data: bytes) -> tuple[str, tuple[int, int]] | str:
+    """(MIME type, size) from the image header (Pillow, no full decode), or why the page does
+    not show the image: a browser would decode a decompression bomb in full."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                return Image.MIME.get(img.format or "", "image/png"), img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return f"more than {Image.MAX_IMAGE_PIXELS} pixels, not shown"
     except (UnidentifiedImageError, OSError, ValueError):
-        return None
+        return "not an image"
 
 
 def _from_data_url(url: str) -> ViewImage:
@@ -128,21 +134,19 @@ def _from_data_url(url: str) -> ViewImage:
         data = pybase64.b64decode(url[match.end() :], validate=True)
     except (binascii.Error, ValueError):
         return ViewImage(ref="data URL with invalid Base64")
-    size = image_size(data)
-    if size is None:
-        return ViewImage(ref=f"undecodable {match.group(1) or 'image'}")
-    return ViewImage(ref=match.group(1) or "image", src=url, width=size[0], height=size[1])
+    probed = _probe(data)
+    kind = match.group(1) or "image"
+    if isinstance(probed, str):
+        return ViewImage(ref=f"{kind} ({probed})")
+    size = probed[1]
+    return ViewImage(ref=kind, src=url, width=size[0], height=size[1])
 
 
 def _from_bytes(data: bytes, ref: str) -> ViewImage:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            mime = Image.MIME.get(img.format or "", "image/png")
-            size = img.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        return ViewImage(ref=f"{ref} (not an image)")
+    probed = _probe(data)
+    if isinstance(probed, str):
+        return ViewImage(ref=f"{ref} ({probed})")
+    mime, size = probed
     src = f"data:{mime};base64,{pybase64.b64encode(data).decode('ascii')}"
     return ViewImage(ref=ref, src=src, width=size[0], height=size[1])
 

@@ -186,3 +186,42 @@ def test_any_json_line_is_shown_not_a_crash(obj: Any, box_format: str) -> None:
     its card on the page, as the validator gets its findings."""
     page = build_page([orjson.dumps(obj)], title="t", box_format=box_format)
     assert "line 1" in page
+
+
+def _png_of_size(width: int, height: int) -> bytes:
+    """A valid 1-bit PNG of any size, all background: about 100 KB for 30000 x 30000."""
+    import struct
+    import zlib
+
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)
+    body = zlib.compress(row * height, 9)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_named_not_embedded_in_the_page(tmp_path: Path) -> None:
+    """A 900-megapixel PNG of 100 KB in a line: the page says so and does not carry it (a
+    browser would decode it in full); the command still writes the page."""
+    import base64
+
+    url = "data:image/png;base64," + base64.b64encode(_png_of_size(30000, 30000)).decode()
+    line = {
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]},
+            {"role": "assistant", "content": "ok"},
+        ]
+    }
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(orjson.dumps(line) + b"\n")
+    out = tmp_path / "page.html"
+    result = CliRunner().invoke(command, [str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "pixels, not shown" in page
+    assert url[:200] not in page
