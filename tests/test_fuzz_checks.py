@@ -73,3 +73,29 @@ def test_a_role_that_is_not_a_string_is_an_unrecognized_role(
     assert result.exit_code == 1
     assert "unrecognized_role" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("width", "height", "refused"), [(9500, 9500, False), (20000, 9000, True)])
+def test_validate_decodes_up_to_the_pixel_limit_quietly_and_refuses_past_it(
+    width: int, height: int, refused: bool
+) -> None:
+    """A 1-bit PNG of 90 megapixels (where Pillow starts to warn) is decoded and says nothing;
+    one of 180 megapixels (past the limit the conversion decodes to) is image_undecodable."""
+    import base64
+    import warnings
+
+    from tests.test_preview_page import _png_of_size
+
+    url = "data:image/png;base64," + base64.b64encode(_png_of_size(width, height)).decode()
+    line = {
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]},
+            {"role": "assistant", "content": "ok"},
+        ]
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping the check fails the test
+        findings = Validator("openai").check_line(1, orjson.dumps(line))
+    codes = [f.code for f in findings if f.code == "image_undecodable"]
+    assert codes == (["image_undecodable"] if refused else [])
