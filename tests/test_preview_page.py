@@ -179,7 +179,9 @@ def test_preview_command_writes_the_page(tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=800, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(obj=json_values, box_format=st.sampled_from(["box_2d", "qwen2.5-vl", "xyxy-px"]))
 def test_any_json_line_is_shown_not_a_crash(obj: Any, box_format: str) -> None:
     """A line of any JSON (a list where the messages belong, a number for the images) gets

@@ -225,11 +225,11 @@ def _turn_items(turn: Any) -> Iterable[str]:
         elif isinstance(part, dict):
             if isinstance(part.get("text"), str):
                 yield "t" + normalize(part["text"])
-            url = part.get("image_url")
+            url, inline, file = part.get("image_url"), part.get("inlineData"), part.get("fileData")
             for ref in (
                 url.get("url") if isinstance(url, dict) else url,
-                (part.get("inlineData") or {}).get("data"),
-                (part.get("fileData") or {}).get("fileUri"),
+                inline.get("data") if isinstance(inline, dict) else None,
+                file.get("fileUri") if isinstance(file, dict) else None,
             ):
                 if isinstance(ref, str):
                     yield "i" + ref
