@@ -129,3 +129,20 @@ def test_small_output_and_stdout_start_no_sync(
     to_stdout.commit()
     assert recorder.sizes == []
     assert capsysbinary.readouterr().out.count(b"\n") == 5
+
+
+def test_without_fdatasync_the_early_syncs_use_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS and Windows have no fdatasync: the writeback falls back to fsync, quietly."""
+    recorder = _Syncs()
+    monkeypatch.delattr(sink_module.os, "fdatasync", raising=False)
+    monkeypatch.setattr(sink_module.os, "fsync", recorder)
+    monkeypatch.setattr(sink_module, "WRITEBACK_BYTES", 1000)
+    out = tmp_path / "train.jsonl"
+    sink = JsonlSink(str(out))
+    for i in range(50):
+        sink.write(_line(i))
+    sink.commit()
+    assert "annoconvert-writeback" in recorder.threads
+    assert out.read_bytes().count(b"\n") == 50

@@ -56,8 +56,9 @@ class Writeback:
         self._thread.start()
 
     def _sync(self) -> None:
+        sync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have fsync only
         with contextlib.suppress(OSError):  # the commit's own fsync reports a failing disk
-            os.fdatasync(self._fd)
+            sync(self._fd)
 
     def join(self) -> None:
         if self._thread is not None:
