@@ -69,3 +69,12 @@ def test_exact_runs_decode_column_major() -> None:
     """COCO counts run down the columns: [1, 2, 3] on 2x3 is background, then two pixels."""
     mask = decode_rle({"size": [2, 3], "counts": [1, 2, 3]}, 3, 2, "x")
     assert mask.tolist() == [[0, 1, 0], [1, 0, 0]]
+
+
+def test_a_character_outside_ascii_is_no_run() -> None:
+    """'é' is no character of the run alphabet, even where a '?' in its place (15 pixels of
+    background) would cover the image."""
+    with pytest.raises(TaskError) as err:
+        decode_rle({"size": [1, 15], "counts": "é"}, 15, 1, "x")
+    assert err.value.code == "bad_mask"
+    assert decode_rle({"size": [1, 15], "counts": "?"}, 15, 1, "x").tolist() == [[0] * 15]

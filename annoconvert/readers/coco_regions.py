@@ -191,7 +191,10 @@ def string_counts(text: str | bytes) -> list[int] | None:
     """The runs of COCO's compressed RLE string (pycocotools' `rleFrString`: 5 bits a
     character from '0', a continuation bit, a sign bit, each run after the second a
     difference from the run two before); None for a string that is not one."""
-    data = text.encode("ascii", "replace") if isinstance(text, str) else text
+    try:
+        data = text.encode("ascii") if isinstance(text, str) else text
+    except UnicodeEncodeError:
+        return None
     runs: list[int] = []
     at = 0
     while at < len(data):
