@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from annoconvert.boxes import format_boxes
 from annoconvert.errors import AnnoconvertError
-from annoconvert.model import ImageRef, PreparedImage, Reject, Source, Task
+from annoconvert.model import ImageRef, PreparedImage, Region, Reject, Source, Task
 from annoconvert.options import Options
+from annoconvert.recipes.common import dumps
 from annoconvert.writers.sink import LineMeta
 
 if TYPE_CHECKING:
@@ -109,6 +111,20 @@ def as_written(ref: ImageRef, prepare: Prepare | None) -> PreparedImage:
         height=ref.height or 0,
         uri=ref.uri,
     )
+
+
+def box_line(
+    ref: ImageRef, shapes: Sequence[Region], prepare: Prepare | None, options: Options
+) -> tuple[str, str] | None:
+    """(URI, answer) of a detection line: the image as written (`as_written`), the shapes as
+    the recipe writes them (`format_boxes`, `dumps`); None where either refuses, so that the
+    general path converts the task and says why."""
+    try:
+        image = as_written(ref, prepare)
+        answer = dumps(format_boxes(shapes, image, options))
+    except AnnoconvertError:
+        return None
+    return None if image.uri is None else (image.uri, answer)
 
 
 def options_allow(options: Options, recipe: str) -> bool:

@@ -3,12 +3,12 @@
 Every image of an instances file is one task with one anonymous annotation set, so the only
 parts of a detection line that differ between its images are the image's URI and the answer.
 The test returns (id, (URI, answer)), each made by the general path's own functions: the
-reader's `regions_of` reads the records (so every check and its reject stay the reader's),
-`express.as_written` gives the written URI (the file name, or under `--image-uri-prefix` the
-media pipeline's), and the detection recipe's `detection_shapes`, `format_boxes` and `dumps`
-make the answer. A record any of them refuses sends the image the general way, which rejects
-it with its reason. The lane saves the task model, the policy, the recipe's example and the
-dialect around them.
+reader's `regions_of` reads the records (so every check and its reject stay the reader's), the
+detection recipe's `detection_shapes` picks the shapes, and `express.box_line` gives the
+written URI (the file name, or under `--image-uri-prefix` the media pipeline's) and the answer
+(`format_boxes`, `dumps`). A record any of them refuses sends the image the general way, which
+rejects it with its reason. The lane saves the task model, the policy, the recipe's example and
+the dialect around them.
 
 The reader hands over the images of its first annotation file only: the layout holds the
 system message, whose label list is that file's categories.
@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from annoconvert.boxes import format_boxes
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import Extract, Switch, as_written
+from annoconvert.express import Extract, Switch, box_line
 from annoconvert.options import Options
 from annoconvert.readers.coco import image_ref, key_of, regions_of
-from annoconvert.recipes.common import dumps
 from annoconvert.recipes.vision import detection_shapes
 
 
@@ -37,12 +35,9 @@ def box_detection(options: Options, switch: Switch) -> Extract:
             return None  # another id is written as the file name: the general path says so
         try:
             shapes = detection_shapes(regions_of([(doc, key_of(raw_id))], width, height))
-            image = as_written(image_ref(name, width, height, subset), switch.prepare)
-            answer = dumps(format_boxes(shapes, image, options))
         except AnnoconvertError:
             return None
-        if image.uri is None:
-            return None
-        return raw_id, (image.uri, answer)
+        line = box_line(image_ref(name, width, height, subset), shapes, switch.prepare, options)
+        return None if line is None else (raw_id, line)
 
     return extract

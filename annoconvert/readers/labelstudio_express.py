@@ -9,8 +9,8 @@ A box project (one Image object, one RectangleLabels control on it) has one too:
 URI, one annotation whose results are all rectangles with one declared label and one image
 size (or no result: an image with nothing to find). Its test returns (id, (URI, answer)): the
 written URI is the export's, or under `--image-uri-prefix` the general path's media
-preparation's (`express.as_written`), the answer from its own functions
-(`parse_rectangle`, `format_boxes`, `dumps`), so the box arithmetic stays in `geometry.py` and
+preparation's, the answer from its own functions (`parse_rectangle`, then `express.box_line`:
+`format_boxes`, `dumps`), so the box arithmetic stays in `geometry.py` and
 `boxes.py`; the lane saves the task model, the policy, the example and the dialect around it.
 
 Anything else, however slightly different, goes to the general path, which reads every field.
@@ -20,14 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from annoconvert.boxes import format_boxes
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import Extract, Switch, as_written
+from annoconvert.express import Extract, Switch, box_line
 from annoconvert.model import ImageRef, Region
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
 from annoconvert.readers.labelstudio_results import Ctx, parse_rectangle
-from annoconvert.recipes.common import dumps
 
 RESULT_KEYS = frozenset({"value", "id", "from_name", "to_name", "type", "origin"})
 """The keys of a Choices result as Label Studio writes it; another key (a score, a meta, a
@@ -188,14 +186,8 @@ def rectangle_detection(
                 return None
         # no box (a clean image): the general path knows no size either
         width, height = (ctx.image_width, ctx.image_height) if ctx else (None, None)
-        try:
-            ref = ImageRef(uri=uri, width=width, height=height, field=key)
-            image = as_written(ref, switch.prepare)
-            answer = dumps(format_boxes(boxes, image, options))
-        except AnnoconvertError:
-            return None
-        if image.uri is None:
-            return None
-        return task_id, (image.uri, answer)
+        ref = ImageRef(uri=uri, width=width, height=height, field=key)
+        line = box_line(ref, boxes, switch.prepare, options)
+        return None if line is None else (task_id, line)
 
     return extract
