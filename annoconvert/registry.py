@@ -11,7 +11,6 @@ import functools
 import importlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from annoconvert.errors import ConfigError
@@ -120,6 +119,8 @@ def _load_path(path: str) -> Any:
 
 
 def _plugin_paths(kind: str) -> dict[str, Callable[[], Any]]:
+    from importlib.metadata import entry_points  # 20 ms to import: only when plugins are asked
+
     found: dict[str, Callable[[], Any]] = {}
     for ep in entry_points(group=GROUPS[kind]):
         found[ep.name] = ep.load
