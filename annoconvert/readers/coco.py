@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import gc
 import io
+import itertools
 import mmap
 import re
 from array import array
@@ -33,7 +34,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 
 from annoconvert.errors import ParseError, ShapeError, TaskError
@@ -127,11 +127,32 @@ class _Images:
     def __iter__(self) -> Iterator[Image]:
         return map(self.__getitem__, range(len(self)))
 
-    def plain_ids(self) -> np.ndarray | None:
+    def plain_ids(self) -> array[int] | None:
         """Every record's id, when all are plain integers (None otherwise)."""
         if any(col == 0 for _, col in self._odd):
             return None
-        return np.frombuffer(self._ints, dtype=np.int64)[0::3]
+        return self._ints[0::3]
+
+
+def _group_runs(slots: array[int], groups: int) -> tuple[array[int], array[int]]:
+    """A stable counting sort of runs by slot: (runs in slot order, where each slot starts).
+
+    Runs whose slots are 0, 1, 2 ... in file order (every image in one run) are already sorted.
+    """
+    n = len(slots)
+    if groups == n:
+        return array("q", range(n)), array("q", range(n + 1))
+    counts = array("q", bytes(8 * groups))
+    for slot in slots:
+        counts[slot] += 1
+    bounds = array("q", [0])
+    bounds.extend(itertools.accumulate(counts))
+    free = bounds[:-1]
+    order = array("q", bytes(8 * n))
+    for run, slot in enumerate(slots):
+        order[free[slot]] = run
+        free[slot] += 1
+    return order, bounds
 
 
 def key_of(value: Any) -> Any:
@@ -210,40 +231,38 @@ class _Annotations:
         self._buf += orjson.dumps(run)
 
     def close(self) -> None:
-        """Build the id -> slot table and group the runs by image (file order within one)."""
+        """Build the id -> slot table and group the runs by image (file order within one).
+
+        Plain Python on arrays, without numpy: for the usual file (each image's records in one
+        run) it is one pass, and importing numpy took longer than the grouping does at 100k.
+        """
         self._starts.append(len(self._buf))
-        keys = np.frombuffer(self._keys, dtype=np.int64)
-        if (
-            not self._odd_keys
-            and len(keys)
-            and keys.min() >= 0
-            and keys.max() < 2 * len(keys) + 4096
-        ):
+        keys = self._keys
+        n = len(keys)
+        if not self._odd_keys and n and min(keys) >= 0 and max(keys) < 2 * n + 4096:
             # ids 1..N, as every tool writes them: an array indexed by id, not a dict
-            uniq, first = np.unique(keys, return_index=True)
-            slot_keys = uniq[np.argsort(first, kind="stable")]
-            table = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
-            table[slot_keys] = np.arange(len(slot_keys), dtype=np.int64)
-            slots = table[keys]
-            self._table = array("q", table.tobytes())
-            self._slot_keys = array("q", slot_keys.astype(np.int64).tobytes())
+            table = array("q", [-1]) * (max(keys) + 1)
+            slot_keys = array("q")
+            slots = array("q", bytes(8 * n))
+            for run, key in enumerate(keys):
+                slot = table[key]
+                if slot < 0:
+                    slot = table[key] = len(slot_keys)
+                    slot_keys.append(key)
+                slots[run] = slot
+            self._table, self._slot_keys = table, slot_keys
         else:
             slot_of: dict[Any, int] = {}
-            odd, listed = self._odd_keys, array("q")
-            for run, key in enumerate(self._keys):
+            odd, slots = self._odd_keys, array("q")
+            for run, key in enumerate(keys):
                 key = odd[run] if key == _INT_MIN else key
                 found = slot_of.get(key)
                 if found is None:
                     found = slot_of[key] = len(slot_of)
-                listed.append(found)
-            slots = np.frombuffer(listed, dtype=np.int64)
+                slots.append(found)
             self._slot_of, self._slot_keys = slot_of, list(slot_of)
         self._keys, self._odd_keys = array("q"), {}
-        order = np.argsort(slots, kind="stable")
-        counts = np.bincount(slots, minlength=len(self._slot_keys))
-        self._order = array("q", order.astype(np.int64).tobytes())
-        bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        self._bounds = array("q", bounds.tobytes())
+        self._order, self._bounds = _group_runs(slots, len(self._slot_keys))
 
     def _slot(self, key: Any) -> int | None:
         if self._slot_of is not None:
@@ -256,10 +275,10 @@ class _Annotations:
     def unknown(self, images: _Images) -> list[tuple[Any, int]]:
         """(image id, slot) of the ids no image record has, in first-appearance order."""
         ids = images.plain_ids()
-        if self._slot_of is None and ids is not None:
-            keys = np.frombuffer(self._slot_keys, dtype=np.int64)  # type: ignore[call-overload]
-            return [(int(keys[s]), int(s)) for s in np.flatnonzero(~np.isin(keys, ids))]
-        known = {key_of(img[0]) for img in images if img[0] is not _NO_RECORD}
+        if ids is not None:
+            known: set[Any] = set(ids)
+        else:
+            known = {key_of(img[0]) for img in images if img[0] is not _NO_RECORD}
         return [(key, slot) for slot, key in enumerate(self._slot_keys) if key not in known]
 
     def count(self, slot: int) -> int:
