@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from annoconvert.model import (
     Example,
     ImagePart,
@@ -10,7 +14,7 @@ from annoconvert.model import (
     Source,
     TextPart,
 )
-from annoconvert.quality.consistency import ConsistencyChecker, check_consistency
+from annoconvert.quality.consistency import ConsistencyChecker, Policy, check_consistency
 
 SRC = Source("test", "x.json", "tasks[0]")
 
@@ -73,19 +77,22 @@ def test_two_pass_api_streams() -> None:
     assert [e.task_id for e in DATA if checker.keep(e)] == [3, 7]
 
 
-def test_grouping_equals_a_brute_force_count() -> None:
-    """The vectorized grouping against the obvious loops, on random keys with collisions."""
+@pytest.mark.parametrize("grouping", ["_group_plain", "_group_sorted"])
+def test_grouping_equals_a_brute_force_count(grouping: str) -> None:
+    """Both groupings (dicts for small runs, numpy sorts for large) against the obvious loops,
+    on random keys with collisions."""
     import random
     from array import array
 
-    from annoconvert.quality.consistency import _group
+    from annoconvert.quality import consistency
 
     rng = random.Random(11)
     n = 5000
     inputs = array("Q", (rng.randrange(600) * 2**40 for _ in range(n)))
     answers = array("Q", (rng.randrange(3) for _ in range(n)))
     wholes = array("Q", (rng.randrange(4000) for _ in range(n)))
-    found = _group(inputs, answers, wholes, ConsistencyChecker("drop", dedupe=True))
+    group = getattr(consistency, grouping)
+    found = group(inputs, answers, wholes, ConsistencyChecker("drop", dedupe=True))
     by_input: dict[int, list[int]] = {}
     for line, key in enumerate(inputs):
         by_input.setdefault(key, []).append(line)
@@ -95,6 +102,7 @@ def test_grouping_equals_a_brute_force_count() -> None:
     )
     assert found.conflict_groups == expected_groups
     assert found.answers == [len({answers[i] for i in g}) for g in expected_groups]
+    assert found.conflicting_inputs == {inputs[g[0]] for g in expected_groups}
     first: dict[int, int] = {}
     expected_repeats = []
     for line, key in enumerate(wholes):
@@ -106,3 +114,38 @@ def test_grouping_equals_a_brute_force_count() -> None:
     assert found.dropped == frozenset(
         {i for g in expected_groups for i in g} | {line for line, _ in expected_repeats}
     )
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    keys=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2), st.integers(0, 6)), max_size=60),
+    spread=st.sampled_from([1, 2**40, 2**63 + 1]),
+    policy=st.sampled_from(["report", "drop", "keep"]),
+    dedupe=st.booleans(),
+)
+def test_the_two_groupings_agree(
+    keys: list[tuple[int, int, int]], spread: int, policy: Policy, dedupe: bool
+) -> None:
+    """The dict grouping of small runs finds exactly what the numpy one does (0 to 60 lines,
+    with collisions, keys up to 2**64 - 1)."""
+    from array import array
+
+    from annoconvert.quality.consistency import _group_plain, _group_sorted
+
+    def column(i: int) -> array[int]:
+        return array("Q", ((k[i] * spread) % 2**64 for k in keys))
+
+    checker = ConsistencyChecker(policy, dedupe)
+    plain = _group_plain(column(0), column(1), column(2), checker)
+    assert plain == _group_sorted(column(0), column(1), column(2), checker)
+
+
+def test_runs_past_the_plain_limit_are_grouped_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whichever grouping a run's size picks, the report and the kept examples are the same."""
+    from annoconvert.quality import consistency
+
+    kept_small, report_small = check_consistency(DATA, "drop", dedupe=True)
+    monkeypatch.setattr(consistency, "PLAIN_GROUPING", 0)
+    kept_large, report_large = check_consistency(DATA, "drop", dedupe=True)
+    assert [e.task_id for e in kept_small] == [e.task_id for e in kept_large]
+    assert report_small == report_large

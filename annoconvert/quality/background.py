@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from annoconvert.quality.consistency import Policy
+from annoconvert.quality.consistency import PLAIN_GROUPING, Policy
 from annoconvert.quality.linechecks import LineChecks, LineFindings
 
 POLL_SECONDS = 0.002
@@ -33,8 +33,7 @@ def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent
     # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
     # BLAS, and on a 2-core machine the spinning took the converting process's core
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    import numpy  # noqa: F401 - the final grouping needs it: imported now, while the run goes on
-
+    numpy_loaded = False
     partial: list[bytes] = []  # the start of a line not complete yet (long lines: many reads)
     with open(path, "rb") as fh:
         while True:
@@ -56,6 +55,12 @@ def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent
             partial = [chunk[end + 1 :]] if end + 1 < len(chunk) else []
             for line in block.split(b"\n"):
                 checks.check_line(line)
+            if not numpy_loaded and checks.lines > PLAIN_GROUPING:
+                # the final grouping of this many lines needs it: imported now, while the run
+                # goes on, not at the end while the conversion waits
+                import numpy  # noqa: F401
+
+                numpy_loaded = True
     if partial:
         checks.check_line(b"".join(partial))
     conn.send(checks.finish())

@@ -3,8 +3,9 @@
 Why: contradictory answers to one input teach the model noise, and duplicates over-weight a few
 examples. Memory stays flat in the size of the export: while examples stream past, the checker
 keeps three 64-bit hashes and the task id of each (about 32 bytes an example, in arrays, not
-dicts); the grouping happens once at the end, vectorized with numpy (a few MB at 100k lines,
-where dicts took fifteen).
+dicts); the grouping happens once at the end: in plain Python up to `PLAIN_GROUPING` lines
+(importing numpy took longer than that grouping), vectorized with numpy past it (a few MB at
+100k lines, where dicts took fifteen).
 
 API (two passes, because "drop" must also remove the *first* example of a conflict, which a
 single streaming pass has already let through):
@@ -478,10 +479,71 @@ class ConsistencyChecker:
         return self._inputs[line] in self._find().conflicting_inputs
 
 
+PLAIN_GROUPING = 50_000
+"""Up to this many lines the grouping runs in plain Python dicts (~25 ms and ~8 MB here at
+this size); importing numpy alone took 50-70 ms, which a small run waited for at its end."""
+
+
 def _group(
     inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
 ) -> _Findings:
-    """Group the hashes once: inputs with several answers, and repeated examples.
+    """Group the hashes once: inputs with several answers, and repeated examples."""
+    if len(inputs) <= PLAIN_GROUPING:
+        return _group_plain(inputs, answers, wholes, checker)
+    return _group_sorted(inputs, answers, wholes, checker)
+
+
+def _group_plain(
+    inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
+) -> _Findings:
+    """`_group` with dicts: lines by input in first-seen order, first line by whole hash."""
+    by_input: dict[int, list[int]] = {}
+    for line, key in enumerate(inputs):
+        lines = by_input.get(key)
+        if lines is None:
+            by_input[key] = [line]
+        else:
+            lines.append(line)
+    conflict_groups: list[list[int]] = []
+    answer_counts: list[int] = []
+    conflicting: list[int] = []
+    for key, lines in by_input.items():
+        if len(lines) > 1:
+            distinct = len({answers[line] for line in lines})
+            if distinct > 1:
+                conflict_groups.append(lines)
+                answer_counts.append(distinct)
+                conflicting.append(key)
+    first_of: dict[int, int] = {}
+    repeats = []
+    for line, key in enumerate(wholes):
+        first = first_of.setdefault(key, line)
+        if first != line:
+            repeats.append((line, first))
+    return _findings(conflict_groups, answer_counts, repeats, frozenset(conflicting), checker)
+
+
+def _findings(
+    conflict_groups: list[list[int]],
+    answer_counts: list[int],
+    repeats: list[tuple[int, int]],
+    conflicting_inputs: frozenset[int],
+    checker: ConsistencyChecker,
+) -> _Findings:
+    dropped: set[int] = set()
+    if checker.policy == "drop":
+        dropped.update(line for v in conflict_groups for line in v)
+    if checker.dedupe:
+        dropped.update(line for line, _ in repeats)
+    return _Findings(
+        conflict_groups, answer_counts, repeats, conflicting_inputs, frozenset(dropped)
+    )
+
+
+def _group_sorted(
+    inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
+) -> _Findings:
+    """`_group` for many lines.
 
     Vectorized with numpy on the arrays in place (no copy of them); sorting is stable, so
     line order within a group is kept without a line-number key, and every temporary is
@@ -528,14 +590,7 @@ def _group(
     np.maximum.accumulate(starts, out=starts)
     repeats = sorted(zip(order_w[repeat].tolist(), order_w[starts[repeat]].tolist(), strict=True))
     del order_w, repeat, starts
-    dropped: set[int] = set()
-    if checker.policy == "drop":
-        dropped.update(line for v in conflict_groups for line in v)
-    if checker.dedupe:
-        dropped.update(line for line, _ in repeats)
-    return _Findings(
-        conflict_groups, answer_counts, repeats, conflicting_inputs, frozenset(dropped)
-    )
+    return _findings(conflict_groups, answer_counts, repeats, conflicting_inputs, checker)
 
 
 def check_consistency(
