@@ -33,7 +33,7 @@ def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent
     # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
     # BLAS, and on a 2-core machine the spinning took the converting process's core
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    numpy_loaded = False
+    numpy_loaded, seen = False, 0
     partial: list[bytes] = []  # the start of a line not complete yet (long lines: many reads)
     with open(path, "rb") as fh:
         while True:
@@ -53,9 +53,11 @@ def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent
                 continue
             block = b"".join([*partial, chunk[:end]]) if partial else chunk[:end]
             partial = [chunk[end + 1 :]] if end + 1 < len(chunk) else []
-            for line in block.split(b"\n"):
+            lines = block.split(b"\n")
+            for line in lines:
                 checks.check_line(line)
-            if not numpy_loaded and checks.lines > PLAIN_GROUPING:
+            seen += len(lines)
+            if not numpy_loaded and seen > PLAIN_GROUPING:
                 # the final grouping of this many lines needs it: imported now, while the run
                 # goes on, not at the end while the conversion waits
                 import numpy  # noqa: F401
