@@ -238,9 +238,32 @@ def run(
         raise ConfigError("--split needs -o FILE: the split files are written beside it")
     roots = list(options.images_root) or reader.default_image_roots(inputs)
     switch = express.Switch() if "express" in inspect.signature(reader.read).parameters else None
-    sample, stream = peek(iter(_read(reader, inputs, options, stats, switch)), AUTO_SAMPLE)
     converter = Converter(options, roots, stats)
-    converter.choose(sample)
+    try:
+        if options.image_mode == "embed" and (
+            options.max_image_side is not None or options.image_format != "keep"
+        ):
+            converter.media.start_workers()  # they load Pillow while the export is read
+        sample, stream = peek(iter(_read(reader, inputs, options, stats, switch)), AUTO_SAMPLE)
+        converter.choose(sample)
+        _write(stream, dialect, options, converter, switch, output, stats, progress)
+    finally:
+        converter.close()
+        stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _write(
+    stream: Iterator[Task | Reject],
+    dialect: registry.Dialect,
+    options: Options,
+    converter: Converter,
+    switch: express.Switch | None,
+    output: str | None,
+    stats: RunStats,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Convert the stream into the output: all of it committed, or none of it on an error."""
     sink = JsonlSink(output, split_assigner(options) if options.split else None)
     out = Output(sink, options, stats, converter.record)
     lane = _express_lane(switch, options, converter, dialect)
@@ -259,10 +282,7 @@ def run(
         out.abort()
         raise
     finally:
-        converter.close()
         out.close()
-        stats.seconds = time.perf_counter() - started
-    return stats
 
 
 def _render(

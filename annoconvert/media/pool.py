@@ -32,6 +32,7 @@ from annoconvert.media.prepare import (
     encode_batch,
     fast_path_blocker,
     read_header,
+    warm_up,
 )
 from annoconvert.media.resolve import (
     DEFAULT_MAX_SOURCE_BYTES,
@@ -378,6 +379,15 @@ class MediaPipeline:
             return MediaError(result[0], result[1], uri=uri)
         return result
 
+    def start_workers(self) -> None:
+        """Start the pool now when images will need pixel work in it (`workers` > 1, embed
+        mode): each worker warms up (`warm_up`) while the export is read, instead of after
+        the first images are queued, when the converting process would wait for it."""
+        if self.workers > 1 and self.options.image_mode == "embed":
+            pool = self.pool()
+            for _ in range(self.workers):  # fork starts every process on the first job,
+                pool.submit(int)  # spawn one a job: an empty job per worker starts them all
+
     def pool(self) -> ProcessPoolExecutor:
         """The worker pool, started on first need."""
         if self._pool is None:
@@ -385,7 +395,9 @@ class MediaPipeline:
             # which breaks scripts without an `if __name__ == "__main__"` guard
             method = "fork" if sys.platform == "linux" else "spawn"
             context = multiprocessing.get_context(method)
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=warm_up
+            )
         return self._pool
 
     def close(self) -> None:
