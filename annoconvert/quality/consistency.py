@@ -479,9 +479,10 @@ class ConsistencyChecker:
         return self._inputs[line] in self._find().conflicting_inputs
 
 
-PLAIN_GROUPING = 50_000
-"""Up to this many lines the grouping runs in plain Python dicts (~25 ms and ~8 MB here at
-this size); importing numpy alone took 50-70 ms, which a small run waited for at its end."""
+PLAIN_GROUPING = 20_000
+"""Up to this many lines the grouping runs in plain Python dicts (at this size 10 ms and 5 MiB
+here, against 60 ms and about 15 MiB to import numpy, which a small run waited for at its
+end); past it the numpy grouping takes 1.6 MiB at 50k lines where dicts took 15."""
 
 
 def _group(
