@@ -243,7 +243,7 @@ def run(
         if options.image_mode == "embed" and (
             options.max_image_side is not None or options.image_format != "keep"
         ):
-            converter.media.start_workers()  # they load Pillow while the export is read
+            converter.media.start_workers()  # pixel work asked for: Pillow loads meanwhile
         sample, stream = peek(iter(_read(reader, inputs, options, stats, switch)), AUTO_SAMPLE)
         converter.choose(sample)
         _write(stream, dialect, options, converter, switch, output, stats, progress)

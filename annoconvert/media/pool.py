@@ -380,10 +380,11 @@ class MediaPipeline:
         return result
 
     def start_workers(self) -> None:
-        """Start the pool now when images will need pixel work in it (`workers` > 1, embed
-        mode): each worker warms up (`warm_up`) while the export is read, instead of after
-        the first images are queued, when the converting process would wait for it."""
-        if self.workers > 1 and self.options.image_mode == "embed":
+        """Start the pool now (with more than one worker), for a run whose options ask for
+        pixel work: each worker warms up (`warm_up`) while the export is read, instead of
+        after the first images are queued, when the converting process would wait for it.
+        Measured: no cost when no image turns out to need the work."""
+        if self.workers > 1:
             pool = self.pool()
             for _ in range(self.workers):  # fork starts every process on the first job,
                 pool.submit(int)  # spawn one a job: an empty job per worker starts them all

@@ -348,9 +348,9 @@ def _shrink(
 
 
 def warm_up() -> None:
-    """A worker's first job: import Pillow, every format plugin (`_open` registers them all)
-    and ImageOps (~40 ms a process), so that they load while the converting process still
-    reads the export."""
+    """Every pool worker's initializer: import Pillow, every format plugin (`_open` registers
+    them all) and ImageOps (~40 ms a process) before the first image, so that a pool started
+    with the run loads them while the converting process still reads the export."""
     from PIL import Image, ImageOps  # noqa: F401 - loaded now, used by every resize
 
     Image.init()
