@@ -234,7 +234,9 @@ class _Annotations:
         """Build the id -> slot table and group the runs by image (file order within one).
 
         Plain Python on arrays, without numpy: for the usual file (each image's records in one
-        run) it is one pass, and importing numpy took longer than the grouping does at 100k.
+        run) it is one pass, 41 ms for 118k images where importing numpy took 50. Records in
+        COCO 2017's interleaved order (860k over 118k images) take 0.45 s, numpy 0.23 s plus
+        its import: a few per cent of loading such a file.
         """
         self._starts.append(len(self._buf))
         keys = self._keys
