@@ -25,14 +25,14 @@ class _Recorder:
 
 
 def _follow(path: Path) -> list[bytes]:
-    done = multiprocessing.Event()
-    done.set()  # the file is complete: read to its end, then stop
+    finished, say_finished = multiprocessing.Pipe(duplex=False)
+    say_finished.send(True)  # the file is complete: read to its end, then stop
     receive, send = multiprocessing.Pipe(duplex=False)
     got: list[Any] = []
     reader = threading.Thread(target=lambda: got.append(receive.recv()))
     reader.start()
     checks = _Recorder()
-    background._follow(str(path), checks, done, send, os.getppid())  # type: ignore[arg-type]
+    background._follow(str(path), checks, finished, send, os.getppid())  # type: ignore[arg-type]
     reader.join()
     assert got == ["done"]
     return checks.lines
@@ -58,3 +58,17 @@ def test_a_last_line_without_newline_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     path.write_bytes(b"one\n" + b"t" * (background.CHUNK + 5))
     assert _follow(path) == [b"one", b"t" * (background.CHUNK + 5)]
+
+
+def test_the_follower_leaves_when_the_run_closes_without_finishing(tmp_path: Path) -> None:
+    """The converting process stopped (its end of the pipe closed, no message): the checker
+    leaves at the file's end and sends no findings."""
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"a": 1}\n')
+    finished, say_finished = multiprocessing.Pipe(duplex=False)
+    say_finished.close()
+    receive, send = multiprocessing.Pipe(duplex=False)
+    checks = _Recorder()
+    background._follow(str(path), checks, finished, send, os.getppid())  # type: ignore[arg-type]
+    assert checks.lines == [b'{"a": 1}']
+    assert not receive.poll(0.05)

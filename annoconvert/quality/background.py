@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
 from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event
 from typing import Any
 
 from annoconvert.quality.consistency import PLAIN_GROUPING, Policy
@@ -25,25 +23,33 @@ read raised that threshold, later buffers came from the heap and were not given 
 checker of a 100k-image CVAT run grew from 49 to 66 MiB; with 64 KiB reads it stays at 54."""
 
 
-def _follow(path: str, checks: LineChecks, done: Event, conn: Connection, parent: int) -> None:
-    """The checker process: check every complete line of `path` until `done` and EOF.
+def _follow(
+    path: str, checks: LineChecks, finished: Connection, conn: Connection, parent: int
+) -> None:
+    """The checker process: check every complete line of `path` until a message on `finished`
+    says the file is complete, and EOF.
 
     It leaves as soon as the converting process is gone (killed: nothing more will come).
     """
     # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
     # BLAS, and on a 2-core machine the spinning took the converting process's core
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    numpy_loaded, seen = False, 0
+    numpy_loaded, seen, complete = False, 0, False
     partial: list[bytes] = []  # the start of a line not complete yet (long lines: many reads)
     with open(path, "rb") as fh:
         while True:
             chunk = fh.read(CHUNK)
             if not chunk:
-                if not done.is_set():
+                if not complete:
                     if os.getppid() != parent:
                         return
-                    time.sleep(POLL_SECONDS)
-                    continue
+                    if not finished.poll(POLL_SECONDS):
+                        continue
+                    try:
+                        finished.recv()
+                    except EOFError:
+                        return  # closed without the message: the run stopped
+                    complete = True
                 chunk = fh.read()
                 if not chunk:
                     break
@@ -75,23 +81,28 @@ class BackgroundChecks:
     def __init__(self, path: str, preset: str | None, policy: Policy, dedupe: bool):
         methods = multiprocessing.get_all_start_methods()
         ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self._done = ctx.Event()
+        # pipes, not an Event: an Event needs POSIX semaphores, which some systems lack (AWS
+        # Lambda, containers without /dev/shm), and there every conversion failed here
+        finished, self._finished = ctx.Pipe(duplex=False)
         self._conn, child = ctx.Pipe(duplex=False)
         checks = LineChecks(preset, policy, dedupe)
         self._proc = ctx.Process(
-            target=_follow, args=(path, checks, self._done, child, os.getpid()), daemon=True
+            target=_follow, args=(path, checks, finished, child, os.getpid()), daemon=True
         )
         self._proc.start()
         child.close()
+        finished.close()
 
     def check_line(self, raw: bytes) -> None:
         """Nothing to do here: the other process reads the line from the file."""
 
     def finish(self) -> LineFindings:
         """Call once every line is flushed to the file: the findings of all of them."""
-        self._done.set()
+        self._finished.send(True)
         findings: LineFindings = self._conn.recv()
         self._proc.join()
+        self._finished.close()
+        self._conn.close()
         return findings
 
     def abort(self) -> None:
