@@ -22,7 +22,7 @@ from annoconvert.options import Options
 from annoconvert.readers import coco
 
 
-def _export(root: Path, images: int = 4) -> Path:
+def coco_export(root: Path, images: int = 4) -> Path:
     """A COCO folder of `images` 64x48 JPEGs, one box each."""
     (root / "images").mkdir(parents=True)
     (root / "annotations").mkdir()
@@ -64,7 +64,7 @@ def test_workers_start_and_warm_up_before_the_export_is_read(
     monkeypatch.setattr(coco, "_load", reading)  # the annotation file's parse
     monkeypatch.setenv("WARM_UP_LOG", str(log))
     monkeypatch.setattr(pool_module, "warm_up", warm_up_logging_pid)
-    folder = _export(tmp_path / "export")
+    folder = coco_export(tmp_path / "export")
     out = tmp_path / "train.jsonl"
     options = Options(workers=2, max_image_side=32)
 
@@ -101,7 +101,7 @@ def test_no_early_workers_when_no_pixel_work_is_asked_for(
         return pool(self)
 
     monkeypatch.setattr(MediaPipeline, "pool", counting)
-    folder = _export(tmp_path / "export")
+    folder = coco_export(tmp_path / "export")
     stats = pipeline.run("coco", [str(folder)], options, str(tmp_path / "out.jsonl"))
     assert stats.written == 4
     assert pools == []
@@ -109,7 +109,7 @@ def test_no_early_workers_when_no_pixel_work_is_asked_for(
 
 def test_a_bad_export_stops_the_early_workers(tmp_path: Path) -> None:
     before = set(multiprocessing.active_children())
-    folder = _export(tmp_path / "export")
+    folder = coco_export(tmp_path / "export")
     (folder / "annotations" / "instances_default.json").write_text('{"images": [{"id": 1,')
     out = tmp_path / "train.jsonl"
     with pytest.raises(AnnoconvertError, match=r"instances_default\.json"):

@@ -166,6 +166,8 @@ class MediaPipeline:
         self.workers = options.workers or os.cpu_count() or 1
         self.warnings: list[MediaWarning] = []
         self._pool: ProcessPoolExecutor | None = None
+        self._no_pool: MediaWarning | None = None
+        """Why the pool could not start, until the next prepared task carries it."""
         self._open: _Batch | None = None  # small images waiting for a worker job
 
     # --- one image ---------------------------------------------------------------------------
@@ -312,7 +314,7 @@ class MediaPipeline:
             for ref in refs:
                 started = self._start(ref, slot.warnings)
                 if isinstance(started, _Work):
-                    if self.workers > 1:
+                    if self.workers > 1 and self._can_pool():
                         slot.parts.append(self._pooled(started))
                         slot.weight += POOL_BATCH if started.pixels >= POOL_MIN_PIXELS else 1
                         continue
@@ -321,6 +323,9 @@ class MediaPipeline:
                 slot.parts.append(started)
         except MediaError as err:
             slot.error = err
+        if self._no_pool is not None:
+            slot.warnings.append(self._no_pool)
+            self._no_pool = None
         return slot
 
     def _pooled(self, work: _Work) -> _Pooled:
@@ -384,10 +389,28 @@ class MediaPipeline:
         pixel work: each worker warms up (`warm_up`) while the export is read, instead of
         after the first images are queued, when the converting process would wait for it.
         Measured: no cost when no image turns out to need the work."""
-        if self.workers > 1:
+        if self.workers > 1 and self._can_pool():
             pool = self.pool()
             for _ in range(self.workers):  # fork starts every process on the first job,
                 pool.submit(int)  # spawn one a job: an empty job per worker starts them all
+
+    def _can_pool(self) -> bool:
+        """Whether pixel work can go to the pool: it runs, or it starts now. A system without
+        POSIX semaphores (AWS Lambda, containers without /dev/shm) cannot start one; the
+        work then runs in this process, and the next task's warnings say so, once."""
+        if self._pool is not None:
+            return True
+        try:
+            self.pool()
+        except (OSError, NotImplementedError, ImportError) as err:
+            self._no_pool = MediaWarning(
+                "workers_unavailable",
+                f"--workers {self.workers}: this system cannot start worker processes ({err}); "
+                "images are prepared in the converting process",
+            )
+            self.workers = 1
+            return False
+        return True
 
     def pool(self) -> ProcessPoolExecutor:
         """The worker pool, started on first need."""
