@@ -86,7 +86,8 @@ def stop(err: BaseException) -> NoReturn:
         sys.stderr.close()
         sys.exit(1)
     if isinstance(err, OSError):
-        click.echo(f"annoconvert: error: {err.filename or ''}: {err.strerror or err}", err=True)
+        where = f"{err.filename}: " if err.filename else ""  # a system call on no file
+        click.echo(f"annoconvert: error: {where}{err.strerror or err}", err=True)
         sys.exit(1)
     if not isinstance(err, Exception) or os.environ.get("ANNOCONVERT_DEBUG"):
         raise err

@@ -360,3 +360,28 @@ def test_a_bug_in_any_subcommand_is_one_line_not_a_traceback(
     monkeypatch.setenv("ANNOCONVERT_DEBUG", "1")
     result = CliRunner().invoke(main, args)
     assert isinstance(result.exception, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (OSError(38, "Function not implemented"), "annoconvert: error: Function not implemented"),
+        (
+            PermissionError(13, "Permission denied", "/data/out.jsonl"),
+            "annoconvert: error: /data/out.jsonl: Permission denied",
+        ),
+    ],
+)
+def test_a_system_error_is_one_line_naming_its_file_when_it_has_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, line: str
+) -> None:
+    file = tmp_path / "in.json"
+    file.write_text("[]", encoding="utf-8")
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr("annoconvert.pipeline.run", fails)
+    code, _, err = run("labelstudio", str(file), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 1
+    assert err.strip().splitlines() == [line]
