@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from annoconvert.children import why_no_children
 from annoconvert.model import Reject, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.quality.background import BackgroundChecks
@@ -63,9 +64,9 @@ class Output:
         preset = options.effective_preset if options.validate_output else None
         path = getattr(sink, "follow_path", None)
         self.checks: LineChecks | BackgroundChecks
-        if path is not None:
+        if path is not None and why_no_children() is None:
             self.checks = BackgroundChecks(path, preset, self.policy, self.dedupe)
-        else:  # stdout and shards have no single file to follow
+        else:  # stdout and shards have no single file to follow; a daemon has no children
             self.checks = LineChecks(preset, self.policy, self.dedupe)
 
     def write_task(self, task: Task, lines: Sequence[tuple[bytes, LineMeta]]) -> None:

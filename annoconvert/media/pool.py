@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from annoconvert.children import why_no_children
 from annoconvert.errors import ConfigError, MediaError
 from annoconvert.media.prepare import (
     DEFAULT_MAX_PIXELS,
@@ -395,18 +396,23 @@ class MediaPipeline:
                 pool.submit(int)  # spawn one a job: an empty job per worker starts them all
 
     def _can_pool(self) -> bool:
-        """Whether pixel work can go to the pool: it runs, or it starts now. A system without
-        POSIX semaphores (AWS Lambda, containers without /dev/shm) cannot start one; the
-        work then runs in this process, and the next task's warnings say so, once."""
+        """Whether pixel work can go to the pool: it runs, or it starts now. A daemonic
+        process (`children.why_no_children`) or a system without POSIX semaphores (AWS
+        Lambda, containers without /dev/shm) cannot start one; the work then runs in this
+        process, and the next task's warnings say so, once."""
         if self._pool is not None:
             return True
-        try:
-            self.pool()
-        except (OSError, NotImplementedError, ImportError) as err:
+        reason = why_no_children()
+        if reason is None:
+            try:
+                self.pool()
+            except (OSError, NotImplementedError, ImportError) as err:
+                reason = f"this system cannot start worker processes ({err})"
+        if reason is not None:
             self._no_pool = MediaWarning(
                 "workers_unavailable",
-                f"--workers {self.workers}: this system cannot start worker processes ({err}); "
-                "images are prepared in the converting process",
+                f"--workers {self.workers}: {reason}; images are prepared in the converting "
+                "process",
             )
             self.workers = 1
             return False
