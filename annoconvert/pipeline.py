@@ -30,7 +30,7 @@ from annoconvert.output import Output, split_assigner
 from annoconvert.policy import PolicyReject, select
 from annoconvert.recipes.auto import choose_recipe
 from annoconvert.registry import Recipe
-from annoconvert.writers.sink import JsonlSink, LineMeta
+from annoconvert.writers.sink import JsonlSink, LineMeta, is_stream
 
 AUTO_SAMPLE = 200
 """Tasks looked at before choosing a recipe for `--recipe auto` and checking templates."""
@@ -234,7 +234,7 @@ def run(
     stats = RunStats()
     reader = registry.reader(source)
     dialect = registry.dialect(options.dialect)
-    if (options.split and not output) or (options.split and output == "-"):
+    if options.split and is_stream(output):
         raise ConfigError("--split needs -o FILE: the split files are written beside it")
     roots = list(options.images_root) or reader.default_image_roots(inputs)
     switch = express.Switch() if "express" in inspect.signature(reader.read).parameters else None
@@ -264,7 +264,11 @@ def _write(
     progress: Callable[[int], None] | None,
 ) -> None:
     """Convert the stream into the output: all of it committed, or none of it on an error."""
-    sink = JsonlSink(output, split_assigner(options) if options.split else None)
+    sink = JsonlSink(
+        output,
+        split_assigner(options) if options.split else None,
+        hold=options.dedupe or options.conflicts == "drop",  # lines may be left out at the end
+    )
     out = Output(sink, options, stats, converter.record)
     lane = _express_lane(switch, options, converter, dialect)
     if lane is not None and switch is not None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
+import tempfile
 import threading
 from array import array
 from collections.abc import Callable, Sequence
@@ -73,10 +75,39 @@ def split_path(output: str, split: str) -> str:
     return str(p.with_name(f"{p.stem if p.suffix else p.name}.{split}{suffix}"))
 
 
-class JsonlSink:
-    """Write lines to `output` atomically (or to stdout when output is None or '-')."""
+def is_stream(output: str | None) -> bool:
+    """Whether `output` is written as a stream, not as a file put in place at the end: stdout
+    (None, '-'), any path under /dev or /proc (`/dev/stdout` is a link whose target may even
+    be a regular file, when the shell redirects it), or an existing path that is neither a
+    regular file nor a folder (a named pipe, a socket). Renaming a temporary file onto such a
+    path would replace the link, the device or the pipe itself (as root, `/dev/null` with a
+    regular file)."""
+    if output in (None, "-"):
+        return True
+    assert output is not None
+    if Path(os.path.abspath(output)).parts[1:2] in (("dev",), ("proc",)):
+        return True
+    try:
+        mode = os.stat(output).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
-    def __init__(self, output: str | None, assign_splits: SplitAssigner | None = None):
+
+class JsonlSink:
+    """Write lines to `output` atomically, or to a stream (`is_stream`) as they come.
+
+    `hold` keeps a stream's lines in a temporary file until `commit`, for runs that may leave
+    lines out at the end (`--dedupe`, `--conflicts drop`): a stream cannot take lines back.
+    """
+
+    def __init__(
+        self,
+        output: str | None,
+        assign_splits: SplitAssigner | None = None,
+        *,
+        hold: bool = False,
+    ):
         self.output = None if output in (None, "-") else output
         self.assign_splits = assign_splits
         self.count = 0
@@ -84,10 +115,23 @@ class JsonlSink:
         self._offsets = array("q")
         self._tmp: str | None = None
         self._fh: IO[bytes]
+        self._stream: IO[bytes] | None = None
+        """Where a stream output's lines go (stdout, a device, a pipe); None for a file."""
         self._writeback: Writeback | None = None
-        if self.output is None:
-            self._fh = sys.stdout.buffer
+        if is_stream(output):
+            if assign_splits is not None:
+                raise ValueError("split files need a file output, not a stream")
+            # closed by commit or abort, like the temporary file of a file output
+            self._stream = (
+                sys.stdout.buffer if self.output is None else open(self.output, "wb")  # noqa: SIM115
+            )
+            if hold:
+                fd, self._tmp = tempfile.mkstemp(prefix="annoconvert.", suffix=".jsonl")
+                self._fh = os.fdopen(fd, "wb", buffering=1024 * 1024)
+            else:
+                self._fh = self._stream
         else:
+            assert self.output is not None
             Path(self.output).parent.mkdir(parents=True, exist_ok=True)
             self._fh, self._tmp = temp_beside(self.output)
             self._writeback = Writeback(self._fh.fileno())
@@ -123,21 +167,43 @@ class JsonlSink:
         `drop` holds indexes of lines to leave out (conflicting examples); it needs a file
         output, since stdout cannot take lines back.
         """
-        if self.output is None:
-            if drop:
-                raise ValueError("cannot drop lines already written to stdout")
-            self._fh.flush()
-            return ["-"]
+        if self._stream is not None:
+            return self._commit_stream(drop or set())
         assert self._tmp is not None and self._writeback is not None
         self._fh.flush()
         self._writeback.join()
         os.fsync(self._fh.fileno())
         self._fh.close()
+        assert self.output is not None
         if self.assign_splits is None and not drop:
             os.replace(self._tmp, self.output)
             self._tmp = None
             return [self.output]
         return self._commit_rewrite(drop or set())
+
+    def _commit_stream(self, drop: set[int]) -> list[str]:
+        """A stream's end: the held lines copied to it (without `drop`), then flushed."""
+        assert self._stream is not None
+        name = self.output or "-"
+        if self._tmp is None:
+            if drop:
+                raise ValueError(f"cannot drop lines already written to {name}")
+        else:
+            self._fh.close()
+            try:
+                with open(self._tmp, "rb") as src:
+                    for i, start in enumerate(self._offsets):
+                        end = self._offsets[i + 1] if i + 1 < len(self._offsets) else self._pos
+                        line = src.read(end - start)
+                        if i not in drop:
+                            self._stream.write(line)
+            finally:
+                os.unlink(self._tmp)
+                self._tmp = None
+        self._stream.flush()
+        if self._stream is not sys.stdout.buffer:
+            self._stream.close()
+        return [name]
 
     def _commit_rewrite(self, drop: set[int]) -> list[str]:
         assert self._tmp is not None and self.output is not None
@@ -188,7 +254,11 @@ class JsonlSink:
         return split_path(self.output, split) if split else self.output
 
     def abort(self) -> None:
-        """Drop everything written so far; the output path keeps what it had before."""
+        """Drop everything written so far; the output path keeps what it had before (a stream
+        keeps what it was sent, unless its lines were held)."""
+        if self._stream is not None and self._stream is not sys.stdout.buffer:
+            with contextlib.suppress(OSError):
+                self._stream.close()
         if self._tmp is not None:
             if self._writeback is not None:
                 self._writeback.join()
