@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -191,19 +191,35 @@ class JsonlSink:
         else:
             self._fh.close()
             try:
-                with open(self._tmp, "rb") as src:
-                    for i, start in enumerate(self._offsets):
-                        end = self._offsets[i + 1] if i + 1 < len(self._offsets) else self._pos
-                        line = src.read(end - start)
-                        if i not in drop:
-                            self._stream.write(line)
+                for _, line in self._kept_lines(drop):
+                    self._stream.write(line)
             finally:
                 os.unlink(self._tmp)
                 self._tmp = None
         self._stream.flush()
-        if self._stream is not sys.stdout.buffer:
-            self._stream.close()
+        self._close_stream()
         return [name]
+
+    def _close_stream(self) -> None:
+        """Close a stream output this sink opened (a device, a pipe); stdout stays open."""
+        if self._stream is not None and self._stream is not sys.stdout.buffer:
+            self._stream.close()
+
+    def _kept_lines(self, drop: set[int]) -> Iterator[tuple[int, bytes]]:
+        """(index, bytes) of every written line not in `drop`, from the temporary file: read
+        at once under 256 MiB, line by line past it."""
+        assert self._tmp is not None
+        with open(self._tmp, "rb") as src:
+            data = src.read() if self._pos < 256 * 1024**2 else None
+            for i, start in enumerate(self._offsets):
+                if i in drop:
+                    continue
+                end = self._offsets[i + 1] if i + 1 < len(self._offsets) else self._pos
+                if data is not None:
+                    yield i, data[start:end]
+                else:
+                    src.seek(start)
+                    yield i, src.read(end - start)
 
     def _commit_rewrite(self, drop: set[int]) -> list[str]:
         assert self._tmp is not None and self.output is not None
@@ -216,19 +232,8 @@ class JsonlSink:
         try:
             for name in order:
                 outputs[name] = temp_beside(self._final(name))
-            with open(self._tmp, "rb") as src:
-                data = src.read() if self._pos < 256 * 1024**2 else None
-                for i, name in enumerate(names):
-                    if i in drop:
-                        continue
-                    start = self._offsets[i]
-                    end = self._offsets[i + 1] if i + 1 < len(self._offsets) else self._pos
-                    if data is not None:
-                        chunk = data[start:end]
-                    else:
-                        src.seek(start)
-                        chunk = src.read(end - start)
-                    outputs[name][0].write(chunk)
+            for i, chunk in self._kept_lines(drop):
+                outputs[names[i]][0].write(chunk)
             written = []
             for name, (fh, tmp) in outputs.items():
                 fh.flush()
@@ -256,9 +261,8 @@ class JsonlSink:
     def abort(self) -> None:
         """Drop everything written so far; the output path keeps what it had before (a stream
         keeps what it was sent, unless its lines were held)."""
-        if self._stream is not None and self._stream is not sys.stdout.buffer:
-            with contextlib.suppress(OSError):
-                self._stream.close()
+        with contextlib.suppress(OSError):
+            self._close_stream()
         if self._tmp is not None:
             if self._writeback is not None:
                 self._writeback.join()
