@@ -6,10 +6,11 @@ Modules are imported only when their command runs, so `annoconvert --help` stays
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import click
@@ -63,14 +64,22 @@ CLICK_EXITS = (click.exceptions.ClickException, click.exceptions.Exit, click.exc
 """What click itself reports (usage errors, exits): passed on to it."""
 
 
-def guarded(body: Callable[[], int | None]) -> None:
-    """Run a command body: one line and a non-zero exit for every error, never a traceback."""
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """Every error inside becomes one line and a non-zero exit (`stop`); click's own exits
+    and SystemExit pass on."""
     try:
-        code = body()
+        yield
     except (*CLICK_EXITS, SystemExit):
         raise
     except BaseException as err:
         stop(err)
+
+
+def guarded(body: Callable[[], int | None]) -> None:
+    """Run a command body: one line and a non-zero exit for every error, never a traceback."""
+    with reported():
+        code = body()
     sys.exit(code or 0)
 
 
@@ -116,12 +125,8 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Every subcommand, guarded: an error it does not report itself is one line too."""
-        try:
+        with reported():
             return super().invoke(ctx)
-        except (*CLICK_EXITS, SystemExit):
-            raise
-        except BaseException as err:
-            stop(err)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         from annoconvert import registry
