@@ -8,6 +8,7 @@ nothing is expanded even if the check were bypassed. Messages never quote the do
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import IO
 
@@ -27,15 +28,37 @@ PARSER_SETTINGS: dict[str, bool] = {
 """The lxml settings every XML input is parsed with."""
 
 
+DOCTYPE_REFUSED = (
+    "the XML document declares a DOCTYPE with a DTD subset or an external id "
+    "(entities are not accepted: they can read local files or expand without bound)"
+)
+
+
 def _check_doctype(elem: etree._Element, file: str) -> None:
     info = elem.getroottree().docinfo
     if info.internalDTD is not None or info.system_url or info.public_id:
-        raise UnsafeInputError(
-            "the XML document declares a DOCTYPE with a DTD subset or an external id "
-            "(entities are not accepted: they can read local files or expand without bound)",
-            file=file,
-            locator="DOCTYPE",
-        )
+        raise UnsafeInputError(DOCTYPE_REFUSED, file=file, locator="DOCTYPE")
+
+
+HEAD_BYTES = 1 << 16
+"""The start of a document kept for telling why it failed before its first element."""
+_UNSAFE_DOCTYPE = re.compile(rb"<!DOCTYPE\s+[^\s>\[]+\s*(\[|SYSTEM\b|PUBLIC\b)")
+
+
+class _HeadKept:
+    """The stream lxml reads, keeping its first HEAD_BYTES: libxml2 2.12 and later refuse an
+    entity bomb ("amplification factor") while parsing the first read, before any element
+    reaches the DOCTYPE check, and the message should still say that the DOCTYPE is why."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.head = b""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        return data
 
 
 def iter_events(
@@ -45,7 +68,8 @@ def iter_events(
 
     The caller clears finished elements (see `release`) so memory stays flat.
     """
-    parser = etree.iterparse(stream, events=events, **PARSER_SETTINGS)
+    kept = _HeadKept(stream)
+    parser = etree.iterparse(kept, events=events, **PARSER_SETTINGS)
     checked = False
     try:
         for event, elem in parser:
@@ -54,6 +78,8 @@ def iter_events(
                 checked = True
             yield event, elem
     except etree.XMLSyntaxError as err:
+        if not checked and _UNSAFE_DOCTYPE.search(kept.head):
+            raise UnsafeInputError(DOCTYPE_REFUSED, file=file, locator="DOCTYPE") from None
         line = getattr(err, "lineno", None)
         raise ParseError(
             f"not well-formed XML: {_short(err)}",
