@@ -83,14 +83,25 @@ def test_a_role_that_is_not_a_string_is_an_unrecognized_role(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("pillows_limit", ["unchanged", None])
 @pytest.mark.parametrize(("width", "height", "refused"), [(9500, 9500, False), (20000, 9000, True)])
 def test_validate_decodes_up_to_the_pixel_limit_quietly_and_refuses_past_it(
-    width: int, height: int, refused: bool
+    width: int,
+    height: int,
+    refused: bool,
+    pillows_limit: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A 1-bit PNG of 90 megapixels (where Pillow starts to warn) is decoded and says nothing;
-    one of 180 megapixels (past the limit the conversion decodes to) is image_undecodable."""
+    one of 180 megapixels (past the limit the conversion decodes to) is image_undecodable,
+    also where the user's process turned Pillow's own limit off."""
     import base64
     import warnings
+
+    from PIL import Image
+
+    if pillows_limit is None:
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
 
     from tests.test_preview_page import _png_of_size
 

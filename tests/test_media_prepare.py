@@ -108,6 +108,31 @@ def test_a_lower_pixel_bound_is_configurable(tmp_path: Path) -> None:
     assert err.value.code == "image_too_large"
 
 
+@pytest.mark.parametrize("users_limit", [None, 10**12, 1000])
+def test_a_conversion_leaves_pillows_global_limit_as_the_user_set_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, users_limit: int | None
+) -> None:
+    """Pillow's limit is the user's process-wide setting: a conversion decodes to its own
+    (`max_pixels`) and leaves the global alone, so a notebook's later Image.open, or the
+    output check in the same process, keeps its own limit."""
+    Image.new("RGB", (100, 60)).save(tmp_path / "a.png")
+    Image.new("RGB", (200, 100)).save(tmp_path / "b.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", users_limit)
+    pipeline = MediaPipeline(
+        Options(workers=1, max_image_side=32), [str(tmp_path)], max_pixels=10_000
+    )
+    if users_limit == 1000:  # Pillow refuses past twice its limit before our check
+        with pytest.raises(MediaError):
+            pipeline.prepare([ImageRef("a.png")])
+    else:
+        (image,) = pipeline.prepare([ImageRef("a.png")])
+        assert (image.width, image.height) == (32, 19)
+    with pytest.raises(MediaError) as err:
+        pipeline.prepare([ImageRef("b.png")])
+    assert err.value.code == "image_too_large"
+    assert users_limit == Image.MAX_IMAGE_PIXELS
+
+
 def test_truncated_jpeg_is_unreadable(tmp_path: Path) -> None:
     data = corpus_path(*G, "e88b91ff-car_door_640x480.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])

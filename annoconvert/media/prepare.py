@@ -94,12 +94,15 @@ def _open(data: bytes, max_pixels: int, uri: str) -> PILImage.Image:
     from PIL import Image, UnidentifiedImageError
 
     Image.init()  # registers every plugin once (`formats=` names must be known)
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # the limit is `max_pixels`, checked below from the header. Pillow's own limit is
+            # a global of the user's process: it is not set here (it was, and a conversion
+            # changed the limit of every later Image.open in a notebook); its warning (from
+            # half its limit) is not ours to give, its error (past it) still refuses
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=SAFE_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except Image.DecompressionBombError as err:
         raise MediaError(
             "image_too_large",
             f"image {uri!r} has more pixels than the {max_pixels}-pixel limit "

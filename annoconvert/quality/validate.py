@@ -539,12 +539,19 @@ class Validator:
     def _decode(self, s: _Line, data: bytes, where: str) -> None:
         from PIL import Image
 
+        from annoconvert.media.prepare import DEFAULT_MAX_PIXELS
+
         try:
             with warnings.catch_warnings():
                 # Pillow warns from half its limit on and refuses past it (DecompressionBombError,
                 # the limit the conversion decodes to); the warning is noise in the report
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(io.BytesIO(data)) as img:
+                    if img.width * img.height > DEFAULT_MAX_PIXELS:  # not Pillow's global limit
+                        raise ValueError(
+                            f"{img.width}x{img.height} is over the {DEFAULT_MAX_PIXELS}-pixel "
+                            "limit a conversion decodes to"
+                        )
                     img.load()
                     mode = img.mode
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
