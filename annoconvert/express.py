@@ -8,9 +8,12 @@ in. The layout is not written here: it is cut from the general path's own line f
 such task, and the first `VERIFY` lane tasks are converted both ways and must match byte for
 byte, or the lane closes for the rest of the run. Any task of another shape, and every task
 when an option could change the line, goes the general way, with its rejects and warnings.
-A lane with images runs in reference mode (no pixels read): it writes the export's URI, or,
-under `--image-uri-prefix`, the URI the general path's own media preparation gives
-(`Switch.prepare`).
+A lane with images writes, in reference mode, the export's URI or, under `--image-uri-prefix`,
+the URI the general path's own media preparation gives (`Switch.prepare`); in embed mode, the
+data URL of the bytes that preparation read and checked, when the image is embedded as it is
+(no pixel work, no warning: any other image sends its task the general way, where the worker
+pool and the run's warnings are). While the general path holds tasks back for the pool
+(`Lane.busy`), lane tasks go the general way too, so that every line keeps its place.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from annoconvert.errors import AnnoconvertError
 from annoconvert.model import ImageRef, PreparedImage, Region, Reject, Source, Task
 from annoconvert.options import Options
 from annoconvert.recipes.common import dumps
+from annoconvert.writers.images import data_url_json
 from annoconvert.writers.sink import LineMeta
 
 if TYPE_CHECKING:
@@ -56,8 +60,15 @@ SAME_LINE_OPTIONS = frozenset(
 )
 """Options that never change a written line (the checks read the line; the rest is the run)."""
 
-Extract = Callable[[Any], "tuple[int | str, tuple[str, ...]] | None"]
-"""A reader's test of a task's JSON: (task id, the strings of its line) when the task has the
+
+class JsonText(bytes):
+    """A value of a line already written as JSON (a data URL: Base64 needs no escaping, and
+    encoding it again would scan and copy every byte of the image once more)."""
+
+
+Value = str | JsonText
+Extract = Callable[[Any], "tuple[int | str, tuple[Value, ...]] | None"]
+"""A reader's test of a task's JSON: (task id, the values of its line) when the task has the
 common shape, else None."""
 GeneralLines = Callable[[Task], "list[bytes] | None"]
 Prepare = Callable[[Sequence[ImageRef]], list[PreparedImage]]
@@ -86,21 +97,22 @@ class Switch:
         self.prepare: Prepare | None = None
 
 
-LANE_RECIPES: dict[str, dict[str, object]] = {
+LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
     "classification": {},
-    "detection": {"image_mode": "reference"},
+    "detection": {"image_mode": ("reference", "embed")},
 }
-"""The recipes the lane knows, each with the options it needs set so (detection: the image is
-written as a URI, so its pixels are not read)."""
+"""The recipes the lane knows, each with the values it takes of the options it needs
+(detection: the image as a URI or embedded; the pixel options keep their defaults)."""
 IMAGE_URI_OPTIONS = frozenset({"image_uri_prefix", "images_root"})
-"""Options a lane with images takes at any value: in reference mode they change only the
-image's URI, which the lane gets from `Switch.prepare`, as the general path does."""
+"""Options a lane with images takes at any value: they change only where the image is found
+and the URI written in reference mode, which the lane gets from `Switch.prepare`, as the general
+path does."""
 
 
 def as_written(ref: ImageRef, prepare: Prepare | None) -> PreparedImage:
-    """The image as reference mode writes it: through `prepare` when the URI is written under
-    a prefix (the file is found under the image roots), else with the export's URI and size,
-    as the media pipeline gives it then (its display name is not written by any lane)."""
+    """The image as the line shows it: through `prepare` when the pipeline set one (embed
+    mode, or a URI written under a prefix), else, in reference mode, with the export's URI and
+    size, as the media pipeline gives it then (its display name is not written by any lane)."""
     if prepare is not None:
         (image,) = prepare([ref])
         return image
@@ -115,15 +127,18 @@ def as_written(ref: ImageRef, prepare: Prepare | None) -> PreparedImage:
 
 def box_line(
     ref: ImageRef, shapes: Sequence[Region], prepare: Prepare | None, options: Options
-) -> tuple[str, str] | None:
-    """(URI, answer) of a detection line: the image as written (`as_written`), the shapes as
-    the recipe writes them (`format_boxes`, `dumps`); None where either refuses, so that the
-    general path converts the task and says why."""
+) -> tuple[Value, str] | None:
+    """(image URL, answer) of a detection line: the image as written (`as_written`; embedded,
+    its data URL as JSON text), the shapes as the recipe writes them (`format_boxes`,
+    `dumps`); None where either refuses, so that the general path converts the task and says
+    why."""
     try:
         image = as_written(ref, prepare)
         answer = dumps(format_boxes(shapes, image, options))
     except AnnoconvertError:
         return None
+    if image.data is not None:
+        return JsonText(data_url_json(image)), answer
     return None if image.uri is None else (image.uri, answer)
 
 
@@ -138,18 +153,22 @@ def options_allow(options: Options, recipe: str) -> bool:
     for name in Options.model_fields:
         if name in SAME_LINE_OPTIONS or name in free or name == "recipe":
             continue
-        want = needed[name] if name in needed else getattr(defaults, name)
-        if getattr(options, name) != want:
+        allowed = needed[name] if name in needed else (getattr(defaults, name),)
+        if getattr(options, name) not in allowed:
             return False
     return True
 
 
-def _cut(line: bytes, values: Sequence[str]) -> list[bytes] | None:
+def _json(value: Value) -> bytes:
+    return value if isinstance(value, JsonText) else orjson.dumps(value)
+
+
+def _cut(line: bytes, values: Sequence[Value]) -> list[bytes] | None:
     """The line around the JSON-encoded values, in order, each found exactly once."""
     pieces: list[bytes] = []
     rest = line
     for value in values:
-        encoded = orjson.dumps(value)
+        encoded = _json(value)
         if line.count(encoded) != 1:
             return None
         at = rest.find(encoded)
@@ -164,9 +183,14 @@ def _cut(line: bytes, values: Sequence[str]) -> list[bytes] | None:
 class Lane:
     """Writes the lines of common tasks from `extract`'s strings and a verified layout."""
 
-    def __init__(self, extract: Extract, general: GeneralLines):
+    def __init__(
+        self, extract: Extract, general: GeneralLines, busy: Callable[[], bool] | None = None
+    ):
         self.extract = extract
         self.general = general
+        self.busy = busy
+        """Whether the general path holds earlier tasks back (the media pool's window): a
+        lane line written now would overtake them."""
         self.layout: list[bytes] | None = None
         self.verified = 0
         self.tries = 0
@@ -176,14 +200,14 @@ class Lane:
 
     def line(self, raw: RawTask) -> tuple[int | str, bytes] | None:
         """The task's id and line, or None: the general path converts it."""
-        if not self.open:
+        if not self.open or (self.busy is not None and self.busy()):
             return None
         found = self.extract(raw.item)
         if found is None:
             return None
         values = found[1]
         try:
-            encoded = [orjson.dumps(v) for v in values]
+            encoded = [_json(v) for v in values]
         except orjson.JSONEncodeError:
             return None  # a lone surrogate: the general path says what is wrong
         if self.verified < VERIFY:
@@ -197,7 +221,7 @@ class Lane:
         return found[0], line
 
     def _checked(
-        self, raw: RawTask, task_id: int | str, values: Sequence[str], encoded: list[bytes]
+        self, raw: RawTask, task_id: int | str, values: Sequence[Value], encoded: list[bytes]
     ) -> bytes | None:
         """Convert the general way, cut or check the layout; close the lane on a mismatch."""
         built = raw.build()

@@ -362,12 +362,14 @@ def _express_lane(
     if not express.options_allow(options, converter.stats.recipe or ""):
         return None
     images: Callable[[Task], Sequence[PreparedImage]] = _no_images
+    busy: Callable[[], bool] | None = None
     if recipe.needs_images:
         images = _lane_images(converter)
-        if options.image_uri_prefix:
-            switch.prepare = converter.media.prepare
+        if options.image_uri_prefix or options.image_mode == "embed":
+            switch.prepare = converter.media.prepare_as_is
+        busy = converter.media.busy
     lines = express.general_lines(recipe, dialect, options, select, images)
-    return express.Lane(switch.extract, lines)
+    return express.Lane(switch.extract, lines, busy)
 
 
 def _no_images(task: Task) -> tuple[()]:
@@ -375,8 +377,8 @@ def _no_images(task: Task) -> tuple[()]:
 
 
 def _lane_images(converter: Converter) -> Callable[[Task], list[PreparedImage]]:
-    """The task's images as the general path prepares them (the lane runs in reference mode,
-    so preparing reads no pixels)."""
+    """The task's images as the general path prepares them, in this process (the lane's
+    images need no pixel work)."""
     media = converter.media
 
     def images(task: Task) -> list[PreparedImage]:

@@ -1,8 +1,9 @@
 """The express lane for box projects writes what the general path writes, or stands aside.
 
 As in test_express_lane.py, every export is converted with the lane and without it, and the
-bytes, counts, rejects and warnings must match. The lane runs in `--image-mode reference`
-only (the image's URI as the export gives it, no file opened).
+bytes, counts, rejects and warnings must match. Here the lane runs in `--image-mode reference`
+(the image's URI as the export gives it, no file opened); test_express_lane_embed.py has it
+embed the images.
 """
 
 from __future__ import annotations
@@ -133,7 +134,9 @@ def test_the_box_lane_writes_the_general_paths_bytes_counts_and_rejects(
 
 
 LANE_CLOSERS: list[dict[str, Any]] = [
-    {},  # embed: the image is read and encoded, which the lane does not do
+    {"max_image_side": 320},  # embed with pixel work: the pool's, which the lane does not do
+    {"image_format": "png"},
+    {"image_detail": "low"},
     {**REFERENCE, "box_format": "xyxy-px"},
     {**REFERENCE, "box_order": "source"},
     {**REFERENCE, "labels": {"dent": "bump"}},

@@ -1,8 +1,9 @@
 """The express lane for COCO detection writes what the general path writes, or stands aside.
 
 As in test_express_lane.py, every export is converted with the lane and without it, and the
-bytes, counts, rejects and warnings must match. The lane runs in `--image-mode reference`
-and takes the images of the first annotation file only.
+bytes, counts, rejects and warnings must match. Here the lane runs in `--image-mode reference`
+(test_express_lane_embed.py has it embed the images) and takes the images of the first
+annotation file only.
 """
 
 from __future__ import annotations

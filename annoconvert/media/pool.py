@@ -15,7 +15,7 @@ import os
 import posixpath
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -170,6 +170,7 @@ class MediaPipeline:
         self._no_pool: MediaWarning | None = None
         """Why the pool could not start, until the next prepared task carries it."""
         self._open: _Batch | None = None  # small images waiting for a worker job
+        self._waiting: Sized = ()  # prepare_ordered's items not handed on yet
 
     # --- one image ---------------------------------------------------------------------------
 
@@ -283,6 +284,32 @@ class MediaPipeline:
             out.append(started)
         return out
 
+    def prepare_as_is(self, refs: Sequence[ImageRef]) -> list[PreparedImage]:
+        """The task's images when every one is written as it is found (embedded unchanged, or
+        referenced) and gives no warning; otherwise MediaError, and `prepare_ordered` is the
+        way for the task (its pixel work may go to the pool; its warnings reach the run). For
+        the express lane, which writes no warning and does no pixel work."""
+        self._check_count(refs)
+        out: list[PreparedImage] = []
+        notes: list[MediaWarning] = []
+        for ref in refs:
+            started = self._start(ref, notes)
+            if isinstance(started, _Work) or notes:
+                raise MediaError("not_as_is", f"image {ref.uri!r} needs the general path")
+            out.append(started)
+        return out
+
+    def busy(self) -> bool:
+        """Whether `prepare_ordered` holds items it has not handed on (waiting for the pool).
+        The open batch goes to the pool now: the lane asks because its tasks wait behind those
+        items, and a batch that waits to fill would hold them until the next image needing
+        work comes."""
+        if not self._waiting:
+            return False
+        if self._open is not None:
+            self._submit(self._open)
+        return True
+
     def prepare_ordered(
         self, items: Iterable[T], refs_of: Callable[[T], Sequence[ImageRef]]
     ) -> Iterator[tuple[T, list[PreparedImage] | MediaError, list[MediaWarning]]]:
@@ -294,6 +321,7 @@ class MediaPipeline:
         """
         window = 4 * self.workers * POOL_BATCH
         pending: deque[_Slot[T]] = deque()
+        self._waiting = pending
         in_flight = 0
         for item in items:
             slot = self._slot(item, refs_of(item))

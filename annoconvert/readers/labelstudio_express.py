@@ -7,11 +7,12 @@ it. For such a task the test returns (id, (text, class)).
 
 A box project (one Image object, one RectangleLabels control on it) has one too: the image's
 URI, one annotation whose results are all rectangles with one declared label and one image
-size (or no result: an image with nothing to find). Its test returns (id, (URI, answer)): the
-written URI is the export's, or under `--image-uri-prefix` the general path's media
-preparation's, the answer from its own functions (`parse_rectangle`, then `express.box_line`:
-`format_boxes`, `dumps`), so the box arithmetic stays in `geometry.py` and
-`boxes.py`; the lane saves the task model, the policy, the example and the dialect around it.
+size (or no result: an image with nothing to find). Its test returns (id, (URL, answer)): the
+written URL is the export's URI, or under `--image-uri-prefix` or in embed mode what the
+general path's media preparation gives (a URI under the prefix, a data URL), the answer
+from its own functions (`parse_rectangle`, then `express.box_line`: `format_boxes`, `dumps`),
+so the box arithmetic stays in `geometry.py` and `boxes.py`; the lane saves the task model,
+the policy, the example and the dialect around it.
 
 Anything else, however slightly different, goes to the general path, which reads every field.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import Extract, Switch, box_line
+from annoconvert.express import Extract, Switch, Value, box_line
 from annoconvert.model import ImageRef, Region
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
@@ -68,7 +69,7 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
         return None
     key, object_name, control_name, labels = pair
 
-    def extract(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
         found = _common_task(item)
         if found is None:
             return None
@@ -141,7 +142,7 @@ def rectangle_detection(
         return None
     key, object_name, control_name, _ = pair  # the labels: parse_rectangle checks them
 
-    def extract(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
         found = _common_task(item)
         if found is None:
             return None

@@ -1,0 +1,186 @@
+"""The express lane with embedded images writes what the general path writes, in its order.
+
+As in test_express_lane.py, every export is converted with the lane and without it, and the
+bytes, counts, rejects and warnings must match. In embed mode the lane writes an image's data
+URL when the image is embedded as it is found; an image that needs pixel work (an EXIF turn, a
+CMYK JPEG), gives a warning (its recorded size is not its own) or cannot be used (missing,
+truncated, not an image) sends its task the general way, and while that task waits for the
+worker pool the lane's tasks wait behind it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from annoconvert import express
+from annoconvert.media import pool as media_pool
+from tests.test_express_lane import _both
+from tests.test_express_lane_boxes import CONFIG as BOX_CONFIG
+from tests.test_express_lane_boxes import ODD
+from tests.test_express_lane_boxes import _task as box_task
+
+SAMPLE = 200
+"""Tasks read before the recipe is chosen and the lane opens (pipeline.AUTO_SAMPLE)."""
+CATEGORIES = [{"id": 1, "name": "scratch"}, {"id": 2, "name": "dent"}]
+
+
+def _jpeg(size: tuple[int, int], shade: int, mode: str = "RGB", **save: Any) -> bytes:
+    buffer = io.BytesIO()
+    colour: Any = (shade, 255 - shade, 90, 10) if mode == "CMYK" else (shade, 255 - shade, 90)
+    Image.new(mode, size, colour).save(buffer, "JPEG", quality=80, **save)
+    return buffer.getvalue()
+
+
+def _turned(size: tuple[int, int], shade: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: the upright image is size turned
+    return _jpeg(size, shade, exif=exif)
+
+
+def _png(size: tuple[int, int], shade: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGBA", size, (shade, 20, 200, 128)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _image_file(i: int) -> tuple[str, bytes | None, tuple[int, int]]:
+    """(file name, bytes or None for no file, the size the export records) of image i; every
+    40 images a run of odd ones."""
+    size = (32 + i % 5, 24 + i % 3)
+    shade = i % 256
+    odd = i % 40
+    if odd == 3:
+        return f"turned_{i}.jpg", _turned(size, shade), (size[1], size[0])
+    if odd == 5:
+        return f"cmyk_{i}.jpg", _jpeg(size, shade, "CMYK"), size
+    if odd == 7:
+        return f"img_{i}.png", _png(size, shade), size
+    if odd == 9:
+        return f"img_{i}.jpg", _jpeg(size, shade), (640, 480)  # a warning: not its size
+    if odd == 11:
+        return f"missing_{i}.jpg", None, size
+    if odd == 13:
+        return f"cut_{i}.jpg", _jpeg(size, shade)[:300], size
+    if odd == 15:
+        return f"text_{i}.jpg", b"not an image", size
+    if odd == 17:
+        return f"sub dir/ünï {i}.jpg", _jpeg(size, shade), size
+    return f"img_{i}.jpg", _jpeg(size, shade), size
+
+
+def _coco_export(folder: Path, count: int) -> Path:
+    """export/annotations/instances_default.json and export/images/<file>."""
+    images, annotations = [], []
+    for i in range(1, count + 1):
+        name, data, (width, height) = _image_file(i)
+        if data is not None:
+            path = folder / "images" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        images.append({"id": i, "width": width, "height": height, "file_name": name})
+        for k in range(i % 3):
+            box = [1 + (i + k) % 9, 2 + k, 5 + i % 7, 4 + k % 5]
+            annotations.append(
+                {"id": i * 10 + k, "image_id": i, "category_id": 1 + k % 2, "bbox": box}
+            )
+    doc = {"images": images, "annotations": annotations, "categories": CATEGORIES}
+    path = folder / "annotations" / "instances_default.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def _names(out: bytes) -> list[str]:
+    """The first bytes of each line's image, decoded: the shade tells which image it was."""
+    urls = [
+        json.loads(line)["messages"][1]["content"][1]["image_url"]["url"]
+        for line in out.splitlines()
+    ]
+    assert all(
+        url.startswith(("data:image/jpeg;base64,", "data:image/png;base64,")) for url in urls
+    )
+    return urls
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_embed_lane_writes_the_general_paths_bytes_order_and_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    export = _coco_export(tmp_path / "export", 600)
+    lanes, out = _both(tmp_path, monkeypatch, export, "coco", workers=workers)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.verified == express.VERIFY
+    urls = _names(out)
+    general = {3, 5, 9, 11, 13, 15}  # pixel work, a warning, a reject
+    plain = sum(1 for i in range(SAMPLE + 1, 601) if i % 40 not in general)
+    if workers == 1:
+        assert lane.lines == plain
+    else:  # at least the plain image after each turned or CMYK one waited for the pool
+        assert express.VERIFY < lane.lines <= plain - 20
+    assert len(urls) == 600 - 3 * 15  # 11, 13, 15 of every 40 rejected
+
+
+def test_a_lane_task_waits_behind_a_task_the_pool_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the wait, the plain images after a turned one would be written before it:
+    the lane's bytes would differ from the general path's (and this test would fail)."""
+    export = _coco_export(tmp_path / "export", 500)
+    held: list[bool] = []
+    real_busy = media_pool.MediaPipeline.busy
+
+    def recorded(self: media_pool.MediaPipeline) -> bool:
+        held.append(real_busy(self))
+        return held[-1]
+
+    monkeypatch.setattr(media_pool.MediaPipeline, "busy", recorded)
+    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", workers=2)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert any(held) and not all(held)
+
+
+def test_pixel_options_keep_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = _coco_export(tmp_path / "export", 260)
+    for options in ({"max_image_side": 16}, {"image_format": "png"}, {"image_detail": "low"}):
+        lanes, _ = _both(tmp_path, monkeypatch, export, "coco", workers=1, **options)
+        assert lanes == [None]
+
+
+def test_the_label_studio_box_lane_embeds_as_the_general_path_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Label Studio uploads (`/data/upload/1/<hash>-img_i.jpg`) found under the image root;
+    the remote ones (every even task) and the missing ones rejected as the general path
+    rejects them."""
+    tasks = [box_task(i) for i in range(1, 701)]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    cfg = tmp_path / "config.xml"
+    cfg.write_text(BOX_CONFIG, encoding="utf-8")
+    uploads = tmp_path / "media" / "upload" / "1"
+    uploads.mkdir(parents=True)
+    for i in range(1, 701, 2):
+        if i % 7:
+            (uploads / f"{i:08x}-img_{i}.jpg").write_bytes(_jpeg((640, 480), i % 256))
+    lanes, out = _both(
+        tmp_path,
+        monkeypatch,
+        export,
+        label_config=str(cfg),
+        images_root=[str(tmp_path / "media")],
+        workers=1,
+    )
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    found = [i for i in range(SAMPLE + 1, 701) if i % 2 and (i % 7 or i % 40 == 37)]
+    assert lane.lines == sum(1 for i in found if i % 40 not in ODD) > 70
+    assert len(_names(out)) > lane.lines
