@@ -86,8 +86,9 @@ class RawTask:
 class Switch:
     """Between the pipeline and a reader with a lane: the reader puts its test for this run's
     tasks in `extract` (None: no lane for them); once `on`, it hands tasks over as RawTask.
-    `prepare` is the general path's preparation of a task's images, set by the pipeline when
-    it opens a lane whose images are written under a URI prefix (see `as_written`)."""
+    `prepare` is the general path's preparation of a task's images as they are found, set by
+    the pipeline when it opens a lane whose images are embedded or written under a URI prefix
+    (see `as_written`)."""
 
     __slots__ = ("extract", "on", "prepare")
 

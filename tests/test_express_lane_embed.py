@@ -20,6 +20,7 @@ from PIL import Image
 
 from annoconvert import express
 from annoconvert.media import pool as media_pool
+from tests.conftest import corpus_path
 from tests.test_express_lane import _both
 from tests.test_express_lane_boxes import CONFIG as BOX_CONFIG
 from tests.test_express_lane_boxes import ODD
@@ -184,3 +185,45 @@ def test_the_label_studio_box_lane_embeds_as_the_general_path_does(
     found = [i for i in range(SAMPLE + 1, 701) if i % 2 and (i % 7 or i % 40 == 37)]
     assert lane.lines == sum(1 for i in found if i % 40 not in ODD) > 70
     assert len(_names(out)) > lane.lines
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_real_coco_export_with_its_images_takes_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Datumaro's COCO export with its seven images (JPEG, PNG, one stored on its side with
+    EXIF orientation 6, one grey PNG the service's modes do not include), listed 60 times under
+    new ids and folders: with one worker every other image after the sample is written by the
+    lane; with two, the lane gives way while the pool holds the two that need pixel work (one
+    image in seven, so most of the time). Same bytes either way."""
+    source = corpus_path("coco", "datumaro", "export_coco_instances")
+    doc = json.loads((source / "annotations" / "instances_default.json").read_text("utf-8"))
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for n in range(60):
+        folder = tmp_path / "export" / "images" / "default" / str(n)
+        folder.mkdir(parents=True)
+        for image in doc["images"]:
+            name = image["file_name"]
+            (folder / name).write_bytes((source / "images" / "default" / name).read_bytes())
+            new_id = n * 100 + image["id"]
+            images.append({**image, "id": new_id, "file_name": f"{n}/{name}"})
+            annotations.extend(
+                {**ann, "id": n * 1000 + ann["id"], "image_id": new_id}
+                for ann in doc["annotations"]
+                if ann["image_id"] == image["id"]
+            )
+    target = tmp_path / "export" / "annotations"
+    target.mkdir(parents=True)
+    repeated = {**doc, "images": images, "annotations": annotations}
+    (target / "instances_default.json").write_text(json.dumps(repeated), encoding="utf-8")
+    lanes, out = _both(tmp_path, monkeypatch, tmp_path / "export", "coco", workers=workers)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    needs_work = ("part_004_exif_orient6.jpg", "part_002.png")
+    plain = sum(1 for image in images[SAMPLE:] if not image["file_name"].endswith(needs_work))
+    if workers == 1:
+        assert lane.verified == express.VERIFY and lane.lines == plain
+    else:
+        assert lane.lines < plain
+    assert len(_names(out)) == len(images)
