@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -60,6 +62,31 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+class Terminated(BaseException):
+    """SIGTERM reached the command line (a batch job's timeout, `kill`): raised where the run
+    is, like Ctrl-C's KeyboardInterrupt, so that the run cleans up on its way out (the output's
+    temporary file is removed, the checker and the image workers stopped)."""
+
+
+def _terminated(signum: int, frame: object) -> NoReturn:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminable() -> Iterator[None]:
+    """SIGTERM raises Terminated inside (main thread only: Python runs handlers there); the
+    handler before is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 CLICK_EXITS = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
 """What click itself reports (usage errors, exits): passed on to it."""
 
@@ -91,6 +118,9 @@ def stop(err: BaseException) -> NoReturn:
     if isinstance(err, KeyboardInterrupt):
         click.echo("annoconvert: interrupted; nothing was written to the output", err=True)
         sys.exit(130)
+    if isinstance(err, Terminated):
+        click.echo("annoconvert: terminated; nothing was written to the output", err=True)
+        sys.exit(128 + signal.SIGTERM)
     if isinstance(err, BrokenPipeError):
         sys.stderr.close()
         sys.exit(1)
@@ -115,6 +145,13 @@ def _load(path: str) -> Any:
 
 class LazyGroup(click.Group):
     """A group whose subcommands are built or imported only when used."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The command line's entry (`annoconvert`, `python -m annoconvert`; click's test
+        runner calls `main` and leaves the process's signals alone): SIGTERM stops a run as
+        Ctrl-C does."""
+        with terminable(), reported():
+            return super().__call__(*args, **kwargs)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         # Before any reader imports numpy: its OpenBLAS would start a thread per core that

@@ -36,8 +36,9 @@ def coco_export(root: Path, images: int = 4) -> Path:
     return root
 
 
-def warm_up_logging_pid() -> None:
+def warm_up_logging_pid(parent: int) -> None:
     """A warm-up that notes which process ran it (module level: jobs are pickled)."""
+    assert parent == os.getppid()
     with open(os.environ["WARM_UP_LOG"], "a") as fh:
         fh.write(f"{os.getpid()}\n")
 

@@ -454,7 +454,10 @@ class MediaPipeline:
             method = "fork" if sys.platform == "linux" else "spawn"
             context = multiprocessing.get_context(method)
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=warm_up
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=warm_up,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

@@ -350,11 +350,17 @@ def _shrink(
             return out, img, quality
 
 
-def warm_up() -> None:
+def warm_up(parent: int) -> None:
     """Every pool worker's initializer: import Pillow, every format plugin (`_open` registers
     them all) and ImageOps (~40 ms a process) before the first image, so that a pool started
-    with the run loads them while the converting process still reads the export."""
+    with the run loads them while the converting process still reads the export. SIGTERM
+    ends a worker (`default_signals`), and so does the end of `parent` (`leave_with`)."""
     from PIL import Image, ImageOps  # noqa: F401 - loaded now, used by every resize
+
+    from annoconvert.children import default_signals, leave_with
+
+    default_signals()
+    leave_with(parent)
 
     Image.init()
 

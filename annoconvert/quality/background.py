@@ -13,6 +13,7 @@ import os
 from multiprocessing.connection import Connection
 from typing import Any
 
+from annoconvert.children import default_signals
 from annoconvert.quality.consistency import PLAIN_GROUPING, Policy
 from annoconvert.quality.linechecks import LineChecks, LineFindings
 
@@ -31,6 +32,7 @@ def _follow(
 
     It leaves as soon as the converting process is gone (killed: nothing more will come).
     """
+    default_signals()
     # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
     # BLAS, and on a 2-core machine the spinning took the converting process's core
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
