@@ -125,6 +125,37 @@ def test_symlink_escaping_the_root(tmp_path: Path) -> None:
     assert _code(store, "dir/secret.jpg") == "image_outside_roots"
 
 
+def test_links_inside_the_root_are_followed_and_what_is_not_a_file_is_missing(
+    tmp_path: Path,
+) -> None:
+    """Only regular files are images, through links that stay inside the root: a folder, a
+    link to a folder or a name with a NUL is not there, and a dangling link cannot be read."""
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "a.jpg").write_bytes(b"a" * 10)
+    (root / "alias.jpg").symlink_to(root / "real" / "a.jpg")
+    (root / "folder.jpg").mkdir()
+    (root / "dangling.jpg").symlink_to(root / "nowhere.jpg")
+    (root / "to_folder.jpg").symlink_to(root / "real", target_is_directory=True)
+    store = ImageStore([str(root)])
+    found = store.resolve("alias.jpg")
+    assert found.location == os.path.realpath(root / "real" / "a.jpg")
+    assert store.read(found) == b"a" * 10
+    for name in ("folder.jpg", "to_folder.jpg", "a\x00.jpg"):
+        assert _code(store, name) == "missing_image", name
+    with pytest.raises(MediaError) as err:
+        store.read(store.resolve("dangling.jpg"))
+    assert err.value.code == "unreadable_image"
+
+
+@pytest.mark.parametrize("size", [0, 1, 99, 100])
+def test_a_file_up_to_the_cap_is_read_whole(tmp_path: Path, size: int) -> None:
+    data = bytes(range(256)) * (size // 256 + 1)
+    (tmp_path / "a.jpg").write_bytes(data[:size])
+    store = ImageStore([str(tmp_path)], max_bytes=100)
+    assert store.read(store.resolve("a.jpg")) == data[:size]
+
+
 def test_zip_root_is_read_in_place(tmp_path: Path) -> None:
     archive = tmp_path / "images.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -16,8 +16,9 @@ import io
 import os
 import posixpath
 import re
+import stat
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Literal
 
@@ -249,19 +250,26 @@ class ImageStore:
     def _direct(self, uri: str, rel: str) -> Located | None:
         for i, source in enumerate(self._sources):
             if source.kind == "dir":
-                joined = os.path.join(source.path, *rel.split("/"))
-                if os.path.isfile(joined):
-                    return self._checked(uri, i, rel, self._realpath(joined))
+                real = self._real_file(os.path.join(source.path, *rel.split("/")))
+                if real is not None:
+                    return self._checked(uri, i, rel, real)
             elif rel in self._members(i):
                 return Located(uri, "zip", source.path, member=self._member(i, rel), relpath=rel)
         return None
 
-    def _realpath(self, path: str) -> str:
-        """`os.path.realpath`, with each folder resolved once: a file that is not itself a
-        link is its resolved folder plus its name (the same answer, one lstat instead of one
-        per path component)."""
-        if os.path.islink(path):
-            return os.path.realpath(path)
+    def _real_file(self, path: str) -> str | None:
+        """`os.path.realpath(path)` when `path` is a regular file (through links, as
+        `os.path.isfile` says), else None. A file that is not itself a link is its resolved
+        folder plus its name, each folder resolved once: one lstat in all, not one per path
+        component and a stat besides."""
+        try:
+            mode = os.lstat(path).st_mode
+        except (OSError, ValueError):  # missing, or a name the system refuses (a NUL)
+            return None
+        if stat.S_ISLNK(mode):
+            return os.path.realpath(path) if os.path.isfile(path) else None
+        if not stat.S_ISREG(mode):
+            return None
         folder, name = os.path.split(path)
         real_folder = self._real_folders.get(folder)
         if real_folder is None:
@@ -360,8 +368,10 @@ class ImageStore:
         """
         if located.kind == "file":
             try:
-                with open(located.location, "rb") as fh:
-                    return fh.read(head) if head else self._capped(fh, located)
+                if head:
+                    with open(located.location, "rb") as fh:
+                        return fh.read(head)
+                return self._read_file(located)
             except OSError as err:
                 raise MediaError(
                     "unreadable_image", f"cannot read {located.display}: {err}", uri=located.uri
@@ -371,21 +381,30 @@ class ImageStore:
             source = InputSource(located.location, "zip")
             try:
                 with source.open(located.member) as fh:
-                    return fh.read(head) if head else self._capped(fh, located)
+                    return fh.read(head) if head else self._capped(fh.read, _size_of(fh), located)
             except (OSError, InputError) as err:
                 raise MediaError(
                     "unreadable_image", f"cannot read {located.display}: {err}", uri=located.uri
                 ) from err
         return self.fetch(located)
 
-    def _capped(self, fh: IO[bytes], located: Located) -> bytes:
+    def _read_file(self, located: Located) -> bytes:
+        """A local file's bytes through the descriptor (`os.read`): no file object, which
+        took 4 of an image's 11 us to open and read."""
+        fd = os.open(located.location, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
-            size = os.fstat(fh.fileno()).st_size  # a file: read what it holds, not the cap
-        except (AttributeError, OSError, io.UnsupportedOperation):
+            return self._capped(lambda n: _read_up_to(fd, n), os.fstat(fd).st_size, located)
+        finally:
+            os.close(fd)
+
+    def _capped(self, read: Callable[[int], bytes], size: int | None, located: Located) -> bytes:
+        """At most `max_bytes` through `read`; `size` is what the file holds (None: unknown),
+        read in one go, not the cap."""
+        if size is None:
             size = self.max_bytes
-        data = fh.read(min(size, self.max_bytes) + 1)
+        data = read(min(size, self.max_bytes) + 1)
         if len(data) > size and size < self.max_bytes:
-            data += fh.read(self.max_bytes + 1 - len(data))  # it grew while being read
+            data += read(self.max_bytes + 1 - len(data))  # it grew while being read
         if len(data) > self.max_bytes:
             raise MediaError(
                 "image_too_large",
@@ -414,13 +433,33 @@ class ImageStore:
 
         try:
             with open_url(located.uri, FETCH_TIMEOUT) as response:
-                return self._capped(response, located)
+                return self._capped(response.read, None, located)
         except MediaError:
             raise
         except (OSError, ValueError) as err:  # urllib's URLError is an OSError
             raise MediaError(
                 "missing_image", f"cannot fetch {located.uri!r}: {err}", uri=located.uri
             ) from err
+
+
+def _read_up_to(fd: int, count: int) -> bytes:
+    """`count` bytes from `fd`, fewer only at the file's end."""
+    chunks: list[bytes] = []
+    while count > 0:
+        chunk = os.read(fd, count)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _size_of(fh: IO[bytes]) -> int | None:
+    """The size of the file behind `fh`, None when it has no descriptor (a zip member)."""
+    try:
+        return os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
 
 
 def _upload_paths(rel: str) -> list[str]:
