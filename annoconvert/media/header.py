@@ -53,9 +53,14 @@ def _jpeg(data: bytes) -> QuickHeader | None:
         if marker == 0x01 or 0xD0 <= marker <= 0xD8:
             i += 2
             continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        length = (data[i + 2] << 8) | data[i + 3]
         if length < 2 or i + 2 + length > end:
             return None
+        if marker == 0xDA:
+            return None  # scan data before a frame header: not for us
+        if marker != 0xE1 and marker != 0xE2 and marker not in _SOF:
+            i += 2 + length  # tables, comments, other APPn: skipped without a copy
+            continue
         segment = data[i + 4 : i + 2 + length]
         if marker == 0xE1 and segment[:6] == b"Exif\x00\x00":
             found = _exif_orientation(segment[6:])
@@ -73,8 +78,6 @@ def _jpeg(data: bytes) -> QuickHeader | None:
             if mode is None or width == 0 or height == 0:
                 return None
             return QuickHeader("JPEG", mode, width, height, orientation, False)
-        elif marker == 0xDA:
-            return None  # scan data before a frame header: not for us
         i += 2 + length
     return None
 
