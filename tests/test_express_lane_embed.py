@@ -22,8 +22,8 @@ from annoconvert import express
 from annoconvert.media import pool as media_pool
 from tests.conftest import corpus_path
 from tests.test_express_lane import _both
-from tests.test_express_lane_boxes import CONFIG as BOX_CONFIG
 from tests.test_express_lane_boxes import ODD
+from tests.test_express_lane_boxes import _export as box_export
 from tests.test_express_lane_boxes import _task as box_task
 
 SAMPLE = 200
@@ -162,11 +162,7 @@ def test_the_label_studio_box_lane_embeds_as_the_general_path_does(
     """Label Studio uploads (`/data/upload/1/<hash>-img_i.jpg`) found under the image root;
     the remote ones (every even task) and the missing ones rejected as the general path
     rejects them."""
-    tasks = [box_task(i) for i in range(1, 701)]
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
-    cfg = tmp_path / "config.xml"
-    cfg.write_text(BOX_CONFIG, encoding="utf-8")
+    export, cfg = box_export(tmp_path, [box_task(i) for i in range(1, 701)])
     uploads = tmp_path / "media" / "upload" / "1"
     uploads.mkdir(parents=True)
     for i in range(1, 701, 2):
