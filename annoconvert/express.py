@@ -13,7 +13,8 @@ the URI the general path's own media preparation gives (`Switch.prepare`); in em
 data URL of the bytes that preparation read and checked, when the image is embedded as it is
 (no pixel work, no warning: any other image sends its task the general way, where the worker
 pool and the run's warnings are). While the general path holds tasks back for the pool
-(`Lane.busy`), lane tasks go the general way too, so that every line keeps its place.
+(`Lane.busy`), a lane line is handed to it (`Written`) and waits its turn behind them, so that
+every line keeps its place.
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ Extract = Callable[[Any], "tuple[int | str, tuple[Value, ...]] | None"]
 common shape, else None."""
 GeneralLines = Callable[[Task], "list[bytes] | None"]
 Prepare = Callable[[Sequence[ImageRef]], list[PreparedImage]]
+LANE_META = LineMeta(None, None, None)
+"""A lane line's split metadata: no lane runs with --split."""
+
+
+@dataclass(slots=True)
+class Written:
+    """A lane task's line handed to the general path, which writes it in its turn (behind the
+    tasks it holds for the pool). It has no images to prepare."""
+
+    task: Task
+    line: bytes
+    images: tuple[()] = ()
 
 
 @dataclass(slots=True)
@@ -191,7 +204,7 @@ class Lane:
         self.general = general
         self.busy = busy
         """Whether the general path holds earlier tasks back (the media pool's window): a
-        lane line written now would overtake them."""
+        lane line written now would overtake them, so it is handed on (`Written`)."""
         self.layout: list[bytes] | None = None
         self.verified = 0
         self.tries = 0
@@ -201,7 +214,7 @@ class Lane:
 
     def line(self, raw: RawTask) -> tuple[int | str, bytes] | None:
         """The task's id and line, or None: the general path converts it."""
-        if not self.open or (self.busy is not None and self.busy()):
+        if not self.open:
             return None
         found = self.extract(raw.item)
         if found is None:
@@ -263,11 +276,11 @@ def through(
     out: Output,
     stats: RunStats,
     progress: Callable[[int], None] | None,
-) -> Iterator[Task | Reject]:
+) -> Iterator[Task | Reject | Written]:
     """The stream for the general path: lane tasks are written here, in their place, the
     others built and passed on. (The general path converts one task at a time in order, so a
-    lane line lands between the lines of the tasks before and after it.)"""
-    meta = LineMeta(None, None, None)  # a split's metadata: no lane runs with --split
+    lane line lands between the lines of the tasks before and after it; while it holds tasks
+    for the pool, the line is handed on to wait behind them.)"""
     for item in stream:
         if not isinstance(item, RawTask):
             yield item
@@ -278,7 +291,11 @@ def through(
             continue
         task_id, line = found
         stats.read += 1
-        out.write_task(Task(task_id, item.source), [(line, meta)])
+        task = Task(task_id, item.source)
+        if lane.busy is not None and lane.busy():
+            yield Written(task, line)
+        else:
+            out.write_task(task, [(line, LANE_META)])
         if progress is not None:
             progress(stats.read)
 

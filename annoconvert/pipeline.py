@@ -66,10 +66,12 @@ class RunStats:
 
 @dataclass(slots=True)
 class Converted:
-    """One task's output: its examples (possibly several) and the task it came from."""
+    """One task's output: its examples (possibly several) and the task it came from, or the
+    line the express lane made for it (`line`, no examples)."""
 
     task: Task
     examples: list[Example]
+    line: bytes | None = None
 
 
 def _reject(task: Task, code: str, reason: str, locator: str | None = None) -> Reject:
@@ -134,9 +136,12 @@ class Converter:
             self._media.close()
 
     def _selected(
-        self, tasks: Iterable[Task | Reject]
-    ) -> Iterator[tuple[Task, tuple[AnnotationSet, ...]]]:
+        self, tasks: Iterable[Task | Reject | express.Written]
+    ) -> Iterator[tuple[Task | express.Written, tuple[AnnotationSet, ...]]]:
         for item in tasks:
+            if isinstance(item, express.Written):
+                yield item, ()  # the lane counted it
+                continue
             if isinstance(item, Reject):
                 self.stats.read += 1
                 self.record(item)
@@ -190,18 +195,25 @@ class Converter:
                 return None
         return Converted(task, examples)
 
-    def convert(self, tasks: Iterable[Task | Reject]) -> Iterator[Converted]:
+    def convert(self, tasks: Iterable[Task | Reject | express.Written]) -> Iterator[Converted]:
         """Converted tasks in input order; rejected ones are recorded, not yielded."""
         assert self.recipe is not None
         selected = self._selected(tasks)
         if not self.recipe.needs_images:
             for task, chosen in selected:
-                done = self._build(task, chosen, ())
+                done = (
+                    Converted(task.task, [], task.line)
+                    if isinstance(task, express.Written)
+                    else self._build(task, chosen, ())
+                )
                 if done is not None:
                     yield done
             return
         prepared = self.media.prepare_ordered(selected, lambda item: item[0].images)
         for (task, chosen), images, warnings in prepared:
+            if isinstance(task, express.Written):
+                yield Converted(task.task, [], task.line)
+                continue
             for message in warnings:
                 code = getattr(message, "code", "image")
                 self.stats.warnings.append(Warning_(code, str(message), task.id, task.source.file))
@@ -271,14 +283,18 @@ def _write(
     )
     out = Output(sink, options, stats, converter.record)
     lane = _express_lane(switch, options, converter, dialect)
+    items: Iterator[Task | Reject | express.Written] = stream
     if lane is not None and switch is not None:
         switch.on = True
-        stream = express.through(stream, lane, out, stats, progress)
+        items = express.through(stream, lane, out, stats, progress)
     try:
-        for done in converter.convert(stream):
-            rendered = _render(dialect, done, options, converter)
-            if rendered is not None:  # None: the dialect rejected the task
-                out.write_task(done.task, rendered)
+        for done in converter.convert(items):
+            if done.line is not None:  # the express lane's, handed on to keep its place
+                out.write_task(done.task, [(done.line, express.LANE_META)])
+            else:
+                rendered = _render(dialect, done, options, converter)
+                if rendered is not None:  # None: the dialect rejected the task
+                    out.write_task(done.task, rendered)
             if progress is not None:
                 progress(stats.read)
         out.finish()
