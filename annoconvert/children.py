@@ -26,10 +26,15 @@ def why_no_children() -> str | None:
 
 
 def default_signals() -> None:
-    """In a child annoconvert started: SIGTERM ends it. A forked child inherits its parent's
-    Python handler, and the command line's (raise, so that the run cleans up) would turn the
-    parent's `terminate()` of its checker into an exception in the child instead."""
+    """In a child annoconvert started: SIGTERM ends it, Ctrl-C is left to the parent.
+
+    A forked child inherits its parent's Python handler, and the command line's (raise, so
+    that the run cleans up) would turn the parent's `terminate()` of its checker into an
+    exception in the child instead. Ctrl-C reaches the terminal's whole process group: each
+    child raised KeyboardInterrupt and multiprocessing printed its `Process ForkProcess-3:`
+    under the command's one line; the parent stops its children itself."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 ORPHAN_CHECK_SECONDS = 0.5

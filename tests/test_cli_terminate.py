@@ -103,9 +103,12 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _held_run(tmp_path: Path, stop: signal.Signals) -> tuple[int, str, list[int]]:
-    """Run the conversion until it waits for the silent server, send `stop`: (exit code,
-    stderr, the children it had)."""
+def _held_run(
+    tmp_path: Path, stop: signal.Signals, group: bool = False
+) -> tuple[int, str, list[int]]:
+    """Run the conversion until it waits for the silent server, send `stop` (to its whole
+    process group, as a terminal's Ctrl-C does, with `group`): (exit code, stderr, the
+    children it had)."""
     server, connected = _silent_server()
     try:
         args = _export(tmp_path, server.getsockname()[1])
@@ -114,13 +117,17 @@ def _held_run(tmp_path: Path, stop: signal.Signals) -> tuple[int, str, list[int]
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=group,
         )
         try:
             assert connected.wait(60), "the run never asked for the remote image"
             assert [p for p in os.listdir(tmp_path / "out") if p.endswith(".part")]
             children = _children(run.pid)
             assert len(children) >= 3  # the checker and two image workers
-            run.send_signal(stop)
+            if group:
+                os.killpg(run.pid, stop)
+            else:
+                run.send_signal(stop)
             _, stderr = run.communicate(timeout=30)
         finally:
             if run.poll() is None:
@@ -151,4 +158,14 @@ def test_the_children_of_a_killed_run_end_too(tmp_path: Path) -> None:
     notice that it is gone and end (the workers had waited forever on their queue)."""
     code, _, children = _held_run(tmp_path, signal.SIGKILL)
     assert code == -signal.SIGKILL
+    assert _gone(children)
+
+
+def test_ctrl_c_to_the_process_group_says_one_line(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the checker and the image workers too: they leave it to
+    the converting process, which stops them; stderr holds the one line, no child's report."""
+    code, stderr, children = _held_run(tmp_path, signal.SIGINT, group=True)
+    assert code == 130
+    assert stderr.strip() == "annoconvert: interrupted; nothing was written to the output"
+    assert os.listdir(tmp_path / "out") == []
     assert _gone(children)
