@@ -219,3 +219,40 @@ def test_a_real_coco_export_with_its_images_takes_the_lane(
     plain = sum(1 for image in images[SAMPLE:] if not image["file_name"].endswith(needs_work))
     assert lane.verified == express.VERIFY and lane.lines == plain
     assert len(_names(out)) == len(images)
+
+
+@pytest.mark.parametrize("options", [{"dedupe": True}, {"conflicts": "drop"}])
+def test_lines_that_waited_in_the_window_are_checked_and_kept_as_the_general_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    """With lines that may be left out at the end, lane lines handed to the general path
+    are written, checked and kept as the general path's are. Every 50th image is a copy of
+    the one before (same bytes, same boxes), a duplicate, as are some solid-colour images
+    whose JPEG bytes coincide."""
+    export = _coco_export(tmp_path / "export", 500)
+    doc_path = export / "annotations" / "instances_default.json"
+    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    for image in doc["images"]:
+        if image["id"] % 50 == 0 and image["id"] % 40 not in {3, 5, 9, 11, 13, 15}:
+            before = image["id"] - 1
+            source = export / "images" / doc["images"][before - 1]["file_name"]
+            (export / "images" / image["file_name"]).write_bytes(source.read_bytes())
+            image["width"], image["height"] = (
+                doc["images"][before - 1]["width"],
+                doc["images"][before - 1]["height"],
+            )
+            doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] != image["id"]]
+            doc["annotations"] += [
+                {**a, "id": a["id"] + 100_000, "image_id": image["id"]}
+                for a in doc["annotations"]
+                if a["image_id"] == before
+            ]
+    doc_path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    lanes, out = _both(tmp_path, monkeypatch, export, "coco", workers=2, **options)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.lines > 200
+    lines = out.splitlines()
+    if options.get("dedupe"):  # each copy left out: every line once
+        assert len(set(lines)) == len(lines)
+    else:  # a copy is the same input with the same answer: no conflict, both kept
+        assert len(set(lines)) <= len(lines) - 6
