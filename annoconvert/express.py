@@ -293,9 +293,9 @@ def through(
         stats.read += 1
         task = Task(task_id, item.source)
         if lane.busy is not None and lane.busy():
-            yield Written(task, line)
-        else:
-            out.write_task(task, [(line, LANE_META)])
+            yield Written(task, line)  # written, and its progress told, in its turn
+            continue
+        out.write_task(task, [(line, LANE_META)])
         if progress is not None:
             progress(stats.read)
 

@@ -196,20 +196,21 @@ class Converter:
         return Converted(task, examples)
 
     def convert(self, tasks: Iterable[Task | Reject | express.Written]) -> Iterator[Converted]:
-        """Converted tasks in input order; rejected ones are recorded, not yielded."""
+        """Converted tasks in input order; rejected ones are recorded, not yielded. A lane
+        line handed on (`express.Written`) comes out in its turn."""
         assert self.recipe is not None
         selected = self._selected(tasks)
-        if not self.recipe.needs_images:
-            for task, chosen in selected:
-                done = (
-                    Converted(task.task, [], task.line)
-                    if isinstance(task, express.Written)
-                    else self._build(task, chosen, ())
-                )
-                if done is not None:
-                    yield done
-            return
-        prepared = self.media.prepare_ordered(selected, lambda item: item[0].images)
+        prepared: Iterable[
+            tuple[
+                tuple[Task | express.Written, tuple[AnnotationSet, ...]],
+                list[PreparedImage] | MediaError,
+                Sequence[object],
+            ]
+        ]
+        if self.recipe.needs_images:
+            prepared = self.media.prepare_ordered(selected, lambda item: item[0].images)
+        else:
+            prepared = ((item, [], ()) for item in selected)
         for (task, chosen), images, warnings in prepared:
             if isinstance(task, express.Written):
                 yield Converted(task.task, [], task.line)
