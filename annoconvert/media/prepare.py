@@ -119,11 +119,11 @@ def _open(data: bytes, max_pixels: int, uri: str) -> PILImage.Image:
         raise MediaError(
             "unreadable_image", f"image {uri!r} cannot be read: {err}", uri=uri
         ) from err
-    _check_pixels(img.width, img.height, max_pixels, uri)
+    check_pixels(img.width, img.height, max_pixels, uri)
     return img
 
 
-def _check_pixels(width: int, height: int, max_pixels: int, uri: str) -> None:
+def check_pixels(width: int, height: int, max_pixels: int, uri: str) -> None:
     """MediaError `image_too_large` for a size over the pixel limit, before any decoding."""
     if width * height > max_pixels:
         raise MediaError(
@@ -159,7 +159,7 @@ def read_header(data: bytes, uri: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     """
     quick = quick_header(data)
     if quick is not None:
-        _check_pixels(quick.width, quick.height, max_pixels, uri)
+        check_pixels(quick.width, quick.height, max_pixels, uri)
         return Header(
             quick.format,
             quick.mode,

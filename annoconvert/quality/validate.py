@@ -34,7 +34,7 @@ import pybase64
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert import presets
-from annoconvert.errors import ConfigError
+from annoconvert.errors import ConfigError, MediaError
 from annoconvert.quality.tokens import TokenCounter, distribution
 
 DialectName = Literal["openai", "vertex", "trl", "sharegpt"]
@@ -539,7 +539,7 @@ class Validator:
     def _decode(self, s: _Line, data: bytes, where: str) -> None:
         from PIL import Image
 
-        from annoconvert.media.prepare import DEFAULT_MAX_PIXELS
+        from annoconvert.media.prepare import DEFAULT_MAX_PIXELS, check_pixels
 
         try:
             with warnings.catch_warnings():
@@ -547,14 +547,11 @@ class Validator:
                 # the limit the conversion decodes to); the warning is noise in the report
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(io.BytesIO(data)) as img:
-                    if img.width * img.height > DEFAULT_MAX_PIXELS:  # not Pillow's global limit
-                        raise ValueError(
-                            f"{img.width}x{img.height} is over the {DEFAULT_MAX_PIXELS}-pixel "
-                            "limit a conversion decodes to"
-                        )
+                    # the conversion's own limit, not Pillow's (a global the user may change)
+                    check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, where)
                     img.load()
                     mode = img.mode
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        except (OSError, SyntaxError, ValueError, MediaError, Image.DecompressionBombError) as err:
             s.error("image_undecodable", f"{where}: the image cannot be decoded ({err})")
             return
         modes = self.limits.allowed_modes
