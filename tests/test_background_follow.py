@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,13 @@ def _follow(path: Path) -> list[bytes]:
     reader = threading.Thread(target=lambda: got.append(receive.recv()))
     reader.start()
     checks = _Recorder()
+    dispositions = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     background._follow(str(path), checks, finished, send, os.getppid())  # type: ignore[arg-type]
     reader.join()
     assert got == ["done"]
+    # the checker process's entry sets its signals, not the follower: this process keeps its
+    # own (they were left ignoring Ctrl-C, and a later test's child inherited that)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == dispositions
     return checks.lines
 
 

@@ -24,18 +24,27 @@ read raised that threshold, later buffers came from the heap and were not given 
 checker of a 100k-image CVAT run grew from 49 to 66 MiB; with 64 KiB reads it stays at 54."""
 
 
-def _follow(
+def _checker(
     path: str, checks: LineChecks, finished: Connection, conn: Connection, parent: int
 ) -> None:
-    """The checker process: check every complete line of `path` until a message on `finished`
-    says the file is complete, and EOF.
-
-    It leaves as soon as the converting process is gone (killed: nothing more will come).
-    """
+    """The checker process's entry: its own signals and environment, then `_follow`. (Set
+    here, not in `_follow`, which a test runs in its own process: there the dispositions
+    stayed, and a later child of that process ignored Ctrl-C.)"""
     default_signals()
     # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
     # BLAS, and on a 2-core machine the spinning took the converting process's core
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _follow(path, checks, finished, conn, parent)
+
+
+def _follow(
+    path: str, checks: LineChecks, finished: Connection, conn: Connection, parent: int
+) -> None:
+    """The checker: check every complete line of `path` until a message on `finished` says
+    the file is complete, and EOF.
+
+    It leaves as soon as the converting process is gone (killed: nothing more will come).
+    """
     numpy_loaded, seen, complete = False, 0, False
     partial: list[bytes] = []  # the start of a line not complete yet (long lines: many reads)
     with open(path, "rb") as fh:
@@ -99,7 +108,7 @@ class BackgroundChecks:
         self._conn, child = ctx.Pipe(duplex=False)
         checks = LineChecks(preset, policy, dedupe)
         self._proc = ctx.Process(
-            target=_follow, args=(path, checks, finished, child, os.getpid()), daemon=True
+            target=_checker, args=(path, checks, finished, child, os.getpid()), daemon=True
         )
         self._proc.start()
         child.close()
