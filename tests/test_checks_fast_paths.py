@@ -166,15 +166,37 @@ def test_token_count_of_plain_messages_follows_the_cookbook(
 
 
 _roles = st.sampled_from(["system", "developer", "user", "assistant", "tool", "function", "bot"])
+_box_answers = st.lists(
+    st.tuples(
+        st.integers(-5, 1200), st.integers(-5, 1200), st.integers(-5, 1200), st.integers(0, 1)
+    ),
+    max_size=3,
+).map(lambda boxes: orjson.dumps([{"box_2d": [*b[:3], b[3] * 900]} for b in boxes]).decode())
+_image_urls = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "url": st.sampled_from(
+                [
+                    "https://e.x/a.jpg",
+                    "000001.jpg",
+                    "data:image/png;base64,iVBORw0KGgo=",
+                    "data:image/jpeg;base64,not base64!",
+                    "data:;base64,AAAA",
+                ]
+            )
+        },
+        optional={"detail": st.sampled_from(["low", "high", "auto", "bogus", None, 1])},
+    ),
+    st.just({"url": 5}),
+    st.just({"url": "https://e.x/a.jpg", "other": 1}),
+    st.just({}),
+    st.just("https://e.x/a.jpg"),
+)
+"""Image parts the image shortcut takes (a URL, a valid detail) and ones it turns down."""
 _contents = st.one_of(
     texts,
     st.sampled_from(["", "   ", "\n", "[]", "not [a list", "x" * 3]),
-    st.lists(
-        st.tuples(
-            st.integers(-5, 1200), st.integers(-5, 1200), st.integers(-5, 1200), st.integers(0, 1)
-        ),
-        max_size=3,
-    ).map(lambda boxes: orjson.dumps([{"box_2d": [*b[:3], b[3] * 900]} for b in boxes])),
+    _box_answers,
     st.lists(
         st.one_of(
             st.fixed_dictionaries({"type": st.just("text"), "text": texts}),
@@ -184,9 +206,8 @@ _contents = st.one_of(
                     "text": st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
                 }
             ),
-            st.fixed_dictionaries(
-                {"type": st.just("image_url"), "image_url": st.just({"url": "https://e.x/a.jpg"})}
-            ),
+            st.fixed_dictionaries({"type": st.just("image_url"), "image_url": _image_urls}),
+            st.fixed_dictionaries({"type": st.just("text"), "text": _box_answers}),
             st.fixed_dictionaries({"type": st.just("text"), "text": texts, "extra": st.just(1)}),
             st.just("a string part"),
         ),
@@ -194,7 +215,7 @@ _contents = st.one_of(
     ),
     st.none(),
     st.integers(-(2**63), 2**63 - 1),
-).map(lambda c: c.decode() if isinstance(c, bytes) else c)
+)
 _plain_messages = st.fixed_dictionaries({"role": _roles, "content": _contents})
 """Role and content only: the shape the shortcut takes (or turns down for its content)."""
 _other_messages = st.fixed_dictionaries(
@@ -216,8 +237,8 @@ _messages = st.one_of(_plain_messages, _plain_messages, _other_messages)
     )
 )
 def test_plain_messages_and_text_parts_get_the_general_findings(messages: list[Any]) -> None:
-    """The validator's shortcuts for a plain message and a plain text part find what the
-    general walk finds, in the same order, for any message list."""
+    """The validator's shortcuts for a plain message, a message of plain parts and a plain
+    text part find what the general walk finds, in the same order, for any message list."""
     from annoconvert.quality import validate
 
     raw = orjson.dumps({"messages": messages})
@@ -225,5 +246,20 @@ def test_plain_messages_and_text_parts_get_the_general_findings(messages: list[A
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(validate, "_plain_message", lambda _m: False)
         mp.setattr(validate, "_plain_text_part", lambda _p: False)
+        mp.setattr(validate, "_plain_parts", lambda _m: None)
         general = validate.Validator("openai").check_line(1, raw)
     assert fast == general
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    messages=st.lists(
+        st.one_of(_messages, st.integers(-(2**63), 2**63 - 1)), min_size=1, max_size=4
+    )
+)
+def test_token_count_shortcuts_count_what_the_general_walk_counts(messages: list[Any]) -> None:
+    """A message of role and content (text or parts) is counted as the walk over its keys
+    counts it (a key the count ignores sends a message the walk's way)."""
+    counter = TokenCounter(allow_exact=False)
+    walked = [{**m, "ignored": 1} if isinstance(m, dict) else m for m in messages]
+    assert counter.messages(messages) == counter.messages(walked)

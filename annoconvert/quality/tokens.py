@@ -96,6 +96,9 @@ class TokenCounter:
                 if type(role) is str and type(content) is str:
                     total += count(role) + count(content)
                     continue
+                if type(role) is str and type(content) is list:  # the common message with parts
+                    total += count(role) + self.content(content)
+                    continue
             for key, value in message.items():
                 if key == "name":
                     total += TOKENS_PER_NAME
@@ -114,12 +117,16 @@ class TokenCounter:
         if not isinstance(content, list):
             return 0
         total = 0
+        count = self._count
         for part in content:
             if not isinstance(part, dict):
                 continue
-            if part.get("type") == "text" and isinstance(part.get("text"), str):
-                total += self._count(part["text"])
-            elif part.get("type") in ("image_url", "image"):
+            kind = part.get("type")
+            if kind == "text":
+                text = part.get("text")
+                if isinstance(text, str):
+                    total += count(text)
+            elif kind in ("image_url", "image"):
                 detail = (
                     part.get("image_url", {}) if isinstance(part.get("image_url"), dict) else {}
                 )
