@@ -142,3 +142,32 @@ def test_the_writers_golden_lines_pass(path: Path) -> None:
     for number, raw in enumerate(path.read_bytes().splitlines(), 1):
         findings += validator.check_line(number, raw)
     assert [f for f in findings if f.code != "missing_system_message"] == []
+
+
+def test_a_line_nested_past_the_readers_depth_is_invalid_json() -> None:
+    """orjson stops at 1024 levels and json at the stack's depth: the line is reported, the
+    run goes on."""
+    deep = b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    findings = Validator("openai").check_line(1, deep)
+    assert [(f.code, f.message) for f in findings] == [
+        ("invalid_json", "the line nests its values too deep to read")
+    ]
+
+
+def test_bytes_in_no_image_format_are_named_without_pillows_buffer() -> None:
+    line = json.dumps(
+        {
+            "messages": [
+                {"role": "system", "content": "s"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+                    ],
+                },
+                {"role": "assistant", "content": "a"},
+            ]
+        }
+    ).encode()
+    found = [f.message for f in Validator("openai").check_line(1, line)]
+    assert "messages[1].content[0]: the bytes are in no image format Pillow reads" in found

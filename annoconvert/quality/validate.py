@@ -20,6 +20,7 @@ from __future__ import annotations
 import binascii
 import io
 import json
+import math
 import re
 import warnings
 from array import array
@@ -318,6 +319,9 @@ class Validator:
                     "invalid_json", f"the line is not valid JSON: {err.msg} at column {err.colno}"
                 )
                 return
+            except RecursionError:  # orjson stops at 1024 levels, json at the stack's depth
+                s.error("invalid_json", "the line nests its values too deep to read")
+                return
         if not isinstance(obj, dict):
             s.error("data_type", f"the line is a JSON {type(obj).__name__}, not an object")
             return
@@ -552,7 +556,7 @@ class Validator:
             self._decode(s, data, where)
 
     def _decode(self, s: _Line, data: bytes, where: str) -> None:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
         from annoconvert.media.prepare import DEFAULT_MAX_PIXELS, check_pixels
 
@@ -566,6 +570,10 @@ class Validator:
                     check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, where)
                     img.load()
                     mode = img.mode
+        except UnidentifiedImageError:
+            # Pillow's own message names the buffer object by its address
+            s.error("image_undecodable", f"{where}: the bytes are in no image format Pillow reads")
+            return
         except (OSError, SyntaxError, ValueError, MediaError, Image.DecompressionBombError) as err:
             s.error("image_undecodable", f"{where}: the image cannot be decoded ({err})")
             return
@@ -897,6 +905,8 @@ def box_problem(value: Any, *, xy_first: bool, upper: int | None) -> str | None:
         return "must be a list of 4 numbers"
     if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
         return "must hold numbers only"
+    if any(isinstance(v, float) and not math.isfinite(v) for v in value):
+        return f"values must be finite numbers, got {value}"
     if upper is not None and any(v < 0 or v > upper for v in value):
         return f"values must lie in 0..{upper}, got {value}"
     if upper is None and any(v < 0 for v in value):
