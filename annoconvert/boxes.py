@@ -226,6 +226,9 @@ def _need_size(box_format: str, width: int, height: int) -> None:
 
 # --- regions -> answer objects -----------------------------------------------------------------
 
+Row = tuple[tuple[Any, ...], dict[str, Any]]
+"""An answer object with its reading-order key."""
+
 
 def region_envelope(region: Region, width: int, height: int) -> Envelope:
     """The axis-aligned envelope of a box, polygon, mask or ellipse, clamped to the image.
@@ -346,9 +349,7 @@ def encode_point(
     return [round_half_up(x * width), round_half_up(y * height)]
 
 
-def _point_rows(
-    region: Points, image: PreparedImage, options: Options
-) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+def _point_rows(region: Points, image: PreparedImage, options: Options) -> list[Row]:
     label = _label(region, options)
     key = POINT_KEYS[options.box_format]
     rows = []
@@ -374,12 +375,12 @@ def format_boxes(
     """
     box_format = options.box_format
     key = BOX_KEYS[box_format]
-    rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    rows: list[Row] = []
     for region in regions:
         if type(region) is Box and region.rotation == 0.0:
             # the common box, unturned: region_envelope's own first answer, without its dispatch
-            x, y = region.x, region.y
-            env = _clamped((x, y, x + region.width, y + region.height), region)
+            env = unturned_envelope(region.x, region.y, region.width, region.height)
+            env = _clamped(env, region)
         elif isinstance(region, Points):
             rows.extend(_point_rows(region, image, options))
             continue
@@ -387,11 +388,27 @@ def format_boxes(
             env = region_envelope(region, image.width, image.height)
         label = _label(region, options)
         if box_format == "box_2d":
-            values = to_box_2d(env)
-        else:
-            values = encode_box(box_format, env, image.width, image.height, options)
+            rows.append(box_2d_row(env, label))
+            continue
+        values = encode_box(box_format, env, image.width, image.height, options)
         order = (env[1], env[0], env[3], env[2], label)
         rows.append((order, {key: values, "label": label}))
+    return in_order(rows, options)
+
+
+def unturned_envelope(x: float, y: float, width: float, height: float) -> Envelope:
+    """The envelope of an unturned box (the model's normalized x, y, width, height)."""
+    return (x, y, x + width, y + height)
+
+
+def box_2d_row(env: Envelope, label: str) -> Row:
+    """A clamped envelope's `box_2d` object and its reading-order key."""
+    return (env[1], env[0], env[3], env[2], label), {"box_2d": to_box_2d(env), "label": label}
+
+
+def in_order(rows: list[Row], options: Options) -> list[dict[str, Any]]:
+    """The answer objects, in reading order (top edge, then left edge) unless `--box-order
+    source` keeps the regions' order."""
     if options.box_order == "reading":
         rows.sort(key=lambda row: row[0])
     return [obj for _, obj in rows]

@@ -142,18 +142,32 @@ def as_written(ref: ImageRef, prepare: Prepare | None) -> PreparedImage:
 def box_line(
     ref: ImageRef, shapes: Sequence[Region], prepare: Prepare | None, options: Options
 ) -> tuple[Value, str] | None:
-    """(image URL, answer) of a detection line: the image as written (`as_written`; embedded,
-    its data URL as JSON text), the shapes as the recipe writes them (`format_boxes`,
-    `dumps`); None where either refuses, so that the general path converts the task and says
-    why."""
+    """(image URL, answer) of a detection line: the image as written (`image_value`), the
+    shapes as the recipe writes them (`format_boxes`, `dumps`); None where either refuses,
+    so that the general path converts the task and says why."""
     try:
         image = as_written(ref, prepare)
         answer = dumps(format_boxes(shapes, image, options))
     except AnnoconvertError:
         return None
+    url = _url_value(image)
+    return None if url is None else (url, answer)
+
+
+def image_value(ref: ImageRef, prepare: Prepare | None) -> Value | None:
+    """The image's URL as a line writes it (`as_written`; embedded, its data URL as JSON
+    text); None where the preparation refuses it."""
+    try:
+        image = as_written(ref, prepare)
+    except AnnoconvertError:
+        return None
+    return _url_value(image)
+
+
+def _url_value(image: PreparedImage) -> Value | None:
     if image.data is not None:
-        return JsonText(data_url_json(image)), answer
-    return None if image.uri is None else (image.uri, answer)
+        return JsonText(data_url_json(image))
+    return image.uri
 
 
 def options_allow(options: Options, recipe: str) -> bool:

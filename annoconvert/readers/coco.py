@@ -666,7 +666,7 @@ def _regions(
                 regions.append(cr.label_region(ann, label))
                 continue
             if size is None:
-                size = _size(width, height, loc)
+                size = pixel_size(width, height, loc)
             w, h = size
             ann_id = ann.get("id")
             if ann_id is not None:  # a list or an object for an id is seen by its repr
@@ -686,7 +686,8 @@ def _regions(
     return regions
 
 
-def _size(width: Any, height: Any, loc: str) -> tuple[int, int]:
+def pixel_size(width: Any, height: Any, loc: str) -> tuple[int, int]:
+    """The image record's size, which geometry is normalized by; TaskError without one."""
     if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
         return width, height
     raise TaskError(
