@@ -260,6 +260,31 @@ def test_orphan_annotation_and_unknown_category_are_rejects(tmp_path: Path) -> N
     assert codes == ["unknown_category", "unknown_image"]
 
 
+@pytest.mark.parametrize(
+    ("images", "rejected"),
+    [
+        ([(1, "a.jpg"), (2, "b.jpg"), (3, "ü.jpg")], []),
+        ([(1, "a.jpg"), (2, "b.jpg"), (1, "c.jpg")], [(1, "duplicate_image_id")] * 2),
+        ([(1, "ü.jpg"), (2, "b.jpg"), (3, "ü.jpg")], [(3, "duplicate_image")]),
+        ([(1, "a.jpg"), ("2", "b.jpg"), (3, "a.jpg")], [(3, "duplicate_image")]),
+        ([(1, "a.jpg"), (2, None), (3, "c.jpg")], [(2, "bad_image")]),
+    ],
+)
+def test_image_records_listed_twice_are_rejected(
+    tmp_path: Path, images: list[tuple[object, object]], rejected: list[tuple[object, str]]
+) -> None:
+    """The usual file (every id and name once) is told from the columns at once; any other
+    is read record by record, and its repeats are rejected."""
+    records = [{"id": i, "file_name": n, "width": 10, "height": 10} for i, n in images]
+    doc = {"images": records, "categories": [{"id": 1, "name": "x"}], "annotations": []}
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc))
+    items = list(read(path))
+    assert [(r.task, r.code) for r in items if isinstance(r, Reject)] == rejected
+    written = [t.images[0].uri for t in items if isinstance(t, Task)]
+    assert len(written) == len(images) - len(rejected)
+
+
 def test_a_bad_record_is_rejected_at_its_own_locator(tmp_path: Path) -> None:
     """The records are read without locators first; the failing one is named all the same."""
     doc = {

@@ -127,6 +127,19 @@ class _Images:
     def __iter__(self) -> Iterator[Image]:
         return map(self.__getitem__, range(len(self)))
 
+    def all_distinct(self) -> bool:
+        """Whether every record is usual (plain ids and sizes, a name) and no id or name is
+        listed twice: the usual file, with no image record to reject (checked on the
+        columns, not record by record). Names are compared as their UTF-8 bytes, which
+        tell them apart as their text does."""
+        if self._odd:
+            return False
+        ids = self._ints[0::3]
+        if len(set(ids)) != len(ids):
+            return False
+        names, ends = bytes(self._names), self._ends
+        return len({names[ends[i] : ends[i + 1]] for i in range(len(ends) - 1)}) == len(ids)
+
     def plain_ids(self) -> array[int] | None:
         """Every record's id, when all are plain integers (None otherwise)."""
         if any(col == 0 for _, col in self._odd):
@@ -317,6 +330,8 @@ class _Doc:
     labels: dict[Any, tuple[str, list[Any] | None]] = field(default_factory=dict)
     """Category id -> (label, keypoint names when the category lists them)."""
     duplicate_ids: set[Any] = field(default_factory=set)
+    images_distinct: bool = False
+    """Every image record usual, none listed twice (`_Images.all_distinct`)."""
 
 
 @dataclass
@@ -591,6 +606,9 @@ def _index(f: CocoFile, display: str, parsed: _Parsed) -> _Doc:
     for cat_id, cat in cats.items():
         names = cat.get("keypoints")
         doc.labels[cat_id] = str(cat.get("name")), names if isinstance(names, list) else None
+    doc.images_distinct = doc.images.all_distinct()
+    if doc.images_distinct:
+        return doc
     seen_ids: set[Any] = set()
     for image_id, name, _, _ in doc.images:
         if name is not None:
@@ -701,6 +719,8 @@ def _image_rejects(doc: _Doc) -> tuple[list[Reject], set[int]]:
     """Rejects for the file's unusable image records, and their indexes."""
     rejects: list[Reject] = []
     bad: set[int] = set()
+    if doc.images_distinct:
+        return rejects, bad
     names_here: set[str] = set()
     for i, (raw_id, name, _, _) in enumerate(doc.images):
         if name is None:
