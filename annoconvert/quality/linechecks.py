@@ -43,9 +43,9 @@ class LineChecks:
             obj = None
         if self.validator is not None:
             if obj is None:
-                self.validator.check_line(self.lines + 1, raw)
+                self.validator.observe_line(self.lines + 1, raw)
             else:
-                self.validator.check_line(self.lines + 1, raw, obj)
+                self.validator.observe_line(self.lines + 1, raw, obj)
         self.consistency.observe_parsed(self.lines, raw, obj)
         self.lines += 1
 
