@@ -47,7 +47,6 @@ def box_detection(options: Options, switch: Switch) -> Extract:
         raw_id, name, width, height = record
         if type(raw_id) is not int and type(raw_id) is not str:
             return None  # another id is written as the file name: the general path says so
-        ref = image_ref(name, width, height, subset)
         key = key_of(raw_id)
         answer = None
         if plain:
@@ -57,9 +56,12 @@ def box_detection(options: Options, switch: Switch) -> Extract:
                 shapes = detection_shapes(regions_of([(doc, key)], width, height))
             except AnnoconvertError:
                 return None
+            ref = image_ref(name, width, height, subset)
             line = box_line(ref, shapes, switch.prepare, options)
             return None if line is None else (raw_id, line)
-        url = image_value(ref, switch.prepare)
+        if switch.prepare is None and type(name) is str:
+            return raw_id, (name, answer)  # the export's URI, as `as_written` gives it then
+        url = image_value(image_ref(name, width, height, subset), switch.prepare)
         return None if url is None else (raw_id, (url, answer))
 
     return extract
