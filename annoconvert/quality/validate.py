@@ -184,8 +184,8 @@ def sniff_mime(data: bytes) -> str | None:
 @dataclass
 class _Line:
     """Findings of one line as (code, message), collected as they are found (a Finding is
-    made only where one is kept or returned: a run whose every line has the same error
-    kept the first 20 and made 100k)."""
+    made only where one is kept or returned: a run of 100k lines with an error each kept
+    `max_findings` of them and made all 100k)."""
 
     number: int
     errors: list[tuple[str, str]]
