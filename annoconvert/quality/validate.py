@@ -83,8 +83,8 @@ OPENAI_MESSAGE_KEYS = frozenset(
 )
 OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
-IMAGE_DETAILS = frozenset({"low", "high", "auto"})
 """Roles whose message needs nothing but a role and text (a tool message needs its call id)."""
+IMAGE_DETAILS = frozenset({"low", "high", "auto"})
 DPO_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
 VERTEX_TOP_KEYS = frozenset(
     {

@@ -14,8 +14,9 @@ around them.
 An image whose records are all plain boxes (a bbox of four finite numbers, unturned, no
 outline, no keypoints: what box tools export) skips the region objects too: `plain_answer`
 takes the records' numbers through the same geometry (`pixel_xywh_box`,
-`boxes.unturned_envelope`, `clamp_envelope`, `boxes.box_2d_row`) to the same answer, half the
-time of building a Box per record and formatting it.
+`boxes.unturned_envelope`, `clamp_envelope`, `boxes.box_2d_row`) to the same answer, in
+about 70 % of the time of building a Box per record and formatting it (9 against 13 us
+for an image of 2.5 boxes).
 
 The reader hands over the images of its first annotation file only: the layout holds the
 system message, whose label list is that file's categories.
