@@ -253,10 +253,6 @@ def run(
     switch = express.Switch() if "express" in inspect.signature(reader.read).parameters else None
     converter = Converter(options, roots, stats)
     try:
-        if options.image_mode == "embed" and (
-            options.max_image_side is not None or options.image_format != "keep"
-        ):
-            converter.media.start_workers()  # pixel work asked for: Pillow loads meanwhile
         sample, stream = peek(iter(_read(reader, inputs, options, stats, switch)), AUTO_SAMPLE)
         converter.choose(sample)
         _write(stream, dialect, options, converter, switch, output, stats, progress)
@@ -283,6 +279,14 @@ def _write(
         hold=options.dedupe or options.conflicts == "drop",  # lines may be left out at the end
     )
     out = Output(sink, options, stats, converter.record)
+    if options.image_mode == "embed" and (
+        options.max_image_side is not None or options.image_format != "keep"
+    ):
+        # pixel work asked for: the pool starts now and its workers load Pillow while the
+        # first tasks are converted; after the checker, which must fork while this process
+        # has one thread (the pool's threads held at a fork may deadlock the child, and
+        # Python 3.12 warns of it)
+        converter.media.start_workers()
     lane = _express_lane(switch, options, converter, dialect)
     items: Iterator[Task | Reject | express.Written] = stream
     if lane is not None and switch is not None:

@@ -1,12 +1,14 @@
-"""When a run starts its image workers: at once when every image may need pixel work, so that
-they load Pillow while the export is read; never when no pixel work can come; and always
-stopped again, also when the export turns out to be bad."""
+"""When a run starts its image workers: when every image may need pixel work, as soon as the
+checker process has forked (so that no thread of theirs is alive at that fork), and before
+the first image, so that they load Pillow meanwhile; never when no pixel work can come; and
+always stopped again, also when the export turns out to be bad."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from annoconvert.errors import AnnoconvertError
 from annoconvert.media import MediaPipeline
 from annoconvert.media import pool as pool_module
 from annoconvert.options import Options
+from annoconvert.quality.background import BackgroundChecks
 from annoconvert.readers import coco
 
 
@@ -43,26 +46,41 @@ def warm_up_logging_pid(parent: int) -> None:
         fh.write(f"{os.getpid()}\n")
 
 
-def test_workers_start_and_warm_up_before_the_export_is_read(
+def test_workers_start_after_the_checker_forks_and_warm_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No thread of the run is alive at any of its forks: a thread held at a fork may
+    deadlock the child (Python 3.12 warns of it), and the pool's threads start with it."""
     events: list[str] = []
     before = set(multiprocessing.active_children())  # other tests' processes, if any
+    threads_before = set(threading.enumerate())  # pytest-xdist's own, if any
     start_workers = MediaPipeline.start_workers
     load = coco._load
+    fork = os.fork
+    started_checker = BackgroundChecks.__init__
+    threads_at_forks: list[set[str]] = []
 
     def starting(self: MediaPipeline) -> None:
         events.append("workers")
         start_workers(self)
 
     def reading(*args: Any, **kwargs: Any) -> Any:
-        started = set(multiprocessing.active_children()) - before
-        events.append(f"read, {len(started)} workers running")
+        events.append("read")
         return load(*args, **kwargs)
+
+    def checker(self: BackgroundChecks, *args: Any) -> None:
+        events.append("checker")
+        started_checker(self, *args)
+
+    def forking() -> int:
+        threads_at_forks.append({t.name for t in set(threading.enumerate()) - threads_before})
+        return fork()
 
     log = tmp_path / "warm.log"
     monkeypatch.setattr(MediaPipeline, "start_workers", starting)
     monkeypatch.setattr(coco, "_load", reading)  # the annotation file's parse
+    monkeypatch.setattr(BackgroundChecks, "__init__", checker)
+    monkeypatch.setattr(os, "fork", forking)
     monkeypatch.setenv("WARM_UP_LOG", str(log))
     monkeypatch.setattr(pool_module, "warm_up", warm_up_logging_pid)
     folder = coco_export(tmp_path / "export")
@@ -71,7 +89,8 @@ def test_workers_start_and_warm_up_before_the_export_is_read(
 
     stats = pipeline.run("coco", [str(folder)], options, str(out))
 
-    assert events == ["workers", "read, 2 workers running"]
+    assert events == ["read", "checker", "workers"]
+    assert threads_at_forks == [set(), set(), set()]  # the checker, then the two workers
     pids = log.read_text().split()
     assert len(pids) == 2 and len(set(pids)) == 2 and str(os.getpid()) not in pids
     assert stats.written == 4 and not stats.rejects
