@@ -24,6 +24,10 @@ class Progress:
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
+            # no monitor thread: the checker and the image workers are forked from this
+            # process, and a thread held at a fork may deadlock the child (Python 3.12
+            # warns of it); the monitor only wakes bars that went quiet for 10 s
+            tqdm.monitor_interval = 0
             self._bar = tqdm(unit=" tasks", file=sys.stderr, leave=False, mininterval=0.2)
 
     def update(self, read: int) -> None:
