@@ -2,13 +2,17 @@
 
 What a user relies on: the file at -o holds every line, whole, after the commit; nothing is
 there after an abort; the early syncs cover what was written before them, and none is left
-running on the descriptor once the file is closed.
+running on the descriptor once the file is closed, nor at a fork of the converting process
+(an image pool started at a later image).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
+import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -146,3 +150,31 @@ def test_without_fdatasync_the_early_syncs_use_fsync(
     sink.commit()
     assert "annoconvert-writeback" in recorder.threads
     assert out.read_bytes().count(b"\n") == 50
+
+
+def _started(conn: Connection) -> None:
+    conn.send(time.monotonic())
+    conn.close()
+
+
+def test_a_fork_waits_for_the_running_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ended: list[float] = []
+
+    def slow_sync(fd: int) -> None:
+        time.sleep(0.3)
+        ended.append(time.monotonic())
+
+    monkeypatch.setattr(sink_module.os, "fdatasync", slow_sync)
+    context = multiprocessing.get_context("fork")
+    with open(tmp_path / "lines.jsonl", "wb") as fh:
+        writeback = sink_module.Writeback(fh.fileno())
+        writeback.start()
+        assert any(t.name == "annoconvert-writeback" for t in threading.enumerate())
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_started, args=(send,))
+        child.start()
+        assert not any(t.name == "annoconvert-writeback" for t in threading.enumerate())
+        started = receive.recv()
+        child.join()
+        writeback.join()
+    assert ended and started >= ended[0]

@@ -13,6 +13,7 @@ import stat
 import sys
 import tempfile
 import threading
+import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,9 +42,10 @@ output of embedded images: the fsync took 0.2 s of a 1.8 s run)."""
 
 class Writeback:
     """`os.fdatasync` of an open file in a thread, one at a time; joined before the file is
-    closed, so it never syncs a descriptor number the process has given to another file."""
+    closed, so it never syncs a descriptor number the process has given to another file,
+    and before this process forks (`_finish_syncs`)."""
 
-    __slots__ = ("_fd", "_thread")
+    __slots__ = ("__weakref__", "_fd", "_thread")
 
     def __init__(self, fd: int):
         self._fd = fd
@@ -55,6 +57,7 @@ class Writeback:
             return
         self._thread = threading.Thread(target=self._sync, name="annoconvert-writeback")
         self._thread.daemon = True
+        _SYNCING.add(self)
         self._thread.start()
 
     def _sync(self) -> None:
@@ -66,6 +69,22 @@ class Writeback:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+_SYNCING: weakref.WeakSet[Writeback] = weakref.WeakSet()
+
+
+def _finish_syncs() -> None:
+    """Before this process forks (an image pool started at a later image): let a running sync
+    end, so that no thread of the run is alive at the fork (a thread held at a fork may
+    deadlock the child; Python 3.12 warns of it). A sync takes milliseconds to a few tenths
+    of a second; the pool starts once."""
+    for writeback in list(_SYNCING):
+        writeback.join()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(before=_finish_syncs)
 
 
 def split_path(output: str, split: str) -> str:
