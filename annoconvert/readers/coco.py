@@ -686,11 +686,7 @@ def _regions(
             if size is None:
                 size = pixel_size(width, height, loc)
             w, h = size
-            ann_id = ann.get("id")
-            if ann_id is not None:  # a list or an object for an id is seen by its repr
-                ann_id = key_of(ann_id)
-            repeat = ann_id is not None and ann_id in seen
-            seen.add(ann_id)
+            repeat = repeated(ann, seen)
             if not repeat and kind in _INSTANCE_KINDS:
                 box = cr.box_region(ann, label, w, h, loc)
                 if box is not None:
@@ -702,6 +698,17 @@ def _regions(
                 if kp is not None:
                     regions.append(kp)
     return regions
+
+
+def repeated(ann: dict[str, Any], seen: set[Any]) -> bool:
+    """Whether the record's id was seen before in this image (noting it): a repeated record
+    is the object already read, whose box and outline are not read again."""
+    ann_id = ann.get("id")
+    if ann_id is not None:  # a list or an object for an id is seen by its repr
+        ann_id = key_of(ann_id)
+    repeat = ann_id is not None and ann_id in seen
+    seen.add(ann_id)
+    return repeat
 
 
 def pixel_size(width: Any, height: Any, loc: str) -> tuple[int, int]:

@@ -13,7 +13,8 @@ around them.
 
 An image whose records are all plain boxes (a bbox of four finite numbers, unturned, no
 outline, no keypoints: what box tools export) skips the region objects too: `plain_answer`
-takes the records' numbers through the same geometry (`pixel_xywh_box`,
+reads the records with the reader's own pieces (`repeated`, `bbox_numbers`, `rotation_of`)
+and takes the numbers through the same geometry (`pixel_xywh_box`,
 `boxes.unturned_envelope`, `clamp_envelope`, `boxes.box_2d_row`) to the same answer, in
 about 70 % of the time of building a Box per record and formatting it (9 against 13 us
 for an image of 2.5 boxes).
@@ -32,7 +33,8 @@ from annoconvert.errors import AnnoconvertError
 from annoconvert.express import Extract, Switch, Value, box_line, image_value
 from annoconvert.model import PART_OF
 from annoconvert.options import Options
-from annoconvert.readers.coco import image_ref, key_of, pixel_size, regions_of
+from annoconvert.readers.coco import image_ref, key_of, pixel_size, regions_of, repeated
+from annoconvert.readers.coco_regions import bbox_numbers, rotation_of
 from annoconvert.recipes.common import dumps, rename
 from annoconvert.recipes.vision import detection_shapes
 
@@ -88,17 +90,17 @@ def plain_answer(
                 size = pixel_size(width, height, "")
             except AnnoconvertError:
                 return None
-        ann_id = ann.get("id")
-        if ann_id is not None:
-            ann_id = key_of(ann_id)
-        repeat = ann_id is not None and ann_id in seen
-        seen.add(ann_id)
         bbox = ann.get("bbox")
-        if repeat or bbox is None or (type(bbox) is list and not bbox):
+        if repeated(ann, seen) or bbox is None or (type(bbox) is list and not bbox):
             continue  # a repeated id is one object already written; no bbox, no box
-        box = _plain_bbox(bbox)
         attributes = ann.get("attributes")
-        if box is None or (attributes is not None and not _plain_attributes(attributes)):
+        if type(attributes) is dict and PART_OF in attributes:
+            return None  # an outline of another object's box: detection_shapes leaves it out
+        try:  # the reader's own readings of the numbers (its refusals send the image its way)
+            box = bbox_numbers(bbox, "")
+            if rotation_of(ann, "") != 0.0:
+                return None  # a turned box: its envelope is region_envelope's
+        except AnnoconvertError:
             return None
         nx, ny, nw, nh, _ = geometry.pixel_xywh_box(*box, size[0], size[1])
         try:
@@ -107,33 +109,3 @@ def plain_answer(
             return None  # off the image: the general path says which box
         rows.append(box_2d_row(env, rename(found[0], options)))
     return dumps(in_order(rows, options))
-
-
-def _plain_bbox(bbox: Any) -> tuple[float, float, float, float] | None:
-    """A bbox of four finite numbers (floats or ints) with a positive size, as floats."""
-    if type(bbox) is not list or len(bbox) != 4:
-        return None
-    x, y, w, h = bbox
-    if not geometry.finite_floats(x, y, w, h):  # ints, or a value to refuse
-        if not all(type(v) is int or type(v) is float for v in bbox):
-            return None
-        try:
-            x, y, w, h = (float(v) for v in bbox)
-        except OverflowError:
-            return None
-        if not geometry.finite_floats(x, y, w, h):
-            return None
-    return (x, y, w, h) if w > 0 and h > 0 else None
-
-
-def _plain_attributes(attributes: Any) -> bool:
-    """Whether the record's attributes leave its box as it is: no rotation (or zero), and
-    no `part_of`, which would make the box an outline of another object."""
-    if type(attributes) is not dict:
-        return True  # not read as attributes at all
-    if PART_OF in attributes:
-        return False
-    rotation = attributes.get("rotation")
-    if rotation is None or rotation == "":
-        return True
-    return (type(rotation) is int or type(rotation) is float) and rotation == 0

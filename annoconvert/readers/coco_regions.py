@@ -88,21 +88,8 @@ def box_region(
     bbox = ann.get("bbox")
     if bbox is None or (isinstance(bbox, list) and not bbox):
         return None
-    if not isinstance(bbox, list) or len(bbox) != 4:
-        raise TaskError("bad_geometry", "bbox is not [x, y, w, h]", locator=f"{locator}.bbox")
-    x, y, w, h = bbox
-    if not geometry.finite_floats(x, y, w, h):
-        x, y, w, h = _numbers(bbox, "bbox value", f"{locator}.bbox")
-    if not (w > 0 and h > 0):
-        raise TaskError(
-            "bad_geometry",
-            f"bbox width and height must be above 0, got {w:g} x {h:g}",
-            locator=f"{locator}.bbox",
-        )
-    ext = ann.get("attributes")
-    rotation = 0.0
-    if isinstance(ext, dict) and ext.get("rotation") not in (None, ""):
-        rotation = _num(ext["rotation"], "attributes.rotation", f"{locator}.attributes.rotation")
+    x, y, w, h = bbox_numbers(bbox, locator)
+    rotation = rotation_of(ann, locator)
     nx, ny, nw, nh, rot = geometry.pixel_xywh_box(x, y, w, h, width, height, rotation)
     return Box(
         FIELD,
@@ -117,6 +104,32 @@ def box_region(
         id=str(ann.get("id")),
         attributes=_attributes(ann),
     )
+
+
+def bbox_numbers(bbox: Any, locator: str) -> tuple[float, float, float, float]:
+    """A record's `bbox` as four finite floats of positive size; TaskError (`bad_geometry`)
+    for anything else."""
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise TaskError("bad_geometry", "bbox is not [x, y, w, h]", locator=f"{locator}.bbox")
+    x, y, w, h = bbox
+    if not geometry.finite_floats(x, y, w, h):
+        x, y, w, h = _numbers(bbox, "bbox value", f"{locator}.bbox")
+    if not (w > 0 and h > 0):
+        raise TaskError(
+            "bad_geometry",
+            f"bbox width and height must be above 0, got {w:g} x {h:g}",
+            locator=f"{locator}.bbox",
+        )
+    return x, y, w, h
+
+
+def rotation_of(ann: dict[str, Any], locator: str) -> float:
+    """The record's `attributes.rotation` in degrees (CVAT's extension; 0 without one);
+    TaskError for a value that is not a finite number."""
+    ext = ann.get("attributes")
+    if isinstance(ext, dict) and ext.get("rotation") not in (None, ""):
+        return _num(ext["rotation"], "attributes.rotation", f"{locator}.attributes.rotation")
+    return 0.0
 
 
 def segmentation_regions(
