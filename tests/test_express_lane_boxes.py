@@ -9,6 +9,7 @@ embed the images.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,15 @@ def test_options_the_box_lane_does_not_take_keep_the_general_path(
     assert lanes == [None]
 
 
+def uploads(folder: Path, data: Callable[[int], bytes]) -> None:
+    """Label Studio's upload files of the odd tasks of `_task`'s 700, every seventh left out
+    (its task is rejected: the image is not there)."""
+    folder.mkdir(parents=True)
+    for i in range(1, 701, 2):
+        if i % 7:
+            (folder / f"{i:08x}-img_{i}.jpg").write_bytes(data(i))
+
+
 def test_under_a_uri_prefix_the_box_lane_writes_the_general_paths_uris_and_rejects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,11 +179,7 @@ def test_under_a_uri_prefix_the_box_lane_writes_the_general_paths_uris_and_rejec
     images that are not there (every seventh), remote URIs left as they are."""
     tasks = [_task(i) for i in range(1, 701)]
     export, cfg = _export(tmp_path, tasks)
-    images = tmp_path / "images" / "upload"
-    images.mkdir(parents=True)
-    for i in range(1, 701, 2):
-        if i % 7:
-            (images / f"{i:08x}-img_{i}.jpg").write_bytes(b"not read in reference mode")
+    uploads(tmp_path / "images" / "upload", lambda i: b"not read in reference mode")
     lanes, out = _both(
         tmp_path,
         monkeypatch,

@@ -22,7 +22,7 @@ from annoconvert import express
 from annoconvert.media import pool as media_pool
 from tests.conftest import corpus_path
 from tests.test_express_lane import _both
-from tests.test_express_lane_boxes import ODD
+from tests.test_express_lane_boxes import ODD, uploads
 from tests.test_express_lane_boxes import _export as box_export
 from tests.test_express_lane_boxes import _task as box_task
 
@@ -163,11 +163,7 @@ def test_the_label_studio_box_lane_embeds_as_the_general_path_does(
     the remote ones (every even task) and the missing ones rejected as the general path
     rejects them."""
     export, cfg = box_export(tmp_path, [box_task(i) for i in range(1, 701)])
-    uploads = tmp_path / "media" / "upload" / "1"
-    uploads.mkdir(parents=True)
-    for i in range(1, 701, 2):
-        if i % 7:
-            (uploads / f"{i:08x}-img_{i}.jpg").write_bytes(_jpeg((640, 480), i % 256))
+    uploads(tmp_path / "media" / "upload" / "1", lambda i: _jpeg((640, 480), i % 256))
     lanes, out = _both(
         tmp_path,
         monkeypatch,
