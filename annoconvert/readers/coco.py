@@ -5,7 +5,8 @@ mapped and parsed with orjson in slices of about 256 KiB, with the garbage colle
 bulk load of millions of small objects is ~4x slower with it running, DESIGN.md §9). Images are
 kept as columns (int64 ids/sizes, UTF-8 names) and annotations as compact JSON in one buffer,
 indexed by image id: a full load holds 10-16x the file in Python objects, this index about 1x
-(tests/test_coco_index_memory.py holds it under 2x). Any other layout
+(tests/test_coco_index_memory.py holds it under 2x). From SPLIT_FROM bytes on, a forked helper
+parses the second half of the annotations at the same time (`_Helper`). Any other layout
 (a bare list, a truncated file, odd top-level values) is read the general way: one orjson load
 for a small file, ijson passes for a large one, which also say what is wrong with it.
 Regions are converted lazily, one image at a time.
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from annoconvert import forked
 from annoconvert.errors import ParseError, ShapeError, TaskError
 from annoconvert.express import RawTask, Switch
 from annoconvert.inputs import InputSource, open_input
@@ -243,6 +245,27 @@ class _Annotations:
         self._sizes.append(len(run))
         self._buf += orjson.dumps(run)
 
+    def extend(self, rest: _Annotations, size: int, read: Callable[[memoryview], bool]) -> bool:
+        """Append the runs of an index of the records that follow this one's in the array,
+        whose buffer (`size` bytes, not in `rest`) `read` writes in place; False, with
+        nothing appended, when it fails."""
+        buf, shift, runs = self._buf, len(self._buf), len(self._keys)
+        buf.extend(bytes(size))  # zero pages the kernel maps lazily: no second copy held
+        with memoryview(buf) as view:
+            tail = view[shift:]
+            done = read(tail)
+            tail.release()
+        if not done:
+            del buf[shift:]
+            return False
+        if self.empty:
+            self.first, self.empty = rest.first, rest.empty
+        self._starts.extend([start + shift for start in rest._starts])
+        self._sizes.extend(rest._sizes)
+        self._keys.extend(rest._keys)
+        self._odd_keys.update({run + runs: key for run, key in rest._odd_keys.items()})
+        return True
+
     def close(self) -> None:
         """Build the id -> slot table and group the runs by image (file order within one).
 
@@ -403,20 +426,36 @@ def _drop(raw: Buffer, upto: int) -> None:
         raw.madvise(mmap.MADV_DONTNEED, 0, upto - upto % mmap.PAGESIZE)
 
 
-def _array(raw: Buffer, pos: int, sink: Callable[[list[Any]], object]) -> int:
+def _array(
+    raw: Buffer, pos: int, sink: Callable[[list[Any]], object], stop: re.Match[bytes] | None = None
+) -> int:
     """Parse the JSON array opening at `raw[pos]` in slices of about CHUNK bytes; the position
     after its `]`.
 
     A slice is cut between two objects (`},{`) and checked by parsing it: a cut inside a string
     or a nested value does not parse, and the slice then grows. A slice that runs past the
     array's end parses up to its `]` and says where it is.
+
+    With `stop` (a `},{` further on, see `_annotations_array`) the last slice is cut there, and
+    if it parses, parsing ends at the object after `stop`, whose position is returned: every
+    slice before it parsed, so that object is the array's next element. A `stop` that turns
+    out to be inside a value is dropped and the array read to its end.
     """
     p = _skip_ws(raw, pos + 1)
     if raw[p : p + 1] == b"]":
         return p + 1
+    return _elements(raw, p, sink, stop)
+
+
+def _elements(
+    raw: Buffer, p: int, sink: Callable[[list[Any]], object], stop: re.Match[bytes] | None = None
+) -> int:
+    """`_array` from `p`, where an element of a non-empty array starts."""
     want = CHUNK
     while True:
         m = _BETWEEN.search(raw, p + want)
+        if stop is not None and (m is None or m.start() >= stop.start()):
+            m = stop
         cut = m.start() + 1 if m else len(raw)
         doc = b"[" + raw[p:cut] + b"]"
         try:
@@ -433,6 +472,8 @@ def _array(raw: Buffer, pos: int, sink: Callable[[list[Any]], object]) -> int:
                     return p + close
             if m is None:
                 raise _NotPlain from None
+            if m is stop:
+                stop = None  # not between two elements: read on without it
             want *= 2
             continue
         if m is None:
@@ -440,6 +481,66 @@ def _array(raw: Buffer, pos: int, sink: Callable[[list[Any]], object]) -> int:
         sink(items)
         p, want = m.end() - 1, CHUNK
         _drop(raw, p)
+        if m is stop:
+            return p
+
+
+SPLIT_FROM = 8 << 20
+"""File size from which the second half of the `annotations` array is parsed in a forked
+helper (`_Helper`)."""
+
+
+@dataclass
+class _Helper:
+    """A forked process parsing the annotations from `split` on, from the file's start.
+
+    It starts at a `},{` at the file's middle (or at its annotations' middle when images come
+    before them and take more than half): this process parses the images and annotations up
+    to it. Only when its slices of the `annotations` array reach that very point is the
+    helper's start proven to be an element's (see `_array`), and only then is its index
+    taken; otherwise this process reads on by itself. Either way each image's records are
+    the ones a single process finds, in the same order (the runs may be cut at other places:
+    a slice's end cuts a run).
+    """
+
+    split: re.Match[bytes]
+    call: forked.ForkedCall[tuple[int, _Annotations]]
+
+    @classmethod
+    def start(cls, raw: Buffer) -> _Helper | None:
+        """A helper for a large file on a machine where it can run beside this process."""
+        if len(raw) < SPLIT_FROM or not forked.can_fork():
+            return None
+        first = max(raw.find(b'"annotations"'), 0)
+        split = _BETWEEN.search(raw, max(len(raw) * 9 // 20, (first + len(raw)) // 2))
+        if split is None:
+            return None
+        rest = functools.partial(_rest_of_array, raw, split.end() - 1)
+        return cls(split, forked.ForkedCall(rest))
+
+    def annotations(self, raw: Buffer, pos: int, annotations: _Annotations) -> int:
+        """`_array` for the `annotations` array opening at `pos`, with the helper's part."""
+        if self.split.start() <= pos:  # the split is not in this array
+            return _array(raw, pos, annotations.add)
+        start = self.split.end() - 1
+        end = _array(raw, pos, annotations.add, self.split)
+        if end != start:  # the array ended first, or the split was inside a value
+            return end
+        rest = self.call.result()
+        if rest is not None:
+            (end, part), size = rest
+            if annotations.extend(part, size, self.call.read_payload):
+                return end
+        return _elements(raw, start, annotations.add)  # the helper failed: read on here
+
+
+def _rest_of_array(raw: Buffer, start: int) -> tuple[tuple[int, _Annotations], bytearray]:
+    """In the helper: where the array ends and the index of its records from `start` on,
+    the index's buffer apart (see `ForkedCall`)."""
+    part = _Annotations()
+    end = _elements(raw, start, part.add)
+    buf, part._buf = part._buf, bytearray()
+    return (end, part), buf
 
 
 def _ignore(items: list[Any]) -> None:
@@ -457,7 +558,22 @@ def _load_plain(raw: Buffer, start: int = 0) -> _Parsed:
     pos = _skip_ws(raw, start)
     if raw[pos : pos + 1] != b"{":
         raise _NotPlain
-    pos += 1
+    helper = _Helper.start(raw)
+    try:
+        return _read_plain(raw, pos + 1, parsed, sinks, helper)
+    finally:
+        if helper is not None:
+            helper.call.close()
+
+
+def _read_plain(
+    raw: Buffer,
+    pos: int,
+    parsed: _Parsed,
+    sinks: dict[str, Callable[[list[Any]], object]],
+    helper: _Helper | None,
+) -> _Parsed:
+    """`_load_plain` from the first key on."""
     seen: set[str] = set()
     while True:
         m = _KEY.match(raw, pos)
@@ -471,7 +587,9 @@ def _load_plain(raw: Buffer, start: int = 0) -> _Parsed:
             raise _NotPlain  # a repeated key: the general loader's rule decides
         seen.add(key)
         pos = m.end()
-        if raw[pos : pos + 1] == b"[":
+        if raw[pos : pos + 1] == b"[" and key == "annotations" and helper is not None:
+            pos = helper.annotations(raw, pos, parsed.annotations)
+        elif raw[pos : pos + 1] == b"[":
             pos = _array(raw, pos, sinks.get(key, _ignore))
         elif key in sinks:
             raise _NotPlain  # not a list: the shape check says so
