@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annoconvert.quality import consistency
+from annoconvert.quality import consistency, validate
+from annoconvert.quality.common_line import common_line
 from annoconvert.quality.tokens import TokenCounter, estimate_text_tokens
 
 texts = st.text(
@@ -33,7 +34,7 @@ def _general_keys(
     monkeypatch: pytest.MonkeyPatch, obj: Any, raw: bytes
 ) -> tuple[int, int, int, str]:
     with monkeypatch.context() as m:
-        m.setattr(consistency, "_common_line", lambda _obj: None)
+        m.setattr(consistency, "common_line", lambda _obj: None)
         return consistency.line_keys(obj, raw)
 
 
@@ -42,7 +43,7 @@ def _general_keys(
 def test_plain_chat_lines_get_the_general_keys(system: str, user: str, answer: str) -> None:
     obj = _line(system, user, answer)
     raw = orjson.dumps(obj)
-    assert consistency._common_line(obj) is not None
+    assert common_line(obj) is not None
     with pytest.MonkeyPatch.context() as mp:
         assert consistency.line_keys(obj, raw) == _general_keys(mp, obj, raw)
 
@@ -68,7 +69,7 @@ def _image_line(system: str, prompt: str, url: str, answer: str) -> dict[str, An
 def test_image_lines_get_the_general_keys(system: str, prompt: str, url: str, answer: str) -> None:
     obj = _image_line(system, prompt, url, answer)
     raw = orjson.dumps(obj)
-    assert consistency._common_line(obj) is not None
+    assert common_line(obj) is not None
     with pytest.MonkeyPatch.context() as mp:
         assert consistency.line_keys(obj, raw) == _general_keys(mp, obj, raw)
 
@@ -108,7 +109,7 @@ def test_other_image_lines_take_the_general_walk(
     else:
         obj = _changed(IMAGE, path, value)
     raw = orjson.dumps(obj)
-    assert consistency._common_line(obj) is None
+    assert common_line(obj) is None
     assert consistency.line_keys(obj, raw) == _general_keys(monkeypatch, obj, raw)
 
 
@@ -143,7 +144,7 @@ def test_other_image_lines_take_the_general_walk(
 def test_other_lines_take_the_general_walk(
     monkeypatch: pytest.MonkeyPatch, obj: dict[str, Any]
 ) -> None:
-    assert consistency._common_line(obj) is None
+    assert common_line(obj) is None
     raw = orjson.dumps(obj)
     assert consistency.line_keys(obj, raw) == _general_keys(monkeypatch, obj, raw)
 
@@ -236,8 +237,6 @@ _messages = st.one_of(_plain_messages, _plain_messages, _other_messages)
 def test_plain_messages_and_text_parts_get_the_general_findings(messages: list[Any]) -> None:
     """The validator's shortcuts for a plain message, a message of plain parts and a plain
     text part find what the general walk finds, in the same order, for any message list."""
-    from annoconvert.quality import validate
-
     raw = orjson.dumps({"messages": messages})
     fast = validate.Validator("openai").check_line(1, raw)
     with pytest.MonkeyPatch.context() as mp:
@@ -259,3 +258,58 @@ def test_token_count_shortcuts_count_what_the_general_walk_counts(messages: list
     counter = TokenCounter(allow_exact=False)
     walked = [{**m, "ignored": 1} if isinstance(m, dict) else m for m in messages]
     assert counter.messages(messages) == counter.messages(walked)
+
+
+_systems = st.one_of(
+    texts,
+    st.sampled_from(["", "  ", [], [{"type": "text", "text": ""}], [{"type": "text"}], None, 3]),
+    st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": texts}), max_size=2),
+)
+_answers = st.one_of(texts, _box_answers, st.sampled_from(["", " ", "[", " [] "]))
+
+
+def _common_findings(line: dict[str, Any]) -> tuple[object, object]:
+    """A line's findings and the report over it, with the validator's common-line shortcut
+    and without it (its other shortcuts stay: the test above holds them to the walk)."""
+    raw = orjson.dumps(line)
+    found = []
+    for shortcut in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not shortcut:
+                mp.setattr(validate, "common_line", lambda _obj: None)
+            validator = validate.Validator("openai")
+            found.append((validator.check_line(1, raw), validator.finish()))
+    return found[0], found[1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(system=_systems, prompt=texts, url=_urls, answer=_answers)
+def test_common_image_lines_get_the_general_findings_and_tokens(
+    system: Any, prompt: str, url: str, answer: str
+) -> None:
+    line = _image_line("s", prompt, url, answer)
+    line["messages"][0]["content"] = system
+    assert common_line(line) is not None
+    fast, general = _common_findings(line)
+    assert fast == general
+
+
+@settings(max_examples=300, deadline=None)
+@given(system=texts, user=texts, answer=_answers)
+def test_common_text_lines_get_the_general_findings_and_tokens(
+    system: str, user: str, answer: str
+) -> None:
+    line = _line(system, user, answer)
+    assert common_line(line) is not None
+    fast, general = _common_findings(line)
+    assert fast == general
+
+
+def test_common_line_findings_are_the_lines_own() -> None:
+    """The shortcut finds what a user needs to see: the image's URL and a wrong box."""
+    line = _image_line("s", "p", "000001.jpg", '[{"box_2d": [10, 20, 5, 40], "label": "a"}]')
+    findings = validate.Validator("openai").check_line(1, orjson.dumps(line))
+    assert [(f.code, f.message.split(":")[0]) for f in findings] == [
+        ("invalid_image_url", "messages[1].content[1]"),
+        ("invalid_box", "messages[2] answer[0].box_2d"),
+    ]

@@ -36,6 +36,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
+from annoconvert.quality.common_line import UNSEEN, common_line
 
 Policy = Literal["report", "drop", "keep"]
 PREVIEW_LIMIT = 4096
@@ -247,19 +248,26 @@ def _digest(items: Iterable[str]) -> int:
     return hash(tuple(items)) & _MASK
 
 
-def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
+def line_keys(obj: Any, raw: bytes, common: Any = UNSEEN) -> tuple[int, int, int, str]:
     """(input key, answer key, whole-line key, preview) of one written line, any dialect.
 
     The input is every non-system turn before the answer plus the line's `images` list (TRL,
-    sharegpt); the whole-line key hashes the bytes as written.
+    sharegpt); the whole-line key hashes the bytes as written. `common` is the line's
+    `common_line` when the caller has it.
     """
     whole = hash(raw) & _MASK
     if not isinstance(obj, dict):
         return whole, whole, whole, ""
-    common = _common_line(obj)
-    if common is not None:  # the common lines: the same keys, without the general walk
-        items, answer, preview = common
-        return _digest(items), _digest(("t" + normalize(answer),)), whole, _shortened(preview)
+    if common is UNSEEN:
+        common = common_line(obj)
+    if common is not None:  # the common lines: the general walk's keys, without the walk
+        _, prompt, url, answer = common
+        text = normalize(prompt)
+        if url is None:
+            items: tuple[str, ...] = ("t" + text,)
+        else:
+            items, text = ("t" + text, "i" + url), ("[image] " + text).strip()
+        return _digest(items), _digest(("t" + normalize(answer),)), whole, _shortened(text)
     turns, answers = _line_turns(obj)
     shown = [
         item
@@ -275,52 +283,6 @@ def line_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     if any(item.startswith("i") for item in shown):
         text = ("[image] " + text).strip()
     return _digest(shown), _digest(answer_items), whole, _shortened(text)
-
-
-def _common_line(obj: dict[str, Any]) -> tuple[tuple[str, ...], str, str] | None:
-    """(input items, answer text, preview) of the two common OpenAI lines, as the general
-    walk finds them; None for any other line.
-
-    The lines: `{"messages": [system, user, assistant]}` with string contents, and the
-    image line with a `[text, image_url]` user message and a `[text]` answer.
-    """
-    messages = obj.get("messages")
-    if len(obj) != 1 or type(messages) is not list or len(messages) != 3:
-        return None
-    system, user, answer = messages
-    if not (type(system) is dict and type(user) is dict and type(answer) is dict):
-        return None
-    if not (len(system) == len(user) == len(answer) == 2):
-        return None
-    if system.get("role") != "system" or user.get("role") != "user":
-        return None
-    if answer.get("role") != "assistant":
-        return None
-    asked, answered = user.get("content"), answer.get("content")
-    if type(asked) is str and type(answered) is str and type(system.get("content")) is str:
-        text = normalize(asked)
-        return ("t" + text,), answered, text
-    if type(asked) is not list or type(answered) is not list:
-        return None
-    if len(asked) != 2 or len(answered) != 1:
-        return None
-    prompt, picture, reply = asked[0], asked[1], answered[0]
-    if not (type(prompt) is dict and type(picture) is dict and type(reply) is dict):
-        return None
-    if not (len(prompt) == len(picture) == len(reply) == 2):
-        return None
-    if prompt.get("type") != "text" or reply.get("type") != "text":
-        return None
-    prompt_text, reply_text, url = prompt.get("text"), reply.get("text"), picture.get("image_url")
-    if type(prompt_text) is not str or type(reply_text) is not str:
-        return None
-    if picture.get("type") != "image_url" or type(url) is not dict or len(url) != 1:
-        return None
-    ref = url.get("url")
-    if type(ref) is not str:
-        return None
-    text = normalize(prompt_text)
-    return ("t" + text, "i" + ref), reply_text, ("[image] " + text).strip()
 
 
 def _answer_items(answer: Any) -> Iterable[str]:
@@ -412,9 +374,10 @@ class ConsistencyChecker:
             obj = None
         return self.observe_parsed(task, raw, obj)
 
-    def observe_parsed(self, task: int | str, raw: bytes, obj: Any) -> int:
-        """`observe_line` for a line already parsed into `obj` (None when it is not JSON)."""
-        inp, ans, whole, preview = line_keys(obj, raw)
+    def observe_parsed(self, task: int | str, raw: bytes, obj: Any, common: Any = UNSEEN) -> int:
+        """`observe_line` for a line already parsed into `obj` (None when it is not JSON),
+        and told apart (`common_line`) when `common` is given."""
+        inp, ans, whole, preview = line_keys(obj, raw, common)
         return self.observe_keys(task, inp, ans, whole, preview)
 
     def observe_keys(

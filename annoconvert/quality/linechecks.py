@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from annoconvert.quality.common_line import common_line
 from annoconvert.quality.consistency import ConsistencyChecker, ConsistencyReport, Policy
 from annoconvert.quality.validate import ValidationReport, Validator
 
@@ -36,17 +37,19 @@ class LineChecks:
         self.lines = 0
 
     def check_line(self, raw: bytes) -> None:
-        """Check the next written line (without its newline); it is parsed once for both."""
+        """Check the next written line (without its newline); it is parsed, and told apart
+        (`common_line`), once for both."""
         try:
             obj: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
             obj = None
+        common = common_line(obj)
         if self.validator is not None:
             if obj is None:
                 self.validator.observe_line(self.lines + 1, raw)
             else:
-                self.validator.observe_line(self.lines + 1, raw, obj)
-        self.consistency.observe_parsed(self.lines, raw, obj)
+                self.validator.observe_line(self.lines + 1, raw, obj, common)
+        self.consistency.observe_parsed(self.lines, raw, obj, common)
         self.lines += 1
 
     def finish(self) -> LineFindings:

@@ -33,6 +33,7 @@ TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
 IMAGE_TOKENS_LOW = 85
 IMAGE_TOKENS_HIGH = 765
+COMMON_ROLES = ("system", "user", "assistant")
 
 Method = Literal["exact", "estimate"]
 
@@ -78,6 +79,9 @@ class TokenCounter:
         encoder = _encoder(encoding) if allow_exact else None
         self.method: Method = "exact" if encoder is not None else "estimate"
         self._count: Callable[[str], int] = encoder or estimate_text_tokens
+        self._common_base = (
+            REPLY_PRIMING + 3 * TOKENS_PER_MESSAGE + sum(map(self._count, COMMON_ROLES))
+        )
 
     def text(self, text: str) -> int:
         """Tokens of one text."""
@@ -110,6 +114,13 @@ class TokenCounter:
                     total += self._count(json.dumps(value, ensure_ascii=False))
         return total
 
+    def common(self, system: Any, prompt: str, answer: str, image: bool) -> int:
+        """`messages` of a common line (`common_line`): system, user and assistant, the user's
+        text with an image (without `detail`) or not."""
+        count = self._count
+        total = self._common_base + count(prompt) + count(answer) + self.content(system)
+        return total + IMAGE_TOKENS_HIGH if image else total
+
     def content(self, content: Any) -> int:
         """Tokens of a `content` value: a string or a list of parts."""
         if isinstance(content, str):
@@ -137,7 +148,7 @@ class TokenCounter:
 
 def estimate_text_tokens(text: str) -> int:
     """ceil(characters / 4): OpenAI's rule of thumb for English text."""
-    return math.ceil(len(text) / 4)
+    return (len(text) + 3) // 4
 
 
 def distribution(values: Sequence[int]) -> dict[str, float]:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert import presets
 from annoconvert.errors import ConfigError, MediaError
+from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line
 from annoconvert.quality.tokens import TokenCounter, distribution
 
 DialectName = Literal["openai", "vertex", "trl", "sharegpt"]
@@ -237,14 +238,17 @@ class Validator:
             for code, message in state.errors + state.warnings
         ]
 
-    def observe_line(self, line_no: int, raw: bytes, parsed: Any = _UNPARSED) -> None:
-        """`check_line` for a caller that wants the report only, not each line's findings."""
-        self._observe(line_no, raw, parsed)
+    def observe_line(
+        self, line_no: int, raw: bytes, parsed: Any = _UNPARSED, common: Any = UNSEEN
+    ) -> None:
+        """`check_line` for a caller that wants the report only, not each line's findings;
+        `common` is the parsed line's `common_line` when the caller has it."""
+        self._observe(line_no, raw, parsed, common)
 
-    def _observe(self, line_no: int, raw: bytes, parsed: Any) -> _Line:
+    def _observe(self, line_no: int, raw: bytes, parsed: Any, common: Any = UNSEEN) -> _Line:
         self._lines += 1
         state = _Line(line_no, [], [])
-        self._check(state, raw, parsed)
+        self._check(state, raw, parsed, common)
         if state.images:
             self._image_examples += 1
             self._images += state.images
@@ -308,7 +312,7 @@ class Validator:
 
     # -- the checks --
 
-    def _check(self, s: _Line, raw: bytes, parsed: Any = _UNPARSED) -> None:
+    def _check(self, s: _Line, raw: bytes, parsed: Any = _UNPARSED, common: Any = UNSEEN) -> None:
         text_line = raw.rstrip(b"\r\n")
         if not text_line.strip():
             s.error("blank_line", "the line is empty; every line must hold one JSON object")
@@ -347,7 +351,11 @@ class Validator:
         elif dialect == "trl":
             tokens = self._trl(s, obj)
         else:
-            tokens = self._openai(s, obj)
+            if common is UNSEEN:
+                common = common_line(obj)
+            tokens = None if common is None else self._common(s, common)
+            if tokens is None:
+                tokens = self._openai(s, obj)
         if tokens is not None:
             self._tokens.append(tokens)
             limit = self.limits.max_tokens_per_example
@@ -387,6 +395,21 @@ class Validator:
         if "user" not in roles:
             s.warn("missing_user_message", "the example has no user message")
         return self.counter.messages(messages)
+
+    def _common(self, s: _Line, line: CommonLine) -> int | None:
+        """`_openai` of a common line whose texts are not blank (see `common_line`); None,
+        with no finding made, for one that has a blank text or an odd system message."""
+        system, prompt, url, answer = line
+        if url is None:
+            if not (system.strip() and prompt.strip() and answer.strip()):
+                return None
+        elif not (prompt and answer and _plain_system(system)):
+            return None
+        else:
+            s.images += 1
+            self._image_url(s, url, "messages[1].content[1]")
+        self._boxes(s, answer, "messages[2]")
+        return self.counter.common(system, prompt, answer, url is not None)
 
     def _openai_dpo(self, s: _Line, obj: dict[str, Any]) -> int | None:
         inp = obj.get("input")
@@ -951,6 +974,13 @@ def _plain_content(message: Any) -> str | list[Any] | None:
         if not _plain_text_part(part) and (role != "user" or not _plain_image_part(part)):
             return None
     return content
+
+
+def _plain_system(content: Any) -> bool:
+    """Whether a system message's content is what `_plain_content` takes."""
+    if type(content) is str:
+        return bool(content.strip())
+    return type(content) is list and bool(content) and all(map(_plain_text_part, content))
 
 
 def _plain_image_part(part: Any) -> bool:
