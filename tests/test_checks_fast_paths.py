@@ -313,3 +313,42 @@ def test_common_line_findings_are_the_lines_own() -> None:
         ("invalid_image_url", "messages[1].content[1]"),
         ("invalid_box", "messages[2] answer[0].box_2d"),
     ]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=40),
+        st.text(alphabet=st.sampled_from("aB \t\n\r\x0b\x0c\x1c\x1f\x85\xa0é"), max_size=12),
+    )
+)
+def test_normalize_shortcut_for_plain_ascii_collapses_as_the_split_does(text: str) -> None:
+    import unicodedata
+
+    expected = " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    assert consistency.normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "preview"),
+    [
+        (
+            lambda answer: _image_line("s", "Find  the CARS", "a.jpg", answer),
+            "[image] find the cars",
+        ),
+        (
+            lambda answer: _line("s", "Is this " + "long " * 20, answer),
+            ("is this " + "long " * 10)[:57] + "...",
+        ),
+    ],
+)
+def test_conflict_of_common_lines_names_its_input(line: Any, preview: str) -> None:
+    """The checks of the written lines report a conflict with the input's preview."""
+    from annoconvert.quality.linechecks import LineChecks
+
+    checks = LineChecks("openai", "report", False)
+    for answer in ("yes", "no"):
+        checks.check_line(orjson.dumps(line(answer)))
+    (conflict,) = checks.finish().consistency.conflicts
+    assert conflict.input == preview
+    assert conflict.answers == 2

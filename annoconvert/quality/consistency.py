@@ -25,6 +25,7 @@ reported; with `dedupe` only the first of them is kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 from array import array
@@ -36,7 +37,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
-from annoconvert.quality.common_line import UNSEEN, common_line
+from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line
 
 Policy = Literal["report", "drop", "keep"]
 PREVIEW_LIMIT = 4096
@@ -77,11 +78,18 @@ class ConsistencyReport(BaseModel):
 def normalize(text: str) -> str:
     """NFKC, casefolded, whitespace collapsed: 'Hello  World' and 'hello world' are one input.
 
-    (ASCII text is already NFKC: the normalization is skipped for it, 8x faster.)
+    (ASCII text is already NFKC: the normalization is skipped for it, 8x faster; printable
+    ASCII whose only spaces are single and inside has no whitespace to collapse.)
     """
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
+    elif text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text.casefold()
     return " ".join(text.split()).casefold()
+
+
+_normalized_prompt = functools.lru_cache(maxsize=256)(normalize)
+"""`normalize` for the text beside an image, which is most often one instruction for all."""
 
 
 _RECENT_IMAGES: dict[int, tuple[bytes, bytes]] = {}
@@ -261,13 +269,8 @@ def line_keys(obj: Any, raw: bytes, common: Any = UNSEEN) -> tuple[int, int, int
     if common is UNSEEN:
         common = common_line(obj)
     if common is not None:  # the common lines: the general walk's keys, without the walk
-        _, prompt, url, answer = common
-        text = normalize(prompt)
-        if url is None:
-            items: tuple[str, ...] = ("t" + text,)
-        else:
-            items, text = ("t" + text, "i" + url), ("[image] " + text).strip()
-        return _digest(items), _digest(("t" + normalize(answer),)), whole, _shortened(text)
+        inp, ans, text, image = _common_keys(common)
+        return inp, ans, whole, _common_preview(text, image)
     turns, answers = _line_turns(obj)
     shown = [
         item
@@ -283,6 +286,22 @@ def line_keys(obj: Any, raw: bytes, common: Any = UNSEEN) -> tuple[int, int, int
     if any(item.startswith("i") for item in shown):
         text = ("[image] " + text).strip()
     return _digest(shown), _digest(answer_items), whole, _shortened(text)
+
+
+def _common_keys(common: CommonLine) -> tuple[int, int, str, bool]:
+    """(input key, answer key, normalized text, whether there is an image) of a common line,
+    as the general walk makes them."""
+    _, prompt, url, answer = common
+    answer_key = _digest(("t" + normalize(answer),))
+    if url is None:
+        text = normalize(prompt)
+        return _digest(("t" + text,)), answer_key, text, False
+    text = _normalized_prompt(prompt)
+    return _digest(("t" + text, "i" + url)), answer_key, text, True
+
+
+def _common_preview(text: str, image: bool) -> str:
+    return _shortened(("[image] " + text).strip() if image else text)
 
 
 def _answer_items(answer: Any) -> Iterable[str]:
@@ -377,8 +396,17 @@ class ConsistencyChecker:
     def observe_parsed(self, task: int | str, raw: bytes, obj: Any, common: Any = UNSEEN) -> int:
         """`observe_line` for a line already parsed into `obj` (None when it is not JSON),
         and told apart (`common_line`) when `common` is given."""
-        inp, ans, whole, preview = line_keys(obj, raw, common)
-        return self.observe_keys(task, inp, ans, whole, preview)
+        if common is UNSEEN:
+            common = common_line(obj)
+        if common is None:
+            inp, ans, whole, preview = line_keys(obj, raw, None)
+            return self.observe_keys(task, inp, ans, whole, preview)
+        inp, ans, text, image = _common_keys(common)  # the preview only where it is kept
+        preview = _common_preview(text, image) if self._keeps_preview(inp) else ""
+        return self.observe_keys(task, inp, ans, hash(raw) & _MASK, preview)
+
+    def _keeps_preview(self, input_hash: int) -> bool:
+        return len(self._previews) < PREVIEW_LIMIT and input_hash not in self._previews
 
     def observe_keys(
         self, task: int | str, input_hash: int, answer_hash: int, whole_hash: int, preview: str
@@ -388,7 +416,7 @@ class ConsistencyChecker:
         self._answers.append(answer_hash)
         self._wholes.append(whole_hash)
         self._tasks.append(task)
-        if preview and len(self._previews) < PREVIEW_LIMIT and input_hash not in self._previews:
+        if preview and self._keeps_preview(input_hash):
             self._previews[input_hash] = preview
         self._findings = None
         return len(self._inputs) - 1

@@ -921,11 +921,14 @@ def _box_problems(answer: Any) -> list[tuple[int, str, str]]:
     for k, item in enumerate(answer):
         if not isinstance(item, dict):
             continue
-        for key, xy_first, upper in (("box_2d", False, 1000), ("bbox_2d", True, None)):
-            if key in item:
-                problem = box_problem(item[key], xy_first=xy_first, upper=upper)
-                if problem:
-                    found.append((k, key, problem))
+        if "box_2d" in item:
+            problem = box_problem(item["box_2d"], xy_first=False, upper=1000)
+            if problem:
+                found.append((k, "box_2d", problem))
+        if "bbox_2d" in item:
+            problem = box_problem(item["bbox_2d"], xy_first=True, upper=None)
+            if problem:
+                found.append((k, "bbox_2d", problem))
     return found
 
 
