@@ -16,10 +16,8 @@ import posixpath
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from annoconvert.children import why_no_children
 from annoconvert.errors import ConfigError, MediaError
@@ -45,6 +43,9 @@ from annoconvert.media.resolve import (
 from annoconvert.model import ImageRef, PreparedImage
 from annoconvert.options import Options
 from annoconvert.presets import limits
+
+if TYPE_CHECKING:  # concurrent.futures is imported with the pool: 7 ms of start-up otherwise
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 T = TypeVar("T")
 PIXEL_BOX_FORMATS = frozenset({"qwen2.5-vl", "xyxy-px", "xywh-px"})
@@ -402,6 +403,8 @@ class MediaPipeline:
         if part.batch.future is None:
             self._submit(part.batch)  # the stream ended (or stalled) before the batch filled
         assert part.batch.future is not None
+        from concurrent.futures.process import BrokenProcessPool  # loaded with the pool
+
         try:
             result = part.batch.future.result()[part.index]
         except BrokenProcessPool:
@@ -451,6 +454,8 @@ class MediaPipeline:
         if self._pool is None:
             # fork on Linux: forkserver and spawn re-run the user's __main__ in every worker,
             # which breaks scripts without an `if __name__ == "__main__"` guard
+            from concurrent.futures import ProcessPoolExecutor
+
             method = "fork" if sys.platform == "linux" else "spawn"
             context = multiprocessing.get_context(method)
             self._pool = ProcessPoolExecutor(
