@@ -305,11 +305,10 @@ def through(
             continue
         task_id, line = found
         stats.read += 1
-        task = Task(task_id, item.source)
         if lane.busy is not None and lane.busy():
-            yield Written(task, line)  # written, and its progress told, in its turn
+            yield Written(Task(task_id, item.source), line)  # written, progress told, in turn
             continue
-        out.write_task(task, [(line, LANE_META)])
+        out.write_line(task_id, item.source, line, LANE_META)
         if progress is not None:
             progress(stats.read)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import orjson
 
 from annoconvert.children import why_no_children
-from annoconvert.model import Reject, Task, Warning_
+from annoconvert.model import Reject, Source, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.quality.background import BackgroundChecks
 from annoconvert.quality.linechecks import LineChecks, LineFindings
@@ -78,6 +78,15 @@ class Output:
             self.stats.written += 1
         if lines:
             self.stats.tasks_written += 1
+
+    def write_line(self, task_id: int | str, source: Source, line: bytes, meta: LineMeta) -> None:
+        """`write_task` of a task with one line, named by its id and source (the express
+        lane's: it builds no Task)."""
+        self.checks.check_line(line)
+        self.sink.write(line, meta)
+        self.refs.add(task_id, source)
+        self.stats.written += 1
+        self.stats.tasks_written += 1
 
     def finish(self) -> None:
         """The checks' findings, the empty-input warning, then commit without dropped lines."""
@@ -177,14 +186,23 @@ class _LineRefs:
         """Note that the next line was written for `task`."""
         if task is not self._last:
             self._last = task
-            record = orjson.dumps([task.id, task.source.file, task.source.locator]) + b"\n"
-            self._offsets.append(self._position)
-            self._task_start.append(self._lines)
-            self._pending.append(record)
-            if len(self._pending) >= 1024:
-                self._flush()
-            self._position += len(record)
+            self._task(task.id, task.source)
         self._lines += 1
+
+    def add(self, task_id: int | str, source: Source) -> None:
+        """Note that the next line was written for a task of its own."""
+        self._last = None
+        self._task(task_id, source)
+        self._lines += 1
+
+    def _task(self, task_id: int | str, source: Source) -> None:
+        record = orjson.dumps((task_id, source.file, source.locator)) + b"\n"
+        self._offsets.append(self._position)
+        self._task_start.append(self._lines)
+        self._pending.append(record)
+        if len(self._pending) >= 1024:
+            self._flush()
+        self._position += len(record)
 
     def _flush(self) -> None:
         self._fh.write(b"".join(self._pending))

@@ -892,13 +892,12 @@ def _group_tasks(
         for i, img in enumerate(doc.images):
             if i in bad:
                 continue
-            per_doc = [(doc, key_of(img[0]))]
             if lane is not None and lane.on:
-                build = functools.partial(_task, doc, i, img, per_doc, fields, subset)
+                build = functools.partial(_task_of_one, doc, i, img, fields, subset)
                 source = Source(NAME, doc.display, f"images[{i}]")
                 yield RawTask((doc, img, subset), source, build)
             else:
-                yield _task(doc, i, img, per_doc, fields, subset)
+                yield _task_of_one(doc, i, img, fields, subset)
     else:
         order: dict[str, tuple[_Doc, int]] = {}
         for doc, bad in zip(docs, bads, strict=True):
@@ -910,6 +909,13 @@ def _group_tasks(
             per_doc = [(d, ids[name]) for d, ids in zip(docs, by_name, strict=True) if name in ids]
             yield _task(first, i, first.images[i], per_doc, fields, subset)
     yield from _orphans(docs)
+
+
+def _task_of_one(
+    doc: _Doc, i: int, img: Image, fields: dict[str, JsonValue], subset: str | None
+) -> Task | Reject:
+    """`_task` of an image of a file read alone."""
+    return _task(doc, i, img, [(doc, key_of(img[0]))], fields, subset)
 
 
 def _task(
