@@ -492,15 +492,15 @@ helper (`_Helper`)."""
 
 @dataclass
 class _Helper:
-    """A forked process parsing the annotations from `split` on, from the file's start.
+    """A forked process parsing the annotations from `split` on, started with the load.
 
-    It starts at a `},{` at the file's middle (or at its annotations' middle when images come
-    before them and take more than half): this process parses the images and annotations up
-    to it. Only when its slices of the `annotations` array reach that very point is the
-    helper's start proven to be an element's (see `_array`), and only then is its index
-    taken; otherwise this process reads on by itself. Either way each image's records are
-    the ones a single process finds, in the same order (the runs may be cut at other places:
-    a slice's end cuts a run).
+    It starts at a `},{` at 45 % of the file (this process also reads the images, which come
+    first; when they take more than that, at the middle of the rest): this process parses
+    the images and annotations up to it. Only when its slices of the `annotations` array
+    reach that very point is the helper's start proven to be an element's (see `_array`),
+    and only then is its index taken; otherwise this process reads on by itself. Either way
+    each image's records are the ones a single process finds, in the same order (the runs
+    may be cut at other places: a slice's end cuts a run).
     """
 
     split: re.Match[bytes]
