@@ -29,7 +29,7 @@ from annoconvert.boxes import format_boxes
 from annoconvert.errors import AnnoconvertError
 from annoconvert.model import ImageRef, PreparedImage, Region, Reject, Source, Task
 from annoconvert.options import Options
-from annoconvert.recipes.common import dumps
+from annoconvert.recipes.common import dumps_boxes
 from annoconvert.writers.images import data_url_json
 from annoconvert.writers.sink import LineMeta
 
@@ -143,11 +143,11 @@ def box_line(
     ref: ImageRef, shapes: Sequence[Region], prepare: Prepare | None, options: Options
 ) -> tuple[Value, str] | None:
     """(image URL, answer) of a detection line: the image as written (`image_value`), the
-    shapes as the recipe writes them (`format_boxes`, `dumps`); None where either refuses,
+    shapes as the recipe writes them (`format_boxes`, `dumps_boxes`); None where either refuses,
     so that the general path converts the task and says why."""
     try:
         image = as_written(ref, prepare)
-        answer = dumps(format_boxes(shapes, image, options))
+        answer = dumps_boxes(format_boxes(shapes, image, options))
     except AnnoconvertError:
         return None
     url = _url_value(image)

@@ -35,7 +35,7 @@ from annoconvert.model import PART_OF
 from annoconvert.options import Options
 from annoconvert.readers.coco import image_ref, key_of, pixel_size, regions_of, repeated
 from annoconvert.readers.coco_regions import bbox_numbers, rotation_of
-from annoconvert.recipes.common import dumps, rename
+from annoconvert.recipes.common import dumps_boxes, rename
 from annoconvert.recipes.vision import detection_shapes
 
 Labels = dict[Any, tuple[str, list[Any] | None]]
@@ -108,4 +108,4 @@ def plain_answer(
         except ValueError:
             return None  # off the image: the general path says which box
         rows.append(box_2d_row(env, rename(found[0], options)))
-    return dumps(in_order(rows, options))
+    return dumps_boxes(in_order(rows, options))

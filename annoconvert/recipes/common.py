@@ -9,6 +9,8 @@ import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
+import orjson
+
 from annoconvert.errors import RecipeError
 from annoconvert.model import (
     AnnotationSet,
@@ -75,6 +77,44 @@ def dumps(value: Any) -> str:
     if _C_ENCODER is None or isinstance(value, str):
         return _ENCODER.encode(value)
     return "".join(_C_ENCODER(value, 0))
+
+
+def dumps_boxes(objects: list[dict[str, Any]]) -> str:
+    """`dumps` of a box answer, in half its time where every object is a `box_2d` of four
+    ints and a plain label (`_plain_label`): orjson writes such objects as `dumps` does but
+    compact, and the seed's spacing goes back after each `,` and `:`, none of which can then
+    be inside a string. Any other answer is `dumps`'s."""
+    plain = _PLAIN_LABELS
+    for obj in objects:
+        if len(obj) != 2:
+            return dumps(objects)
+        label, box = obj.get("label"), obj.get("box_2d")
+        if type(label) is not str or (label not in plain and not _plain_label(label)):
+            return dumps(objects)
+        if type(box) is not list or len(box) != 4:
+            return dumps(objects)
+        a, b, c, d = box
+        if type(a) is not int or type(b) is not int or type(c) is not int or type(d) is not int:
+            return dumps(objects)
+    try:
+        compact = orjson.dumps(objects)
+    except orjson.JSONEncodeError:  # an int past 64 bits
+        return dumps(objects)
+    return compact.decode().replace(",", ", ").replace(":", ": ")
+
+
+_PLAIN_LABELS: set[str] = set()
+"""Labels `_plain_label` took (at most 4,096: a run's labels are a few)."""
+
+
+def _plain_label(label: str) -> bool:
+    """Printable ASCII without `"`, `\\`, `,` and `:`: written as it is by both encoders, and
+    holding no character the spacing goes after."""
+    if not (label.isascii() and label.isprintable()) or any(c in label for c in '",:\\'):
+        return False
+    if len(_PLAIN_LABELS) < 4096:
+        _PLAIN_LABELS.add(label)
+    return True
 
 
 def control_values(annotation: AnnotationSet, options: Options) -> dict[str, Any]:

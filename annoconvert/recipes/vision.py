@@ -28,7 +28,7 @@ from annoconvert.recipes.common import (
     GEOMETRY_CONTROLS,
     allowed_labels,
     control_values,
-    dumps,
+    dumps_boxes,
     label_list,
     make_example,
     rename,
@@ -122,7 +122,7 @@ class Detection:
                 annotation,
                 system=system_text(options, default_system, values),
                 user=user_parts(task, images, options, values, prompt),
-                assistant=dumps(objects),
+                assistant=dumps_boxes(objects),
             )
         ]
 
