@@ -12,11 +12,14 @@ import os
 import signal
 import threading
 import time
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annoconvert import forked
 from annoconvert.errors import ParseError
@@ -254,3 +257,19 @@ def test_no_fork_while_another_thread_runs() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=60), st.booleans())
+def test_grouping_of_runs_is_a_stable_sort_by_image(images: list[int], in_order: bool) -> None:
+    """Runs of records grouped by their image, in file order within one: also when the runs
+    come in image order already (a slice's end cut some image's records in two)."""
+    seen: dict[int, int] = {}  # image -> slot, numbered as the images first appear
+    slots = [
+        seen.setdefault(image, len(seen)) for image in (sorted(images) if in_order else images)
+    ]
+    runs, bounds = coco._group_runs(array("q", slots), len(seen))
+    assert list(runs) == sorted(range(len(slots)), key=lambda run: slots[run])
+    assert len(bounds) == len(seen) + 1 and bounds[-1] == len(slots)
+    for slot in range(len(seen)):
+        assert {slots[run] for run in runs[bounds[slot] : bounds[slot + 1]]} == {slot}
