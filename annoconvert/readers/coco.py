@@ -445,7 +445,7 @@ def _array(
     or a nested value does not parse, and the slice then grows. A slice that runs past the
     array's end parses up to its `]` and says where it is.
 
-    With `stop` (a `},{` further on, see `_annotations_array`) the last slice is cut there, and
+    With `stop` (a `},{` further on, see `_Helper`) the last slice is cut there, and
     if it parses, parsing ends at the object after `stop`, whose position is returned: every
     slice before it parsed, so that object is the array's next element. A `stop` that turns
     out to be inside a value is dropped and the array read to its end.
