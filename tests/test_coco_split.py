@@ -131,31 +131,22 @@ def test_array_ending_before_the_split(
     assert split == []
 
 
-def test_failed_helper_leaves_the_work_to_this_process(
-    split: list[bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _fails(raw: object, start: int) -> object:
+    raise MemoryError  # in the child: it exits without a value
+
+
+def _killed(raw: object, start: int) -> object:
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("not reached")
+
+
+@pytest.mark.parametrize("helper", [_fails, _killed], ids=["fails", "killed"])
+def test_helper_that_fails_or_is_killed_leaves_the_work_to_this_process(
+    helper: Any, split: list[bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _export(tmp_path, _records(600))
     expected = _one_process(path, monkeypatch)
-
-    def fail(raw: object, start: int) -> object:
-        raise MemoryError  # in the child: it exits without a value
-
-    monkeypatch.setattr(coco, "_rest_of_array", fail)
-    assert _tasks(path) == expected
-    assert split == []
-
-
-def test_killed_helper_leaves_the_work_to_this_process(
-    split: list[bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = _export(tmp_path, _records(600))
-    expected = _one_process(path, monkeypatch)
-
-    def killed(raw: object, start: int) -> object:
-        os.kill(os.getpid(), signal.SIGKILL)
-        raise AssertionError("not reached")
-
-    monkeypatch.setattr(coco, "_rest_of_array", killed)
+    monkeypatch.setattr(coco, "_rest_of_array", helper)
     assert _tasks(path) == expected
     assert split == []
 
