@@ -31,10 +31,19 @@ def can_fork() -> bool:
     """Whether a helper child may start: POSIX fork, a second CPU for this process, no other
     thread alive (a fork copies only the calling thread; a lock another thread holds stays
     held in the child) and a process that may have children (`children.why_no_children`)."""
-    if not hasattr(os, "fork") or threading.active_count() != 1:
+    if not hasattr(os, "fork") or _threads() != 1:
         return False
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (cpus or 1) > 1 and why_no_children() is None
+
+
+def _threads() -> int:
+    """The process's threads: the system's count where it gives one (Linux), so that threads
+    Python did not start count too (a native library's pool, pytest-xdist's channel)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 class ForkedCall(Generic[T]):
