@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from annoconvert import forked
 from annoconvert.errors import ParseError
 from annoconvert.readers import coco
+from tests.conftest import corpus_path
 from tests.test_coco_streaming import _tasks
 
 
@@ -264,3 +265,25 @@ def test_grouping_of_runs_is_a_stable_sort_by_image(images: list[int], in_order:
     assert len(bounds) == len(seen) + 1 and bounds[-1] == len(slots)
     for slot in range(len(seen)):
         assert {slots[run] for run in runs[bounds[slot] : bounds[slot + 1]]} == {slot}
+
+
+CORPUS = [
+    "coco/datumaro/export_coco_instances",
+    "coco/datumaro/export_coco_all_tasks",
+    "coco/datumaro/export_coco_instances_segmode_mask",
+    "coco/datumaro/converted_from_upstream_cvat_export_project",
+    "coco/upstream/cocodataset-panopticapi/sample_data/panoptic_coco_detection_format.json",
+]
+
+
+@pytest.mark.parametrize("rel", CORPUS)
+def test_real_exports_read_alike_with_the_helper(
+    rel: str, split: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exports the real tools wrote (read in place): the same tasks with every annotation
+    file split between two processes."""
+    source = corpus_path(*rel.split("/"))
+    expected = _one_process(source, monkeypatch)
+    assert _tasks(source) == expected
+    assert expected
+    assert split and all(split)  # the helper's part was taken in every file it could be
