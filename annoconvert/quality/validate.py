@@ -401,11 +401,13 @@ class Validator:
         with no finding made, for one that has a blank text or an odd system message."""
         system, prompt, url, answer = line
         if url is None:
-            if not (system.strip() and prompt.strip() and answer.strip()):
+            if not (prompt.strip() and answer.strip()):
                 return None
-        elif not (prompt and answer and _plain_system(system)):
+        elif not (prompt and answer):
             return None
-        else:
+        if _plain_value("system", system) is None:
+            return None
+        if url is not None:
             s.images += 1
             self._image_url(s, url, "messages[1].content[1]")
         self._boxes(s, answer, "messages[2]")
@@ -967,8 +969,13 @@ def _plain_content(message: Any) -> str | list[Any] | None:
     if type(message) is not dict or len(message) != 2:
         return None
     role, content = message.get("role"), message.get("content")
-    if not _one_of(role, PLAIN_ROLES):
+    if type(role) is not str or role not in PLAIN_ROLES:
         return None
+    return _plain_value(role, content)
+
+
+def _plain_value(role: str, content: Any) -> str | list[Any] | None:
+    """`_plain_content` of a message of that role and content."""
     if type(content) is str:
         return content if content.strip() else None
     if type(content) is not list or not content:
@@ -977,13 +984,6 @@ def _plain_content(message: Any) -> str | list[Any] | None:
         if not _plain_text_part(part) and (role != "user" or not _plain_image_part(part)):
             return None
     return content
-
-
-def _plain_system(content: Any) -> bool:
-    """Whether a system message's content is what `_plain_content` takes."""
-    if type(content) is str:
-        return bool(content.strip())
-    return type(content) is list and bool(content) and all(map(_plain_text_part, content))
 
 
 def _plain_image_part(part: Any) -> bool:
