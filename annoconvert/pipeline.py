@@ -295,7 +295,7 @@ def _write(
     try:
         for done in converter.convert(items):
             if done.line is not None:  # the express lane's, handed on to keep its place
-                out.write_task(done.task, [(done.line, express.LANE_META)])
+                out.write_line(done.task.id, done.task.source, done.line, express.LANE_META)
             else:
                 rendered = _render(dialect, done, options, converter)
                 if rendered is not None:  # None: the dialect rejected the task
