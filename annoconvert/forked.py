@@ -104,14 +104,14 @@ class ForkedCall(Generic[T]):
         if self._pid is not None:
             self._reap(kill=True)
 
-    def _read(self, size: int) -> bytes | None:
+    def _read(self, size: int) -> bytearray | None:
         data = bytearray()
         while len(data) < size:
             chunk = os.read(self._fd, min(size - len(data), _READ))
             if not chunk:
                 return None
             data += chunk
-        return bytes(data)
+        return data
 
     def _reap(self, kill: bool) -> int:
         pid, self._pid = self._pid, None
