@@ -26,7 +26,7 @@ from annoconvert.geometry import (
     OffImage,
     clamp_envelope,
     ellipse_envelope,
-    grid_span,
+    grid_box,
     mask_envelope,
     points_envelope,
     rotated_box_envelope,
@@ -102,8 +102,7 @@ def smart_resize(
 
 def to_box_2d(env: Envelope) -> list[int]:
     """Gemini: [ymin, xmin, ymax, xmax] on 0-1000 per axis."""
-    x0, x1 = grid_span(env[0], env[2], 1000)
-    y0, y1 = grid_span(env[1], env[3], 1000)
+    x0, y0, x1, y1 = grid_box(env, 1000, 1000)
     return [y0, x0, y1, x1]
 
 
@@ -115,9 +114,7 @@ def from_box_2d(values: Sequence[float]) -> Envelope:
 
 def to_xyxy(env: Envelope, width: int, height: int) -> list[int]:
     """[x1, y1, x2, y2] on a `width` x `height` integer grid (pixels, or 1000 x 1000)."""
-    x0, x1 = grid_span(env[0], env[2], width)
-    y0, y1 = grid_span(env[1], env[3], height)
-    return [x0, y0, x1, y1]
+    return list(grid_box(env, width, height))
 
 
 def from_xyxy(values: Sequence[float], width: int, height: int) -> Envelope:

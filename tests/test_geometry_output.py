@@ -8,10 +8,10 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from annoconvert import geometry
+from annoconvert import boxes, geometry
 from tests.conftest import corpus_path
 
 sizes = st.integers(min_value=16, max_value=4000)
@@ -185,3 +185,42 @@ def test_grid_span_is_ordered_in_range_and_close(lo: float, hi: float, size: int
 
 def test_clamp_envelope_clips_to_the_frame() -> None:
     assert geometry.clamp_envelope((-0.1, 0.2, 1.3, 0.5)) == (0.0, 0.2, 1.0, 0.5)
+
+
+near = st.floats(min_value=-0.5, max_value=1.5, allow_nan=False)
+
+
+@given(env=st.tuples(near, near, near, near), width=st.integers(1, 5000), height=sizes)
+def test_grid_box_is_grid_span_on_both_axes(
+    env: tuple[float, float, float, float], width: int, height: int
+) -> None:
+    """The one-call grid of a box gives what `grid_span` gives for each axis, at the edges,
+    for slivers and for spans beyond the grid too."""
+    x0, x1 = geometry.grid_span(env[0], env[2], width)
+    y0, y1 = geometry.grid_span(env[1], env[3], height)
+    assert geometry.grid_box(env, width, height) == (x0, y0, x1, y1)
+
+
+pixels = (
+    st.integers(-10_000, 500_000).map(lambda cents: cents / 100)  # as exports write them
+    | st.floats(-100.0, 5000.0)
+    | st.floats(allow_nan=True, allow_infinity=True)
+)
+
+
+@settings(max_examples=300)
+@given(box=st.tuples(pixels, pixels, pixels, pixels), width=sizes, height=sizes)
+@example(box=(88.05, 77.27, 186.52, 162.35), width=640, height=480)  # a far edge's rounding
+def test_pixel_xywh_envelope_is_the_clipped_envelope_of_pixel_xywh_box(
+    box: tuple[float, float, float, float], width: int, height: int
+) -> None:
+    """The COCO lane's one call gives the floats (or the error) of the reader's conversion,
+    the unturned envelope and the clipping, for boxes in, across and beyond the frame."""
+    nx, ny, nw, nh, _ = geometry.pixel_xywh_box(*box, width, height)
+    try:
+        expected = geometry.clamp_envelope(boxes.unturned_envelope(nx, ny, nw, nh))
+    except ValueError as err:
+        with pytest.raises(type(err)):
+            geometry.pixel_xywh_envelope(*box, width, height)
+        return
+    assert geometry.pixel_xywh_envelope(*box, width, height) == expected

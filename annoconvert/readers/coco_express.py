@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from annoconvert import geometry
-from annoconvert.boxes import box_2d_row, in_order, unturned_envelope
+from annoconvert.boxes import box_2d_row, in_order
 from annoconvert.errors import AnnoconvertError
 from annoconvert.express import Extract, Switch, Value, box_line, image_value
 from annoconvert.model import PART_OF
@@ -82,7 +82,8 @@ def plain_answer(
     for ann in records:
         if "segmentation" in ann or ann.get("keypoints"):
             return None  # an outline to check and leave out, or points to write
-        found = labels.get(key_of(ann.get("category_id")))
+        category = ann.get("category_id")
+        found = labels.get(category if type(category) is int else key_of(category))
         if found is None:
             return None
         if size is None:
@@ -96,16 +97,13 @@ def plain_answer(
         attributes = ann.get("attributes")
         if type(attributes) is dict and PART_OF in attributes:
             return None  # an outline of another object's box: detection_shapes leaves it out
+        turnable = type(attributes) is dict and "rotation" in attributes  # rotation_of's source
         try:  # the reader's own readings of the numbers (its refusals send the image its way)
             box = bbox_numbers(bbox, "")
-            if rotation_of(ann, "") != 0.0:
+            if turnable and rotation_of(ann, "") != 0.0:
                 return None  # a turned box: its envelope is region_envelope's
-        except AnnoconvertError:
-            return None
-        nx, ny, nw, nh, _ = geometry.pixel_xywh_box(*box, size[0], size[1])
-        try:
-            env = geometry.clamp_envelope(unturned_envelope(nx, ny, nw, nh))
-        except ValueError:
-            return None  # off the image: the general path says which box
+            env = geometry.pixel_xywh_envelope(*box, size[0], size[1])
+        except (AnnoconvertError, ValueError):
+            return None  # off the image, or a value the general path names
         rows.append(box_2d_row(env, rename(found[0], options)))
     return dumps_boxes(in_order(rows, options))
