@@ -40,7 +40,7 @@ import orjson
 
 from annoconvert import forked
 from annoconvert.errors import ParseError, ShapeError, TaskError
-from annoconvert.express import RawTask, Switch
+from annoconvert.express import RawRun, RawTask, Switch
 from annoconvert.inputs import InputSource, open_input
 from annoconvert.model import AnnotationSet, ImageRef, JsonValue, Region, Reject, Source, Task
 from annoconvert.readers import coco_regions as cr
@@ -886,7 +886,7 @@ def _ids_by_name(doc: _Doc) -> dict[str, Any]:
 
 def _group_tasks(
     docs: list[_Doc], subset: str | None, express: Switch | None = None
-) -> Iterator[Task | Reject | RawTask]:
+) -> Iterator[Task | Reject | RawTask | RawRun]:
     """One Task per image listed by any file of the group, in first-listed order (images of
     an instances file alone handed over unbuilt once `express` is on)."""
     fields = _label_lists(docs)
@@ -898,15 +898,16 @@ def _group_tasks(
     if len(docs) == 1:  # one file: no name matching, no table of names
         doc, bad = docs[0], bads[0]
         lane = express if doc.file.kind == "instances" else None
-        for i, img in enumerate(doc.images):
-            if i in bad:
+        i, n = 0, len(doc.images)
+        while i < n:
+            if lane is not None and lane.on:  # turned on after the pipeline's first sample
+                rows = [row for row in range(i, min(i + RUN, n)) if row not in bad]
+                yield _ImageRun(doc, rows, fields, subset)
+                i += RUN
                 continue
-            if lane is not None and lane.on:
-                build = functools.partial(_task_of_one, doc, i, img, fields, subset)
-                source = Source(NAME, doc.display, f"images[{i}]")
-                yield RawTask((doc, img, subset), source, build)
-            else:
-                yield _task_of_one(doc, i, img, fields, subset)
+            if i not in bad:
+                yield _task_of_one(doc, i, doc.images[i], fields, subset)
+            i += 1
     else:
         order: dict[str, tuple[_Doc, int]] = {}
         for doc, bad in zip(docs, bads, strict=True):
@@ -918,6 +919,30 @@ def _group_tasks(
             per_doc = [(d, ids[name]) for d, ids in zip(docs, by_name, strict=True) if name in ids]
             yield _task(first, i, first.images[i], per_doc, fields, subset)
     yield from _orphans(docs)
+
+
+RUN = 256
+"""Images handed to the lane at a time."""
+
+
+class _ImageRun(RawRun):
+    """Consecutive usable images of a file read alone, for the lane: each as (file, record,
+    subset), which `coco_express` takes."""
+
+    __slots__ = ("doc", "fields", "rows", "subset")
+
+    def __init__(
+        self, doc: _Doc, rows: list[int], fields: dict[str, JsonValue], subset: str | None
+    ) -> None:
+        images = doc.images
+        super().__init__([(doc, images[i], subset) for i in rows])
+        self.doc, self.rows, self.fields, self.subset = doc, rows, fields, subset
+
+    def source(self, k: int) -> Source:
+        return Source(NAME, self.doc.display, f"images[{self.rows[k]}]")
+
+    def build(self, k: int) -> Task | Reject:
+        return _task_of_one(self.doc, self.rows[k], self.items[k][1], self.fields, self.subset)
 
 
 def _task_of_one(
@@ -993,7 +1018,9 @@ def _groups(files: list[CocoFile]) -> list[list[CocoFile]]:
     return [groups[k] for k in sorted(groups)]
 
 
-def read_input(path: str, express: Switch | None = None) -> Iterator[Task | Reject | RawTask]:
+def read_input(
+    path: str, express: Switch | None = None
+) -> Iterator[Task | Reject | RawTask | RawRun]:
     """Every task of one input (file, folder or zip), groups in sorted (folder, subset) order.
 
     `express` reaches the first group only: a lane's layout holds one file's categories."""
@@ -1008,7 +1035,7 @@ def read_input(path: str, express: Switch | None = None) -> Iterator[Task | Reje
 
 def _read_group(
     source: InputSource, group: list[CocoFile], alone: bool, express: Switch | None
-) -> Iterator[Task | Reject | RawTask]:
+) -> Iterator[Task | Reject | RawTask | RawRun]:
     docs: list[_Doc] = []
     skipped: list[Reject] = []
     enabled = gc.isenabled()
@@ -1061,7 +1088,7 @@ class CocoReader:
 
     def read(
         self, inputs: Sequence[str], options: Options, express: Switch | None = None
-    ) -> Iterator[Task | Reject | RawTask]:
+    ) -> Iterator[Task | Reject | RawTask | RawRun]:
         """Yield the tasks of every input in order; `express` gets the lane's test for the
         first file's images (see `coco_express`)."""
         if express is not None:
