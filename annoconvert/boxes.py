@@ -17,6 +17,7 @@ Rounding is half-up, values are clamped to the image, and min < max always holds
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -406,6 +407,9 @@ def box_2d_row(env: Envelope, label: str) -> Row:
 def in_order(rows: list[Row], options: Options) -> list[dict[str, Any]]:
     """The answer objects, in reading order (top edge, then left edge) unless `--box-order
     source` keeps the regions' order."""
-    if options.box_order == "reading":
-        rows.sort(key=lambda row: row[0])
+    if options.box_order == "reading" and len(rows) > 1:
+        rows.sort(key=_order_key)
     return [obj for _, obj in rows]
+
+
+_order_key = operator.itemgetter(0)
