@@ -308,18 +308,6 @@ def _label(region: Region, options: Options) -> str:
     return ", ".join(names)
 
 
-def _order_key(box_format: str, values: Sequence[int], label: str) -> tuple[Any, ...]:
-    """Reading order: top edge, then left edge (then the rest, for ties)."""
-    if box_format == "box_2d":
-        y0, x0, y1, x1 = values
-    elif box_format == "xywh-px":
-        x0, y0, w, h = values
-        x1, y1 = x0 + w, y0 + h
-    else:
-        x0, y0, x1, y1 = values
-    return (y0, x0, y1, x1, label)
-
-
 GRID = 1000
 
 POINT_KEYS = {
@@ -408,8 +396,9 @@ def in_order(rows: list[Row], options: Options) -> list[dict[str, Any]]:
     """The answer objects, in reading order (top edge, then left edge) unless `--box-order
     source` keeps the regions' order."""
     if options.box_order == "reading" and len(rows) > 1:
-        rows.sort(key=_order_key)
+        rows.sort(key=_reading_key)
     return [obj for _, obj in rows]
 
 
-_order_key = operator.itemgetter(0)
+_reading_key = operator.itemgetter(0)
+"""A row's reading-order key (its first item)."""
