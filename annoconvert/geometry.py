@@ -310,16 +310,17 @@ def clamp_envelope(env: Envelope) -> Envelope:
     )
 
 
-def pixel_xywh_envelope(
-    x: float, y: float, width: float, height: float, image_width: float, image_height: float
+def pixel_corners_envelope(
+    xtl: float, ytl: float, xbr: float, ybr: float, image_width: float, image_height: float
 ) -> Envelope:
-    """The clipped envelope of an unturned pixel `[x, y, w, h]` box: `pixel_xywh_box`, the
-    envelope of its normalized box (x, y, x + w, y + h) and `clamp_envelope` in one call, with
-    the same floats and errors. The COCO lane runs it for every plain box of a file."""
-    nx = x / image_width
-    ny = y / image_height
-    x1 = nx + ((x + width) - x) / image_width
-    y1 = ny + ((y + height) - y) / image_height
+    """The clipped envelope of an unturned box given by its pixel corners: `pixel_corners_box`
+    (COCO's `[x, y, w, h]` is `x, y, x + w, y + h`, as `pixel_xywh_box` passes it), the
+    envelope of the normalized box (x, y, x + w, y + h) and `clamp_envelope` in one call,
+    with the same floats and errors. The COCO and CVAT lanes run it for every plain box."""
+    nx = xtl / image_width
+    ny = ytl / image_height
+    x1 = nx + (xbr - xtl) / image_width
+    y1 = ny + (ybr - ytl) / image_height
     if 0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0 and 0.0 <= x1 <= 1.0 and 0.0 <= y1 <= 1.0:
         return (nx, ny, x1, y1)
     return clamp_envelope((nx, ny, x1, y1))

@@ -211,16 +211,22 @@ pixels = (
 @settings(max_examples=300)
 @given(box=st.tuples(pixels, pixels, pixels, pixels), width=sizes, height=sizes)
 @example(box=(88.05, 77.27, 186.52, 162.35), width=640, height=480)  # a far edge's rounding
-def test_pixel_xywh_envelope_is_the_clipped_envelope_of_pixel_xywh_box(
+def test_pixel_corners_envelope_is_the_clipped_envelope_of_the_readers_boxes(
     box: tuple[float, float, float, float], width: int, height: int
 ) -> None:
-    """The COCO lane's one call gives the floats (or the error) of the reader's conversion,
-    the unturned envelope and the clipping, for boxes in, across and beyond the frame."""
-    nx, ny, nw, nh, _ = geometry.pixel_xywh_box(*box, width, height)
-    try:
-        expected = geometry.clamp_envelope(boxes.unturned_envelope(nx, ny, nw, nh))
-    except ValueError as err:
-        with pytest.raises(type(err)):
-            geometry.pixel_xywh_envelope(*box, width, height)
-        return
-    assert geometry.pixel_xywh_envelope(*box, width, height) == expected
+    """The lanes' one call gives the floats (or the error) of the readers' conversions (COCO's
+    `[x, y, w, h]`, CVAT's corners), the unturned envelope and the clipping, for boxes in,
+    across and beyond the frame."""
+    a, b, c, d = box
+    for corners, model_box in (
+        ((a, b, a + c, b + d), geometry.pixel_xywh_box(a, b, c, d, width, height)),
+        ((a, b, c, d), geometry.pixel_corners_box(a, b, c, d, width, height)),
+    ):
+        nx, ny, nw, nh, _ = model_box
+        try:
+            expected = geometry.clamp_envelope(boxes.unturned_envelope(nx, ny, nw, nh))
+        except ValueError as err:
+            with pytest.raises(type(err)):
+                geometry.pixel_corners_envelope(*corners, width, height)
+            continue
+        assert geometry.pixel_corners_envelope(*corners, width, height) == expected

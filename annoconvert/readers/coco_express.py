@@ -102,7 +102,8 @@ def plain_answer(
             box = bbox_numbers(bbox, "")
             if turnable and rotation_of(ann, "") != 0.0:
                 return None  # a turned box: its envelope is region_envelope's
-            env = geometry.pixel_xywh_envelope(*box, size[0], size[1])
+            x, y, w, h = box
+            env = geometry.pixel_corners_envelope(x, y, x + w, y + h, size[0], size[1])
         except (AnnoconvertError, ValueError):
             return None  # off the image, or a value the general path names
         rows.append(box_2d_row(env, rename(found[0], options)))
