@@ -252,3 +252,43 @@ def test_lines_that_waited_in_the_window_are_checked_and_kept_as_the_general_pat
         assert len(set(lines)) == len(lines)
     else:  # a copy is the same input with the same answer: no conflict, both kept
         assert len(set(lines)) <= len(lines) - 6
+
+
+def _cvat_export(folder: Path, count: int) -> Path:
+    """export/annotations.xml and export/images/<file>: the images of `_image_file`, with
+    boxes."""
+    from xml.sax.saxutils import quoteattr
+
+    parts = []
+    for i in range(1, count + 1):
+        name, data, (width, height) = _image_file(i)
+        if data is not None:
+            path = folder / "images" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        boxes = "".join(
+            f'<box label="{("scratch", "dent")[k % 2]}" xtl="{1 + (i + k) % 9}" ytl="{2 + k}" '
+            f'xbr="{6 + (i + k) % 9 + i % 7}" ybr="{6 + k + k % 5}"/>'
+            for k in range(i % 3)
+        )
+        attrs = f'id="{i}" name={quoteattr(name)} width="{width}" height="{height}"'
+        parts.append(f"<image {attrs}>{boxes}</image>")
+    labels = "<label><name>scratch</name></label><label><name>dent</name></label>"
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version>'
+        f"<meta><task><labels>{labels}</labels></task></meta>" + "\n".join(parts) + "</annotations>"
+    )
+    (folder / "annotations.xml").write_text(xml, encoding="utf-8")
+    return folder / "annotations.xml"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_cvat_embed_lane_writes_the_general_paths_bytes_order_and_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    export = _cvat_export(tmp_path / "export", 600)
+    lanes, out = _both(tmp_path, monkeypatch, export, "cvat", workers=workers)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.verified == express.VERIFY
+    assert lane.lines > 250
+    assert len(_names(out)) > lane.lines  # the odd images went the general way, in order

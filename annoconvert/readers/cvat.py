@@ -18,6 +18,7 @@ Choices made here (see docs):
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from annoconvert.errors import ShapeError, TaskError, UnsupportedVersionError
+from annoconvert.express import RawTask, Switch
 from annoconvert.inputs import InputSource, open_input
 from annoconvert.model import AnnotationSet, ImageRef, JsonValue, Region, Reject, Source, Task
 from annoconvert.readers.cvat_meta import Meta, parse_meta
@@ -44,7 +46,8 @@ SUPPORTED_VERSIONS = ("1.1",)
 _FRAME_RE = re.compile(r"^frame_(\d+)\.[A-Za-z0-9]+$")
 
 
-def _is_outside(elem: etree._Element) -> bool:
+def is_outside(elem: etree._Element) -> bool:
+    """Whether a shape is marked `outside` (not an object on this image or frame)."""
     return (elem.get("outside") or "0").strip() in ("1", "true", "True")
 
 
@@ -108,8 +111,8 @@ def _image_task(
     task_id: str = name
     loc = f"image[{index}]"
     try:
-        width = _size(elem.get("width"), loc, "width")
-        height = _size(elem.get("height"), loc, "height")
+        width = image_size(elem.get("width"), loc, "width")
+        height = image_size(elem.get("height"), loc, "height")
         regions: list[Region] = []
         counts: dict[str, int] = {}
         for child in elem.iterchildren():
@@ -124,7 +127,7 @@ def _image_task(
                     f"unknown CVAT element <{tag}> in an image",
                     locator=f"{loc}.{tag}[{k}]",
                 )
-            if _is_outside(child):
+            if is_outside(child):
                 continue
             region = to_region(
                 child, child.get("label") or "", width, height, state.meta, f"{loc}.{tag}[{k}]"
@@ -150,7 +153,7 @@ def _image_task(
     )
 
 
-def _size(raw: str | None, loc: str, key: str) -> int | None:
+def image_size(raw: str | None, loc: str, key: str) -> int | None:
     """A pixel size attribute: a whole number >= 1, None when absent; TaskError otherwise."""
     if raw is not None and len(raw) < 10 and raw.isdecimal() and int(raw) >= 1:
         return int(raw)  # the usual "640": no float round trip (long digit runs: below)
@@ -193,7 +196,7 @@ def _track(elem: etree._Element, index: int, state: _FileState) -> None:
                 f"track shape <{child.tag}> has no integer frame", file=state.display, locator=loc
             ) from None
         regions = state.frames.setdefault(frame, [])
-        if _is_outside(child) or frame in state.frame_errors:
+        if is_outside(child) or frame in state.frame_errors:
             continue
         extra = dict(extra_base)
         extra["keyframe"] = (child.get("keyframe") or "0").strip() in ("1", "true", "True")
@@ -260,8 +263,11 @@ def _frame_tasks(state: _FileState) -> Iterator[Task | Reject]:
         )
 
 
-def read_file(source: InputSource, member: str) -> Iterator[Task | Reject]:
-    """Stream one CVAT XML file into tasks."""
+def read_file(
+    source: InputSource, member: str, express: Switch | None = None
+) -> Iterator[Task | Reject | RawTask]:
+    """Stream one CVAT XML file into tasks (its images handed over unbuilt once `express` is
+    on: the lane reads each element before the next is parsed, and before it is released)."""
     display = source.display(member)
     state = _FileState(display, file_subset(member), {})
     images = 0
@@ -288,7 +294,12 @@ def read_file(source: InputSource, member: str) -> Iterator[Task | Reject]:
             elif tag == "meta":
                 state.set_meta(parse_meta(elem))
             elif tag == "image":
-                yield _image_task(elem, images, state, display)
+                if express is not None and express.on:
+                    build = functools.partial(_image_task, elem, images, state, display)
+                    where = Source(NAME, display, f"image[{images}]")
+                    yield RawTask((elem, state.meta.labels), where, build)  # taken at once
+                else:
+                    yield _image_task(elem, images, state, display)
                 images += 1
             elif tag == "track":
                 if not state.frame_names and not state.frames:
@@ -355,15 +366,24 @@ class CvatReader:
     title: str = "CVAT for images / video 1.1 XML"
     options: tuple[ReaderOption, ...] = ()
 
-    def read(self, inputs: Sequence[str], options: Options) -> Iterator[Task | Reject]:
-        """Yield the tasks of every XML file of every input, in order (files sorted)."""
+    def read(
+        self, inputs: Sequence[str], options: Options, express: Switch | None = None
+    ) -> Iterator[Task | Reject | RawTask]:
+        """Yield the tasks of every XML file of every input, in order (files sorted);
+        `express` gets the lane's test for the first file's images (see `cvat_express`)."""
+        if express is not None:
+            from annoconvert.readers.cvat_express import box_detection  # it imports this module
+
+            express.extract = box_detection(options, express)
+        first = True
         for path in inputs:
             source = open_input(path)
             members = xml_members(source)
             if not members:
                 raise ShapeError("no CVAT XML file (*.xml) found", file=path)
             for member in members:
-                yield from read_file(source, member)
+                yield from read_file(source, member, express if first else None)
+                first = False
 
     def default_image_roots(self, inputs: Sequence[str]) -> list[str]:
         """`images/` beside each XML; zip roots are written `<zip path>!<prefix in zip>`."""

@@ -152,7 +152,7 @@ def to_region(
         )
     labels = _labels(label)
     if tag == "box":
-        xtl, ytl, xbr, ybr, rotation = _box_values(elem, locator)
+        xtl, ytl, xbr, ybr, rotation = box_values(elem, locator)
         x, y, w, h, rot = geometry.pixel_corners_box(xtl, ytl, xbr, ybr, width, height, rotation)
         return Box(FIELD, labels, x, y, w, h, rot, width, height, attributes=attrs)
     if tag in ("polygon", "polyline", "points"):
@@ -194,7 +194,7 @@ def to_region(
     raise TaskError("unknown_shape", f"unknown CVAT element <{tag}>", locator=locator)
 
 
-def _box_values(elem: etree._Element, locator: str) -> tuple[float, float, float, float, float]:
+def box_values(elem: etree._Element, locator: str) -> tuple[float, float, float, float, float]:
     """A box's xtl, ytl, xbr, ybr and rotation.
 
     Boxes are most of a CVAT export: clean values are read in one go (6-8 % of the reader's
