@@ -290,3 +290,32 @@ def test_jpeg_downscale_uses_draft_mode_and_gives_the_same_size_as_without(
     assert a.size == b.size == expected
     diff = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int))
     assert diff.mean() < 8  # the same picture; draft only changes the DCT-domain scaling
+
+
+def test_preparing_images_loads_no_pillow_plugin_beyond_the_safe_formats(tmp_path: Path) -> None:
+    """A conversion opens and writes images with the plugins of SAFE_FORMATS only: no EPS
+    plugin (which can run Ghostscript) is even imported, and no time goes to loading the
+    others. Run in a fresh interpreter, as this one has loaded plugins already."""
+    import subprocess
+    import sys
+
+    script = """
+import io, sys
+from PIL import Image
+from annoconvert.media import PrepSpec, encode
+# JPEG first: its preparation registers the formats this script then saves its images in
+for fmt, mode in (("JPEG", "RGB"), ("PNG", "RGBA"), ("WEBP", "RGB"), ("GIF", "P"),
+                  ("BMP", "RGB"), ("TIFF", "RGB")):
+    buf = io.BytesIO()
+    Image.new(mode, (40, 30)).save(buf, fmt)
+    encode(buf.getvalue(), PrepSpec(max_side=20), f"x.{fmt.lower()}")
+loaded = sorted(m for m in sys.modules if m.startswith("PIL.") and m.endswith("ImagePlugin"))
+print(" ".join(loaded))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert "PIL.EpsImagePlugin" not in loaded
+    assert {"PIL.JpegImagePlugin", "PIL.PngImagePlugin", "PIL.TiffImagePlugin"} <= loaded
+    assert len(loaded) <= 10  # Pillow has 40-odd plugins; Image.init() imports them all
