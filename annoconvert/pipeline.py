@@ -365,7 +365,12 @@ def _read(
 ) -> Iterator[Task | Reject]:
     """The reader's stream; readers that can tell more (detected types) report warnings;
     readers with an express lane take its switch."""
-    if "on_warning" in inspect.signature(reader.read).parameters:
+    parameters = inspect.signature(reader.read).parameters
+    if "on_warning" in parameters:
+        if switch is not None:
+            return reader.read(  # type: ignore[call-arg]
+                inputs, options, on_warning=stats.warnings.append, express=switch
+            )
         return reader.read(inputs, options, on_warning=stats.warnings.append)  # type: ignore[call-arg]
     if switch is not None:
         return reader.read(inputs, options, express=switch)  # type: ignore[call-arg]

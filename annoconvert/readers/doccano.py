@@ -17,12 +17,14 @@ as UTF-16 and remapped, when any), `audio` (Speech2text file name).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from annoconvert.errors import ShapeError, TaskError
+from annoconvert.express import RawTask, Switch
 from annoconvert.inputs import InputSource, open_input
 from annoconvert.model import AnnotationSet, ImageRef, Reject, Source, Task, Warning_
 from annoconvert.options import Options
@@ -145,8 +147,11 @@ class DoccanoReader:
         *,
         image_size: ImageSize | None = None,
         on_warning: WarningSink | None = None,
-    ) -> Iterator[Task | Reject]:
-        """Yield every task of every input in order; rejects for bad lines and bad examples."""
+        express: Switch | None = None,
+    ) -> Iterator[Task | Reject | RawTask]:
+        """Yield every task of every input in order; rejects for bad lines and bad examples.
+        `express` gets the lane's test for the first input's examples when it is a document
+        classification export (see `doccano_express`)."""
         warn = on_warning or _log_warning
         if image_size is None:
             roots = list(options.images_root) or self.default_image_roots(inputs)
@@ -164,7 +169,13 @@ class DoccanoReader:
                 )
             )
             ctx = Context(detection.project_type, options.offsets, image_size)
-            yield from _Builder(ctx, warn, label).tasks(pairs)
+            lane = None
+            if express is not None:  # the first input only: its project type is the lane's
+                from annoconvert.readers.doccano_express import text_classification
+
+                express.extract = text_classification(detection.project_type)
+                lane, express = express, None
+            yield from _Builder(ctx, warn, label).tasks(pairs, lane)
 
     def _detection(self, pairs: list[tuple[InputSource, str]], forced: str | None) -> Detection:
         if forced:
@@ -209,7 +220,10 @@ class _Builder:
         self.image_ids: dict[str, Any] = {}
         self.controls = CONTROLS[ctx.project_type]
 
-    def tasks(self, pairs: list[tuple[InputSource, str]]) -> Iterator[Task | Reject]:
+    def tasks(
+        self, pairs: list[tuple[InputSource, str]], express: Switch | None = None
+    ) -> Iterator[Task | Reject | RawTask]:
+        """The input's tasks (handed over unbuilt once `express` is on)."""
         streams = [(member_annotator(m), iter_member(source, m)) for source, m in pairs]
         count = 0
         for group in merge(streams):
@@ -217,7 +231,12 @@ class _Builder:
                 yield group
                 continue
             count += 1
-            yield self.task(group)
+            if express is not None and express.on:
+                first = group[0][1]
+                where = Source("doccano", first.file, first.locator)
+                yield RawTask(group, where, functools.partial(self.task, group))
+            else:
+                yield self.task(group)
         if count == 0:
             self.warn(
                 Warning_("empty_export", "doccano: the export holds no examples", file=self.path)

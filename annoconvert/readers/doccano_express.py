@@ -1,0 +1,60 @@
+"""The express lane's test for Doccano examples (see `annoconvert.express`).
+
+A document-classification export's common example is one record (the collaborative `all`
+file, or one user's file where no other user has the example) holding an int or string id,
+a non-empty text, a `label` list of one class name and no comment; any other key it holds
+(Doccano writes the imported columns beside them) is metadata, which no line of the lane's
+options shows. For such an example the test returns (id, (text, class)); the line is the
+general path's, cut and verified by `express.Lane`. Every other example (several users'
+records, several or no labels, a legacy `annotations` list, spans, a comment) goes the
+general way, which reads every field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annoconvert.express import Extract, Value
+
+EXAMPLE_KEYS = frozenset(
+    {
+        "data",
+        "filename",
+        "labels",
+        "cats",
+        "entities",
+        "relations",
+        "bbox",
+        "segmentation",
+        "annotations",
+    }
+)
+"""Keys that the reader reads as the example or its answer besides `id`, `text`, `label` and
+`Comments` (the reader's KNOWN_KEYS): a record holding one goes the general way."""
+
+
+def text_classification(project_type: str) -> Extract | None:
+    """The test for a document-classification export's examples; None for another type."""
+    if project_type != "DocumentClassification":
+        return None
+
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
+        if len(item) != 1:
+            return None  # several users' records of one example: the policy chooses
+        record = item[0][1]
+        data = record.data
+        if not EXAMPLE_KEYS.isdisjoint(data) or data.get("Comments"):
+            return None
+        task_id = data.get("id", record.index)  # (orjson reads an int past 64 bits as a float)
+        if type(task_id) is not int and type(task_id) is not str:
+            return None  # the reader numbers the record instead: the general path says so
+        text = data.get("text")
+        label = data.get("label")
+        if type(text) is not str or not text or type(label) is not list or len(label) != 1:
+            return None
+        name = label[0]
+        if type(name) is not str or not name:
+            return None
+        return task_id, (text, name)
+
+    return extract
