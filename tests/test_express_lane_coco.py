@@ -336,7 +336,8 @@ def test_plain_box_records_are_answered_without_region_objects() -> None:
         {"id": 1, "category_id": 1, "bbox": [0.0, 0.0, 1.0, 1.0]},  # the same object again
         {"id": 3, "category_id": 1},  # no bbox: nothing to write
     ]
-    answer = coco_express.plain_answer(records, labels, 640, 480, Options())
+    names = coco_express.written_names(labels, Options())
+    answer = coco_express.plain_answer(records, names, 640, 480, Options())
     assert answer == (
         '[{"box_2d": [100, 100, 200, 200], "label": "scratch"}, '
         '{"box_2d": [500, 500, 1000, 1000], "label": "dent"}]'
@@ -345,7 +346,7 @@ def test_plain_box_records_are_answered_without_region_objects() -> None:
     pointed = [{**records[0], "keypoints": [330, 250, 2]}]
     turned = [{**records[0], "attributes": {"rotation": 15.0}}]
     for other in (outlined, pointed, turned):
-        assert coco_express.plain_answer(other, labels, 640, 480, Options()) is None
+        assert coco_express.plain_answer(other, names, 640, 480, Options()) is None
 
 
 def test_the_lane_answers_plain_images_the_short_way(

@@ -831,7 +831,7 @@ def repeated(ann: dict[str, Any], seen: set[Any]) -> bool:
     """Whether the record's id was seen before in this image (noting it): a repeated record
     is the object already read, whose box and outline are not read again."""
     ann_id = ann.get("id")
-    if ann_id is not None:  # a list or an object for an id is seen by its repr
+    if ann_id is not None and type(ann_id) is not int:  # a list or an object: by its repr
         ann_id = key_of(ann_id)
     repeat = ann_id is not None and ann_id in seen
     seen.add(ann_id)

@@ -39,11 +39,14 @@ from annoconvert.recipes.common import dumps_boxes, rename
 from annoconvert.recipes.vision import detection_shapes
 
 Labels = dict[Any, tuple[str, list[Any] | None]]
+Names = dict[Any, str]
 
 
 def box_detection(options: Options, switch: Switch) -> Extract:
     """The test for an image handed over as (its file's index, its record, its subset)."""
     plain = options.box_format == "box_2d"
+    written: dict[int, tuple[Any, Names]] = {}
+    """id(file's index) -> (the index, its `written_names`)."""
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
         doc, record, subset = item
@@ -53,7 +56,11 @@ def box_detection(options: Options, switch: Switch) -> Extract:
         key = key_of(raw_id)
         answer = None
         if plain:
-            answer = plain_answer(doc.annotations.records(key), doc.labels, width, height, options)
+            found = written.get(id(doc))
+            if found is None:
+                found = written[id(doc)] = (doc, written_names(doc.labels, options))
+            records = doc.annotations.records(key)
+            answer = plain_answer(records, found[1], width, height, options)
         if answer is None:
             try:
                 shapes = detection_shapes(regions_of([(doc, key)], width, height))
@@ -70,8 +77,13 @@ def box_detection(options: Options, switch: Switch) -> Extract:
     return extract
 
 
+def written_names(labels: Labels, options: Options) -> Names:
+    """Category id -> the label a box of it is written with (`rename`d), for `plain_answer`."""
+    return {key: rename(label, options) for key, (label, _) in labels.items()}
+
+
 def plain_answer(
-    records: list[Any], labels: Labels, width: Any, height: Any, options: Options
+    records: list[Any], names: Names, width: Any, height: Any, options: Options
 ) -> str | None:
     """The `box_2d` answer of an image's instance records when every one is a plain box (or
     has no bbox at all), as `regions_of`, `detection_shapes`, `format_boxes` and `dumps`
@@ -83,8 +95,8 @@ def plain_answer(
         if "segmentation" in ann or ann.get("keypoints"):
             return None  # an outline to check and leave out, or points to write
         category = ann.get("category_id")
-        found = labels.get(category if type(category) is int else key_of(category))
-        if found is None:
+        label = names.get(category if type(category) is int else key_of(category))
+        if label is None:
             return None
         if size is None:
             try:
@@ -106,5 +118,5 @@ def plain_answer(
             env = geometry.pixel_corners_envelope(x, y, x + w, y + h, size[0], size[1])
         except (AnnoconvertError, ValueError):
             return None  # off the image, or a value the general path names
-        rows.append(box_2d_row(env, rename(found[0], options)))
+        rows.append(box_2d_row(env, label))
     return dumps_boxes(in_order(rows, options))
