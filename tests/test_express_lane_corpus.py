@@ -1,0 +1,78 @@
+"""Every golden corpus conversion writes the same bytes and rejects with the express lanes as
+without them, with the lanes opened at the second task and trusted after one check.
+
+The corpus exports are smaller than the 200 tasks a run reads before its lane opens, so the
+golden tests never reach a lane. Here the sample is one task and the lane verifies one task
+before it writes from its layout alone: whatever the real tools wrote goes through the
+lanes' tests (`*_express.py`), and any task they take must come out as the general path
+writes it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from annoconvert import express, pipeline
+from annoconvert.cli import main
+from tests.test_golden_corpus import CASES, DOCCANO, OTHER, _args
+
+MORE: dict[str, list[str]] = {
+    "cvat_from_coco": ["cvat", "cvat/datumaro/converted_from_coco_instances"],
+    "cvat_project": ["cvat", "cvat/upstream/datumaro/cvat_dataset/for_images/export_project"],
+    "coco_mask": ["coco", "coco/datumaro/export_coco_instances_segmode_mask"],
+    "coco_mmdet": ["coco", "coco/upstream/datumaro/coco_dataset/mmdet_coco"],
+}
+"""More exports with boxes, beside the golden cases."""
+LANE_WRITES = {
+    "doccano_classification_single_collab",
+    "cvat_images",
+    "cvat_two_subsets",
+    "coco_instances",
+    "coco_mask",
+}
+"""Cases in which the lane writes lines (most corpus tasks are of other shapes: several
+annotators, outlines, options no lane takes)."""
+
+
+def _run(args: list[str], tmp_path: Path, enabled: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(express, "ENABLED", enabled)
+    name = "lane" if enabled else "general"
+    out, rejects = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.rejects.jsonl"
+    made: list[express.Lane | None] = []
+    real = pipeline._express_lane
+
+    def recorded(*a: Any) -> express.Lane | None:
+        made.append(real(*a))
+        return made[-1]
+
+    monkeypatch.setattr(pipeline, "_express_lane", recorded)
+    result = CliRunner().invoke(main, [*args, "-o", str(out), "--rejects", str(rejects)])
+    assert result.exit_code == 0, result.output
+    return out.read_bytes(), rejects.read_bytes(), made
+
+
+@pytest.mark.parametrize("name", [*CASES, *DOCCANO, *OTHER, *MORE])
+def test_a_corpus_export_gives_the_same_lines_with_the_lane_open_from_the_start(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "AUTO_SAMPLE", 1)
+    monkeypatch.setattr(express, "VERIFY", 1)
+    if name in MORE:
+        from tests.conftest import corpus_path
+
+        reader, path = MORE[name]
+        args = [reader, str(corpus_path(*path.split("/"))), "--image-mode", "reference"]
+    else:
+        args = _args(name)
+    lane_out, lane_rejects, lanes = _run(args, tmp_path, True, monkeypatch)
+    general_out, general_rejects, _ = _run(args, tmp_path, False, monkeypatch)
+    assert lane_out == general_out
+    assert lane_rejects.replace(b"lane.jsonl", b"general.jsonl") == general_rejects
+    for lane in lanes:
+        assert lane is None or lane.open  # a lane that opened was never wrong
+    if name in LANE_WRITES:
+        assert sum(lane.lines for lane in lanes if lane is not None) > 0
