@@ -196,19 +196,18 @@ CORPUS_XML = [
 masks, points, skeletons, tags, subsets."""
 
 
-@pytest.mark.parametrize("rel", CORPUS_XML)
-def test_a_real_cvat_export_gives_the_general_paths_lines_with_the_lane(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str
-) -> None:
-    """A corpus file, its images repeated to 420 or more under new names: the same bytes,
-    rejects and warnings with the lane as without it."""
+def _repeated(tmp_path: Path, rel: str, plain_only: bool = False) -> Path:
+    """The corpus file with its images (only those of boxes alone, if `plain_only`)
+    repeated to 420 or more under new names."""
     tree = etree.parse(str(corpus_path("cvat", *rel.split("/"))))
     root = tree.getroot()
     images = root.findall("image")
     for image in images:
         root.remove(image)
-    repeats = -(-420 // len(images))
-    for n in range(repeats):
+    if plain_only:
+        images = [i for i in images if all(child.tag == "box" for child in i)]
+        assert images, "the export has images of boxes only"
+    for n in range(-(-420 // len(images))):
         for image in images:
             copy = etree.fromstring(etree.tostring(image))
             copy.set("name", f"{n}/{image.get('name')}")
@@ -216,29 +215,23 @@ def test_a_real_cvat_export_gives_the_general_paths_lines_with_the_lane(
     export = tmp_path / "export" / "annotations.xml"
     export.parent.mkdir(parents=True)
     tree.write(str(export), encoding="utf-8", xml_declaration=True)
-    lanes, _ = _both(tmp_path, monkeypatch, export, "cvat", **REFERENCE)
+    return export
+
+
+@pytest.mark.parametrize("rel", CORPUS_XML)
+def test_a_real_cvat_export_gives_the_general_paths_lines_with_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str
+) -> None:
+    """A corpus file, its images repeated to 420 or more under new names: the same bytes,
+    rejects and warnings with the lane as without it."""
+    lanes, _ = _both(tmp_path, monkeypatch, _repeated(tmp_path, rel), "cvat", **REFERENCE)
     (lane,) = lanes
     assert lane is not None and lane.open
 
 
 def test_a_real_box_export_takes_the_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Datumaro's CVAT export of a box project: its plain-box images go through the lane."""
-    rel = "datumaro/export_cvat_images_1.1/default.xml"
-    tree = etree.parse(str(corpus_path("cvat", *rel.split("/"))))
-    root = tree.getroot()
-    images = root.findall("image")
-    plain = [i for i in images if all(child.tag == "box" for child in i)]
-    assert plain, "the export has images of boxes only"
-    for image in images:
-        root.remove(image)
-    for n in range(-(-420 // len(plain))):
-        for image in plain:
-            copy = etree.fromstring(etree.tostring(image))
-            copy.set("name", f"{n}/{image.get('name')}")
-            root.append(copy)
-    export = tmp_path / "export" / "annotations.xml"
-    export.parent.mkdir(parents=True)
-    tree.write(str(export), encoding="utf-8", xml_declaration=True)
+    export = _repeated(tmp_path, "datumaro/export_cvat_images_1.1/default.xml", plain_only=True)
     lanes, out = _both(tmp_path, monkeypatch, export, "cvat", **REFERENCE)
     (lane,) = lanes
     assert lane is not None and lane.open

@@ -15,22 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from annoconvert.express import Extract, Value
+from annoconvert.readers.doccano import KNOWN_KEYS
 
-EXAMPLE_KEYS = frozenset(
-    {
-        "data",
-        "filename",
-        "labels",
-        "cats",
-        "entities",
-        "relations",
-        "bbox",
-        "segmentation",
-        "annotations",
-    }
-)
-"""Keys that the reader reads as the example or its answer besides `id`, `text`, `label` and
-`Comments` (the reader's KNOWN_KEYS): a record holding one goes the general way."""
+EXAMPLE_KEYS = KNOWN_KEYS - {"id", "text", "label", "Comments"}
+"""Keys the reader reads as the example or its answer besides the common ones: a record
+holding one goes the general way."""
 
 
 def text_classification(project_type: str) -> Extract | None:
