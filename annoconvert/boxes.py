@@ -389,8 +389,7 @@ def unturned_envelope(x: float, y: float, width: float, height: float) -> Envelo
 
 def box_2d_row(env: Envelope, label: str) -> Row:
     """A clamped envelope's `box_2d` object and its reading-order key."""
-    x0, y0, x1, y1 = grid_box(env, 1000, 1000)  # to_box_2d's grid and order, one call less
-    return (env[1], env[0], env[3], env[2], label), {"box_2d": [y0, x0, y1, x1], "label": label}
+    return (env[1], env[0], env[3], env[2], label), {"box_2d": to_box_2d(env), "label": label}
 
 
 def in_order(rows: list[Row], options: Options) -> list[dict[str, Any]]:
