@@ -255,24 +255,28 @@ class Lane:
         """The task's id and line, or None: the general path converts it."""
         if self.verified >= VERIFY:
             return self.filled(raw.item)
-        if not self.open:
-            return None
-        found = self.extract(raw.item)
+        found = self._encoded(raw.item)
         if found is None:
             return None
-        values = found[1]
-        try:
-            encoded = [_json(v) for v in values]
-        except orjson.JSONEncodeError:
-            return None  # a lone surrogate: the general path says what is wrong
-        line = self._checked(raw, found[0], values, encoded)
+        task_id, values, encoded = found
+        line = self._checked(raw, task_id, values, encoded)
         if line is None:
             return None
         self.lines += 1
-        return found[0], line
+        return task_id, line
 
     def filled(self, item: Any) -> tuple[int | str, bytes] | None:
         """`line` once the layout is verified, which needs the task's JSON object only."""
+        found = self._encoded(item)
+        if found is None:
+            return None
+        assert self.layout is not None
+        self.lines += 1
+        return found[0], _fill(self.layout, found[2])
+
+    def _encoded(self, item: Any) -> tuple[int | str, Sequence[Value], list[bytes]] | None:
+        """(task id, `extract`'s values, each as JSON) while the lane is open; None for a
+        task the general path converts."""
         if not self.open:
             return None
         found = self.extract(item)
@@ -282,9 +286,7 @@ class Lane:
             encoded = [_json(v) for v in found[1]]
         except orjson.JSONEncodeError:
             return None  # a lone surrogate: the general path says what is wrong
-        assert self.layout is not None
-        self.lines += 1
-        return found[0], _fill(self.layout, encoded)
+        return found[0], found[1], encoded
 
     def _checked(
         self, raw: RawTask, task_id: int | str, values: Sequence[Value], encoded: list[bytes]

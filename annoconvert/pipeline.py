@@ -365,16 +365,12 @@ def _read(
 ) -> Iterator[Task | Reject]:
     """The reader's stream; readers that can tell more (detected types) report warnings;
     readers with an express lane take its switch."""
-    parameters = inspect.signature(reader.read).parameters
-    if "on_warning" in parameters:
-        if switch is not None:
-            return reader.read(  # type: ignore[call-arg]
-                inputs, options, on_warning=stats.warnings.append, express=switch
-            )
-        return reader.read(inputs, options, on_warning=stats.warnings.append)  # type: ignore[call-arg]
-    if switch is not None:
-        return reader.read(inputs, options, express=switch)  # type: ignore[call-arg]
-    return iter(reader.read(inputs, options))
+    extra: dict[str, Any] = {}
+    if "on_warning" in inspect.signature(reader.read).parameters:
+        extra["on_warning"] = stats.warnings.append
+    if switch is not None:  # made only for a reader whose `read` takes one
+        extra["express"] = switch
+    return iter(reader.read(inputs, options, **extra))
 
 
 def _express_lane(
