@@ -58,3 +58,17 @@ def corpus_path(*parts: str) -> Path:
 def corpus() -> Path:
     """The root of ../shared/corpus (see corpus_path for the CI rule)."""
     return corpus_path()
+
+
+PRINT_OWN_PEAK_KIB = """
+import resource as _resource, sys as _sys
+try:  # this process's own peak: Linux's ru_maxrss keeps the parent's RSS across the exec
+    with open("/proc/self/status") as _status:
+        print(next(int(l.split()[1]) for l in _status if l.startswith("VmHWM:")))  # KiB
+except OSError:
+    _peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
+    print(_peak // 1024 if _sys.platform == "darwin" else _peak)  # KiB
+"""
+"""Appended to a `python -c` script measuring memory: prints that process's peak RSS in KiB.
+(A child's `ru_maxrss` on Linux starts at its parent's RSS, kept across `execve`: under a
+pytest worker of 100 MiB every child would read at least 100 MiB and a test could not fail.)"""

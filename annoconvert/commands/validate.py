@@ -71,10 +71,11 @@ def render_text(report: ValidationReport, max_shown: int) -> str:
     tokens = report.tokens
     if tokens.distribution:
         d = tokens.distribution
+        over = report.warning_counts.get("example_over_token_limit", 0)  # over_limit is capped
         lines.append(
             f"tokens per example ({tokens.method}, {tokens.encoding}): min {d['min']:.0f}, "
             f"median {d['median']:.0f}, mean {d['mean']:.0f}, p95 {d['p95']:.0f}, "
             f"max {d['max']:.0f}, total {d['total']:.0f}"
-            + (f"; limit {tokens.limit}, {len(tokens.over_limit)} over" if tokens.limit else "")
+            + (f"; limit {tokens.limit}, {over} over" if tokens.limit else "")
         )
     return "\n".join(lines) + "\n"

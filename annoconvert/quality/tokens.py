@@ -19,7 +19,10 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
@@ -151,22 +154,34 @@ def estimate_text_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def distribution(values: Sequence[int]) -> dict[str, float]:
+def distribution(values: Iterable[int]) -> dict[str, float]:
     """min, max, mean, median, p5, p95 (nearest-rank) of token counts; {} when empty."""
+    return distribution_of_counts(Counter(values))
+
+
+def distribution_of_counts(counts: Mapping[int, int]) -> dict[str, float]:
+    """`distribution` of the values a histogram holds (value -> how many times it occurs; a
+    count of 0 is no value), with the same results: the mean is the exact int total over n,
+    a rank is the value at sorted index max(0, ceil(p * n) - 1). Memory is the number of
+    distinct values, not of values."""
+    if any(count < 0 for count in counts.values()):
+        raise ValueError("a histogram count is negative")
+    values = sorted(value for value, count in counts.items() if count)
     if not values:
         return {}
-    ordered = sorted(values)
-    n = len(ordered)
+    cumulative = list(accumulate(counts[value] for value in values))
+    n = cumulative[-1]
+    total = sum(value * counts[value] for value in values)
 
     def rank(p: float) -> float:
-        return float(ordered[max(0, math.ceil(p * n) - 1)])
+        return float(values[bisect_right(cumulative, max(0, math.ceil(p * n) - 1))])
 
     return {
-        "min": float(ordered[0]),
-        "max": float(ordered[-1]),
-        "mean": sum(ordered) / n,
+        "min": float(values[0]),
+        "max": float(values[-1]),
+        "mean": total / n,
         "median": rank(0.5),
         "p5": rank(0.05),
         "p95": rank(0.95),
-        "total": float(sum(ordered)),
+        "total": float(total),
     }

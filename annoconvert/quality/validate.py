@@ -8,8 +8,10 @@ content-part lists, tool calls, `weight`, images (where, URL form, MIME vs bytes
 mode, count), `box_2d`/`bbox_2d` answers, dataset minimums, and the Vertex, TRL and ShareGPT
 dialects.
 
-Streaming: `Validator.check_line` keeps counters and token counts, never the lines, so the
-conversion runs the same checks on what it writes. Every finding has a stable snake_case `code`.
+Streaming: `Validator.check_line` keeps counters (the token counts as a histogram: count ->
+examples) and the first `max_findings` findings, never the lines, so the conversion runs the
+same checks on what it writes, in memory that does not grow with the number of lines. Every
+finding has a stable snake_case `code`.
 
 The limits come from `annoconvert/presets.py` (the one table the media step also uses); this
 module adds which line format (dialect) each preset validates. A `None` limit is not checked.
@@ -23,7 +25,6 @@ import json
 import math
 import re
 import warnings
-from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from annoconvert import presets
 from annoconvert.errors import ConfigError, MediaError
 from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line
-from annoconvert.quality.tokens import TokenCounter, distribution
+from annoconvert.quality.tokens import TokenCounter, distribution_of_counts
 
 DialectName = Literal["openai", "vertex", "trl", "sharegpt"]
 MB = presets.MB
@@ -124,7 +125,11 @@ class TokenReport(BaseModel):
     encoding: str
     limit: int | None
     distribution: dict[str, float]
-    over_limit: list[int] = Field(description="line numbers of examples over the limit")
+    over_limit: list[int] = Field(
+        description="line numbers of the first examples over the limit: at most the "
+        "validator's `max_findings` (1,000 by default); the report's "
+        "`warning_counts['example_over_token_limit']` counts them all"
+    )
 
 
 class ValidationReport(BaseModel):
@@ -218,8 +223,9 @@ class Validator:
         self._warnings: list[Finding] = []
         self._error_counts: Counter[str] = Counter()
         self._warning_counts: Counter[str] = Counter()
-        self._tokens = array("q")  # one count per example: 8 bytes, not a 32-byte int object
-        self._over: list[int] = []
+        # token count -> examples: memory is the distinct counts, not the examples
+        self._tokens: Counter[int] = Counter()
+        self._over: list[int] = []  # the first `max_findings`; the warning counts count all
         self._lines = 0
         self._examples = 0
         self._image_examples = 0
@@ -305,7 +311,7 @@ class Validator:
                 method=self.counter.method,
                 encoding=self.counter.encoding,
                 limit=limits.max_tokens_per_example,
-                distribution=distribution(self._tokens),
+                distribution=distribution_of_counts(self._tokens),
                 over_limit=list(self._over),
             ),
         )
@@ -357,10 +363,11 @@ class Validator:
             if tokens is None:
                 tokens = self._openai(s, obj)
         if tokens is not None:
-            self._tokens.append(tokens)
+            self._tokens[tokens] += 1
             limit = self.limits.max_tokens_per_example
             if limit is not None and tokens > limit:
-                self._over.append(s.number)
+                if len(self._over) < self.max_findings:
+                    self._over.append(s.number)
                 s.warn(
                     "example_over_token_limit",
                     f"about {tokens} tokens ({self.counter.method}); over the {limit}-token "
