@@ -2,10 +2,12 @@
 
 Why: contradictory answers to one input teach the model noise, and duplicates over-weight a few
 examples. Memory stays flat in the size of the export: while examples stream past, the checker
-keeps three 64-bit hashes and the task id of each (about 32 bytes an example, in arrays, not
-dicts); the grouping happens once at the end: in plain Python up to `PLAIN_GROUPING` lines
-(importing numpy took longer than that grouping), vectorized with numpy past it (a few MB at
-100k lines, where dicts took fifteen).
+keeps three 64-bit hashes of each (`key_store`: in arrays up to a chunk, then on disk in
+buckets) and its task id (none while the ids are the lines' indexes, as the checker that follows
+the output file gives them); the grouping happens once at the end, bucket by bucket once the
+hashes are on disk: in plain Python up to `PLAIN_GROUPING` lines (importing numpy took longer
+than that grouping), vectorized with numpy past it (a few MB at 100k lines, where dicts took
+fifteen). What it finds (conflicting lines, repeats, dropped lines) is kept in memory.
 
 API (two passes, because "drop" must also remove the *first* example of a conflict, which a
 single streaming pass has already let through):
@@ -31,13 +33,18 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
 from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line
+from annoconvert.quality.key_store import KeyStore
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 Policy = Literal["report", "drop", "keep"]
 PREVIEW_LIMIT = 4096
@@ -325,29 +332,46 @@ def example_key(example: Example) -> bytes:
 
 
 class TaskIds:
-    """Task ids in a compact array while they are ints; a list once one is not."""
+    """Task ids: none kept while each is its line's index (the checker that follows a file
+    names lines so), then in a compact array while they are ints, a list once one is not."""
 
     def __init__(self) -> None:
-        self._ints: array[int] | None = array("q")
-        self._any: list[int | str] = []
+        self._count = 0
+        """Ids so far, while every one is its index."""
+        self._ints: array[int] | None = None
+        self._any: list[int | str] | None = None
 
     def append(self, task_id: int | str) -> None:
+        if self._ints is None and self._any is None:
+            if task_id == self._count and type(task_id) is int:
+                self._count += 1
+                return
+            self._ints = array("q", range(self._count))
         if self._ints is not None:
             if isinstance(task_id, int) and -(2**63) <= task_id < 2**63:
                 self._ints.append(task_id)
                 return
             self._any = list(self._ints)
             self._ints = None
+        assert self._any is not None
         self._any.append(task_id)
 
     def __getitem__(self, index: int) -> int | str:
-        return self._ints[index] if self._ints is not None else self._any[index]
+        if self._ints is not None:
+            return self._ints[index]
+        if self._any is not None:
+            return self._any[index]
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return index
 
 
 @dataclass(frozen=True)
 class _Findings:
     conflict_groups: list[list[int]]
     """Line indexes of each input that got several answers, in first-seen order."""
+    group_inputs: list[int]
+    """The input hash of each conflict group."""
     answers: list[int]
     duplicates: list[tuple[int, int]]
     """(line, line of its first occurrence) for every exact repeat."""
@@ -365,9 +389,7 @@ class ConsistencyChecker:
     def __init__(self, policy: Policy = "report", dedupe: bool = False) -> None:
         self.policy: Policy = policy
         self.dedupe = dedupe
-        self._inputs: array[int] = array("Q")
-        self._answers: array[int] = array("Q")
-        self._wholes: array[int] = array("Q")
+        self._keys = KeyStore()
         self._tasks = TaskIds()
         self._previews: dict[int, str] = {}
         self._findings: _Findings | None = None
@@ -412,19 +434,25 @@ class ConsistencyChecker:
         self, task: int | str, input_hash: int, answer_hash: int, whole_hash: int, preview: str
     ) -> int:
         """Record one example by its three 64-bit keys; returns its line index (0-based)."""
-        self._inputs.append(input_hash)
-        self._answers.append(answer_hash)
-        self._wholes.append(whole_hash)
+        self._keys.append(input_hash, answer_hash, whole_hash)
         self._tasks.append(task)
         if preview and self._keeps_preview(input_hash):
             self._previews[input_hash] = preview
         self._findings = None
-        return len(self._inputs) - 1
+        return len(self._keys) - 1
 
     def _find(self) -> _Findings:
         if self._findings is None:
-            self._findings = _group(self._inputs, self._answers, self._wholes, self)
+            keys = self._keys
+            if keys.spilled:
+                self._findings = _group_buckets(keys, self)
+            else:
+                self._findings = _group(keys.inputs, keys.answers, keys.wholes, self)
         return self._findings
+
+    def close(self) -> None:
+        """Remove the spilled hashes' file (the findings stay)."""
+        self._keys.close()
 
     def conflicting(self, example: Example) -> bool:
         """Whether the example's input got two or more different answers (after pass 1)."""
@@ -445,8 +473,9 @@ class ConsistencyChecker:
         found = self._find()
         conflicts = []
         if self.policy != "keep":
-            for lines, answers in zip(found.conflict_groups, found.answers, strict=True):
-                key = self._inputs[lines[0]]
+            for lines, key, answers in zip(
+                found.conflict_groups, found.group_inputs, found.answers, strict=True
+            ):
                 conflicts.append(
                     Conflict(
                         input=self._previews.get(key, ""),
@@ -456,7 +485,7 @@ class ConsistencyChecker:
                 )
         return ConsistencyReport(
             policy=self.policy,
-            examples=len(self._inputs),
+            examples=len(self._keys),
             conflicts=conflicts,
             duplicates=[
                 Duplicate(task=self._tasks[line], first_task=self._tasks[first])
@@ -464,10 +493,6 @@ class ConsistencyChecker:
             ],
             dropped=len(found.dropped),
         )
-
-    def conflicting_line(self, line: int) -> bool:
-        """Whether an observed line's input got several answers."""
-        return self._inputs[line] in self._find().conflicting_inputs
 
 
 PLAIN_GROUPING = 5_000
@@ -477,6 +502,12 @@ its end. Kept low on purpose: a run past it imports numpy while it goes on, so r
 and 100k lines carry the same 15 MiB and memory stays flat in the export's size (at 20k the
 10k run lacked it, and in CI the 100k run's peak was 1.32-1.44x the 10k one). Past it,
 numpy's grouping takes 1.6 MiB at 50k lines where dicts took 15."""
+
+
+_Groups = tuple[list[list[int]], list[int], list[int], list[tuple[int, int]]]
+"""(lines of each input with several answers, that input's hash, its number of distinct
+answers, (line, line of its first occurrence) of each exact repeat): groups in order of their
+first line, repeats by line."""
 
 
 def _group(
@@ -489,9 +520,49 @@ def _group(
 
 
 def _group_plain(
+    inputs: Sequence[int],
+    answers: Sequence[int],
+    wholes: Sequence[int],
+    checker: ConsistencyChecker,
+) -> _Findings:
+    return _findings(_groups_plain(inputs, answers, wholes), checker)
+
+
+def _group_sorted(
     inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
 ) -> _Findings:
-    """`_group` with dicts: lines by input in first-seen order, first line by whole hash."""
+    import numpy as np
+
+    columns = (np.frombuffer(c, dtype=np.uint64) for c in (inputs, answers, wholes))
+    return _findings(_groups_sorted(*columns), checker)
+
+
+def _group_buckets(keys: KeyStore, checker: ConsistencyChecker) -> _Findings:
+    """`_group` of spilled hashes, one bucket at a time (see `key_store`), each bucket's
+    positions turned back into the lines' indexes."""
+    import numpy as np
+
+    found: list[tuple[list[int], int, int]] = []
+    repeats: list[tuple[int, int]] = []
+    for records in keys.buckets():
+        if len(records) <= PLAIN_GROUPING:
+            groups = _groups_plain(*(records[:, k].tolist() for k in range(3)))
+        else:
+            groups = _groups_sorted(*(np.ascontiguousarray(records[:, k]) for k in range(3)))
+        lines = records[:, 3].tolist()
+        conflict_groups, group_inputs, answer_counts, bucket_repeats = groups
+        for members, key, answers in zip(conflict_groups, group_inputs, answer_counts, strict=True):
+            found.append(([lines[i] for i in members], key, answers))
+        repeats.extend((lines[line], lines[first]) for line, first in bucket_repeats)
+    found.sort(key=lambda group: group[0][0])
+    repeats.sort()
+    return _findings(
+        ([g[0] for g in found], [g[1] for g in found], [g[2] for g in found], repeats), checker
+    )
+
+
+def _groups_plain(inputs: Sequence[int], answers: Sequence[int], wholes: Sequence[int]) -> _Groups:
+    """`_Groups` with dicts: lines by input in first-seen order, first line by whole hash."""
     by_input: dict[int, list[int]] = {}
     for line, key in enumerate(inputs):
         lines = by_input.get(key)
@@ -515,42 +586,40 @@ def _group_plain(
         first = first_of.setdefault(key, line)
         if first != line:
             repeats.append((line, first))
-    return _findings(conflict_groups, answer_counts, repeats, frozenset(conflicting), checker)
+    return conflict_groups, conflicting, answer_counts, repeats
 
 
-def _findings(
-    conflict_groups: list[list[int]],
-    answer_counts: list[int],
-    repeats: list[tuple[int, int]],
-    conflicting_inputs: frozenset[int],
-    checker: ConsistencyChecker,
-) -> _Findings:
+def _findings(groups: _Groups, checker: ConsistencyChecker) -> _Findings:
+    conflict_groups, group_inputs, answer_counts, repeats = groups
     dropped: set[int] = set()
     if checker.policy == "drop":
         dropped.update(line for v in conflict_groups for line in v)
     if checker.dedupe:
         dropped.update(line for line, _ in repeats)
     return _Findings(
-        conflict_groups, answer_counts, repeats, conflicting_inputs, frozenset(dropped)
+        conflict_groups,
+        group_inputs,
+        answer_counts,
+        repeats,
+        frozenset(group_inputs),
+        frozenset(dropped),
     )
 
 
-def _group_sorted(
-    inputs: array[int], answers: array[int], wholes: array[int], checker: ConsistencyChecker
-) -> _Findings:
-    """`_group` for many lines.
+def _groups_sorted(
+    inp: npt.NDArray[np.uint64], ans: npt.NDArray[np.uint64], whole: npt.NDArray[np.uint64]
+) -> _Groups:
+    """`_Groups` for many lines.
 
-    Vectorized with numpy on the arrays in place (no copy of them); sorting is stable, so
+    Vectorized with numpy on the columns as given (no copy of them); sorting is stable, so
     line order within a group is kept without a line-number key, and every temporary is
     dropped as soon as it is used (the run's peak memory is measured here).
     """
     import numpy as np
 
-    n = len(inputs)
+    n = len(inp)
     if n == 0:
-        return _Findings([], [], [], frozenset(), frozenset())
-    inp = np.frombuffer(inputs, dtype=np.uint64)
-    ans = np.frombuffer(answers, dtype=np.uint64)
+        return [], [], [], []
     # inputs with more than one distinct answer
     order = np.lexsort((ans, inp)).astype(np.int32)
     inp_s = inp[order]
@@ -573,9 +642,8 @@ def _group_sorted(
     del order, group, bad
     conflict_groups = sorted((sorted(v) for v in groups.values()), key=lambda v: v[0])
     answer_counts = [len({int(ans[i]) for i in members}) for members in conflict_groups]
-    conflicting_inputs = frozenset(int(inp[v[0]]) for v in conflict_groups)
+    group_inputs = [int(inp[v[0]]) for v in conflict_groups]
     # exact repeats: every occurrence after the first of a whole-line hash
-    whole = np.frombuffer(wholes, dtype=np.uint64)
     order_w = np.argsort(whole, kind="stable").astype(np.int32)
     whole_s = whole[order_w]
     repeat = np.zeros(n, dtype=bool)
@@ -585,7 +653,7 @@ def _group_sorted(
     np.maximum.accumulate(starts, out=starts)
     repeats = sorted(zip(order_w[repeat].tolist(), order_w[starts[repeat]].tolist(), strict=True))
     del order_w, repeat, starts
-    return _findings(conflict_groups, answer_counts, repeats, conflicting_inputs, checker)
+    return conflict_groups, group_inputs, answer_counts, repeats
 
 
 def check_consistency(

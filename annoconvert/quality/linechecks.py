@@ -54,8 +54,10 @@ class LineChecks:
 
     def finish(self) -> LineFindings:
         """The findings over every line checked."""
-        return LineFindings(
+        findings = LineFindings(
             self.validator.finish() if self.validator is not None else None,
             self.consistency.report(),
             self.consistency.dropped_lines(),
         )
+        self.consistency.close()
+        return findings
