@@ -11,7 +11,11 @@ counts. Both engines (`pipeline.run` and `annoconvert.dask`) write through `Outp
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import mmap
+import tempfile
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -167,20 +171,22 @@ def _consistency_warnings(findings: LineFindings, refs: _LineRefs, out: Output) 
 
 
 class _LineRefs:
-    """Each written line's task (id, file, locator): one record per task in a temporary file,
-    and per task the index of its first line, so memory is 16 bytes a task."""
+    """Each written line's task (id, file, locator), kept on disk so that a run's memory does
+    not grow with its tasks: one record per task in a temporary file, and per task its first
+    line and its record's offset (two int64) in an index file. Lookups binary-search the index
+    through a read-only map, whose pages the system may drop and read again."""
 
     def __init__(self) -> None:
-        import tempfile
-        from array import array
-
-        self._fh = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
-        self._offsets = array("q")  # per task: where its record starts
-        self._task_start = array("q")  # per task: its first line
+        self._records = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+        self._index = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+        self._tasks = 0
         self._lines = 0
         self._position = 0
         self._last: Task | None = None
-        self._pending: list[bytes] = []  # records not yet in the file (written in batches)
+        # records and index pairs not yet in the files (written in batches)
+        self._pending: list[bytes] = []
+        self._pending_pairs = array("q")
+        self._map: _IndexMap | None = None
 
     def append(self, task: Task) -> None:
         """Note that the next line was written for `task`."""
@@ -197,39 +203,88 @@ class _LineRefs:
 
     def _task(self, task_id: int | str, source: Source) -> None:
         record = orjson.dumps((task_id, source.file, source.locator)) + b"\n"
-        self._offsets.append(self._position)
-        self._task_start.append(self._lines)
+        self._pending_pairs.append(self._lines)
+        self._pending_pairs.append(self._position)
         self._pending.append(record)
+        self._tasks += 1
         if len(self._pending) >= 1024:
             self._flush()
         self._position += len(record)
 
     def _flush(self) -> None:
-        self._fh.write(b"".join(self._pending))
+        """Write the pending batch; a map of the index is dropped first (Windows does not let a
+        mapped file grow), and made again at the next lookup."""
+        if not self._pending:
+            return
+        self._unmap()
+        self._records.write(b"".join(self._pending))
+        self._index.write(self._pending_pairs.tobytes())
         self._pending.clear()
+        del self._pending_pairs[:]
 
-    def _task_index(self, line: int) -> int:
-        import bisect
+    def _mapped(self) -> _IndexMap:
+        """The index, mapped with every task noted so far."""
+        self._flush()
+        if self._map is None:
+            if self._tasks == 0:
+                raise IndexError("no line was written")
+            self._index.flush()
+            self._map = _IndexMap(self._index.fileno())
+        return self._map
 
-        return bisect.bisect_right(self._task_start, line) - 1
+    def _unmap(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
     def get(self, line: int) -> tuple[int | str, str, str]:
         """The (task id, file, locator) of a written line."""
-        self._flush()
-        self._fh.flush()
-        self._fh.seek(self._offsets[self._task_index(line)])
-        task_id, file, locator = orjson.loads(self._fh.readline())
-        self._fh.seek(0, 2)
+        index = self._mapped()
+        self._records.flush()
+        self._records.seek(index.record_offset(index.task_of(line)))
+        task_id, file, locator = orjson.loads(self._records.readline())
+        self._records.seek(0, 2)
         return task_id, file, locator
 
     def lines_of_task(self, line: int) -> range:
         """Every line written for the task that wrote `line`."""
-        i = self._task_index(line)
-        end = self._task_start[i + 1] if i + 1 < len(self._task_start) else self._lines
-        return range(self._task_start[i], end)
+        index = self._mapped()
+        i = index.task_of(line)
+        end = index.first_line(i + 1) if i + 1 < len(index) else self._lines
+        return range(index.first_line(i), end)
 
     def close(self) -> None:
-        self._fh.close()
+        self._unmap()
+        self._records.close()
+        self._index.close()
+
+
+class _IndexMap:
+    """_LineRefs' index file mapped read-only: per task (first line, record offset) as int64,
+    first lines ascending, so a task is found by bisecting them (22 probes for 4M tasks)."""
+
+    def __init__(self, fd: int) -> None:
+        self._mmap = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        self._pairs = memoryview(self._mmap).cast("q")
+        self._first_lines = self._pairs[::2]
+
+    def __len__(self) -> int:
+        return len(self._first_lines)
+
+    def task_of(self, line: int) -> int:
+        return bisect.bisect_right(self._first_lines, line) - 1
+
+    def first_line(self, task: int) -> int:
+        return int(self._first_lines[task])
+
+    def record_offset(self, task: int) -> int:
+        return int(self._pairs[2 * task + 1])
+
+    def close(self) -> None:
+        """Release the views before the map: a map with views on it cannot be closed."""
+        self._first_lines.release()
+        self._pairs.release()
+        self._mmap.close()
 
 
 def split_assigner(options: Options) -> Callable[[Sequence[Any]], list[str]]:

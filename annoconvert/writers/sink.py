@@ -3,6 +3,8 @@
 A run that fails or is killed leaves the previous file (or nothing) at the output path. With a
 split, every line is first written to one temporary file with its group and label remembered
 (a few bytes each), the split is assigned at the end, and each split file is written and renamed.
+Without a split the sink keeps nothing per line: lines left out at the end are found by reading
+the temporary file back, line by line.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import sys
 import tempfile
 import threading
 import weakref
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +132,6 @@ class JsonlSink:
         self.assign_splits = assign_splits
         self.count = 0
         self._metas: list[LineMeta] = []
-        self._offsets = array("q")
         self._tmp: str | None = None
         self._fh: IO[bytes]
         self._stream: IO[bytes] | None = None
@@ -159,7 +159,6 @@ class JsonlSink:
 
     def write(self, line: bytes, meta: LineMeta | None = None) -> None:
         """Append one JSON line (without its newline)."""
-        self._offsets.append(self._pos)
         if self.assign_splits is not None:
             self._metas.append(meta or LineMeta(None, None, None))
         self._fh.write(line)
@@ -225,34 +224,41 @@ class JsonlSink:
             self._stream.close()
 
     def _kept_lines(self, drop: set[int]) -> Iterator[tuple[int, bytes]]:
-        """(index, bytes) of every written line not in `drop`, from the temporary file: read
-        at once under 256 MiB, line by line past it."""
+        """(index, bytes) of every written line not in `drop`, read back from the temporary file
+        one line at a time, so that memory is bounded by the longest line, not by the output.
+        A line is JSON text (which holds no raw newline) and a newline, so the file's lines
+        are the written lines; the count confirms it."""
         assert self._tmp is not None
-        with open(self._tmp, "rb") as src:
-            data = src.read() if self._pos < 256 * 1024**2 else None
-            for i, start in enumerate(self._offsets):
-                if i in drop:
-                    continue
-                end = self._offsets[i + 1] if i + 1 < len(self._offsets) else self._pos
-                if data is not None:
-                    yield i, data[start:end]
-                else:
-                    src.seek(start)
-                    yield i, src.read(end - start)
+        read = 0
+        with open(self._tmp, "rb", buffering=1024 * 1024) as src:
+            for line in src:
+                if read == self.count:
+                    break  # a line more than were written
+                if read not in drop:
+                    yield read, line
+                read += 1
+            else:
+                if read == self.count:
+                    return
+        raise RuntimeError(
+            f"internal error: {self._tmp} holds other lines than the {self.count} written"
+            " (a line with a raw newline?)"
+        )
 
     def _commit_rewrite(self, drop: set[int]) -> list[str]:
         assert self._tmp is not None and self.output is not None
-        if self.assign_splits is not None:
-            names = self.assign_splits(self._metas)
+        # without a split every line goes to one file: no list of a name per line
+        names = self.assign_splits(self._metas) if self.assign_splits is not None else None
+        if names is not None:
+            order = sorted(set(names), key=names.index)
         else:
-            names = [""] * self.count
-        order = sorted(set(names), key=names.index)
+            order = [""] if self.count else []
         outputs: dict[str, tuple[IO[bytes], str]] = {}
         try:
             for name in order:
                 outputs[name] = temp_beside(self._final(name))
             for i, chunk in self._kept_lines(drop):
-                outputs[names[i]][0].write(chunk)
+                outputs["" if names is None else names[i]][0].write(chunk)
             written = []
             for name, (fh, tmp) in outputs.items():
                 fh.flush()
