@@ -275,22 +275,24 @@ def coco(folder: Path, n: int, images: bool, seed: int = 3, *, photo: bool = Fal
 # --- CVAT ----------------------------------------------------------------------------------
 
 
-def cvat(path: Path, n: int, seed: int = 4) -> Path:
+def cvat(path: Path, n: int, seed: int = 4, *, image_files: bool = True) -> Path:
     """CVAT for images 1.1 XML: one <image> with 1-4 <box> per task.
 
-    `images/` beside it holds a hard link to one pool JPEG per name: Datumaro refuses a CVAT
-    export whose image files are missing; annoconvert (reference mode) never opens them.
+    With `image_files`, `images/` beside it holds a hard link to one pool JPEG per name:
+    Datumaro refuses a CVAT export whose image files are missing; annoconvert (reference
+    mode) never opens them, so the 1 GB export, which no peer converts here, has none.
     """
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    pool = image_pool(path.parent.parent)
-    images = path.parent / "images"
-    images.mkdir(exist_ok=True)
-    for i in range(n):
-        target = images / f"{i:06d}.jpg"
-        if not target.exists():
-            os.link(pool[i % len(pool)], target)
+    if image_files:
+        pool = image_pool(path.parent.parent)
+        images = path.parent / "images"
+        images.mkdir(exist_ok=True)
+        for i in range(n):
+            target = images / f"{i:06d}.jpg"
+            if not target.exists():
+                os.link(pool[i % len(pool)], target)
     rng = random.Random(seed)
     labels = "".join(
         f"<label><name>{c}</name><color>#33ddff</color><type>rectangle</type>"

@@ -1,6 +1,6 @@
 """Benchmark annoconvert against the floor and the peers; write docs/performance.md's table.
 
-    python benchmarks/run.py [--sizes 1k,10k,100k,150] [--quick] [--cases ls-text,cvat]
+    python benchmarks/run.py [--sizes 1k,10k,100k,150,2900k] [--quick] [--cases ls-text,cvat]
                              [--no-peers] [--no-docs]
 
 Every measurement runs its command through `measure.py` in a fresh wrapper process: wall
@@ -62,6 +62,8 @@ class Case:
     floor: Callable[[dict[str, str], str], list[str]]
     peer: tuple[str, Callable[[dict[str, str], str], list[str]]] | None = None
     peer_sizes: tuple[int, ...] = (1000, 10_000, 100_000)
+    repeat: int | None = None
+    """Runs per measurement when fewer than the default (a case of a minute a run)."""
 
 
 def _ls_text(n: int) -> dict[str, str]:
@@ -113,7 +115,8 @@ def _photos_case(workers: int) -> Case:
 
 
 def _cvat(n: int) -> dict[str, str]:
-    path = gen.cvat(DATA / f"cvat_{size_name(n)}" / "annotations.xml", n)
+    # the 1 GB export has no image files: no peer converts it here (Datumaro alone needs them)
+    path = gen.cvat(DATA / f"cvat_{size_name(n)}" / "annotations.xml", n, image_files=n <= 100_000)
     return {"xml": str(path), "folder": str(path.parent)}
 
 
@@ -130,6 +133,8 @@ LSSDK = (
 Q = ["-q"]
 PHOTOS = 150
 """Photos in the coco-photos cases (~3 MB each; `--sizes 150`)."""
+CVAT_1GB = 2_900_000
+"""Images in the 1 GB CVAT export (`cvat-1gb`; about 370 bytes of XML an image)."""
 
 CASES = [
     Case(
@@ -271,6 +276,15 @@ CASES = [
         lambda i, o: [*ANNOCONVERT, "cvat", i["xml"], "-o", o, *Q, "--image-mode", "reference"],
         lambda i, o: [*FLOOR, "cvat", i["xml"], o],
         ("Datumaro CVAT->COCO", lambda i, o: [*PEERS, "datumaro-cvat-coco", i["folder"], o + ".d"]),
+    ),
+    Case(
+        "cvat-1gb",
+        "CVAT for images 1.1 XML of 1 GB (boxes), --image-mode reference -> JSONL",
+        (CVAT_1GB,),
+        _cvat,
+        lambda i, o: [*ANNOCONVERT, "cvat", i["xml"], "-o", o, *Q, "--image-mode", "reference"],
+        lambda i, o: [*FLOOR, "cvat", i["xml"], o],
+        repeat=1,
     ),
     Case(
         "doccano",
@@ -488,6 +502,12 @@ def targets(rows: list[Row]) -> str:
         lambda v: v <= 1.3,
         "{:.2f}x",
     )
+    add(
+        "CVAT XML of 1 GB: peak <= 1.3x the 100k one (flat)",
+        _ratio(_find(rows, "cvat-1gb", CVAT_1GB, ac), _find(rows, "cvat", big, ac), "peak_mib"),
+        lambda v: v <= 1.3,
+        "{:.2f}x",
+    )
     out = ["| target | measured | met |", "|---|---:|---|"]
     for text, value, ok, fmt in checks:
         if value is None:
@@ -552,7 +572,7 @@ def write_doc(rows: list[Row], command: str, header: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default=f"1k,10k,100k,{PHOTOS}")
+    ap.add_argument("--sizes", default=f"1k,10k,100k,{PHOTOS},{CVAT_1GB}")
     ap.add_argument("--quick", action="store_true", help="one run per measurement")
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--no-peers", action="store_true")
@@ -575,7 +595,7 @@ def main() -> None:
         for size in sizes:
             if size not in case.sizes:
                 continue
-            repeat = 1 if a.quick else 3
+            repeat = 1 if a.quick else min(3, case.repeat or 3)
             rows.extend(run_case(case, size, repeat, not a.no_peers))
     shutil.rmtree(OUT, ignore_errors=True)
     if a.merge and (DATA / "results.json").exists():
