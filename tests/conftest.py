@@ -72,3 +72,20 @@ except OSError:
 """Appended to a `python -c` script measuring memory: prints that process's peak RSS in KiB.
 (A child's `ru_maxrss` on Linux starts at its parent's RSS, kept across `execve`: under a
 pytest worker of 100 MiB every child would read at least 100 MiB and a test could not fail.)"""
+
+
+def own_peak_kib(script: str, *args: str, env: dict[str, str] | None = None) -> int:
+    """Peak RSS (KiB) of a fresh `python -c script args...` (`script` ends with
+    `PRINT_OWN_PEAK_KIB`)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
+    )
+    return int(done.stdout.strip())

@@ -3,8 +3,6 @@ a time, with the same findings as in memory, and the checker's memory stays flat
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from unittest import mock
 
 import orjson
@@ -15,7 +13,7 @@ from hypothesis import strategies as st
 from annoconvert.quality import consistency, key_store
 from annoconvert.quality.consistency import ConsistencyChecker, Policy, TaskIds
 from annoconvert.quality.linechecks import LineChecks
-from tests.conftest import PRINT_OWN_PEAK_KIB
+from tests.conftest import PRINT_OWN_PEAK_KIB, own_peak_kib
 
 MASK = (1 << 64) - 1
 
@@ -134,18 +132,7 @@ assert report.examples == lines and not report.conflicts and not report.duplicat
 )
 
 
-def _peak_kib(lines: int) -> int:
-    proc = subprocess.run(
-        [sys.executable, "-c", MEMORY, str(lines)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return int(proc.stdout.strip())
-
-
 def test_the_checkers_memory_does_not_grow_with_the_lines() -> None:
     """3M lines peak within 8 MiB of 300k (in memory they took 32 bytes a line more: 80 MiB)."""
-    small, large = _peak_kib(300_000), _peak_kib(3_000_000)
+    small, large = own_peak_kib(MEMORY, "300000"), own_peak_kib(MEMORY, "3000000")
     assert large - small < 8 * 1024, (small, large)

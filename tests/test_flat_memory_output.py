@@ -7,8 +7,6 @@ found through an index on disk; both must give exactly what the in-memory offset
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 from annoconvert.model import Source, Task
 from annoconvert.output import _LineRefs
 from annoconvert.writers.sink import JsonlSink, LineMeta
-from tests.conftest import PRINT_OWN_PEAK_KIB
+from tests.conftest import PRINT_OWN_PEAK_KIB, own_peak_kib
 
 
 def _source(task: int) -> Source:
@@ -29,13 +27,18 @@ def _refs_of(lines_per_task: list[int]) -> _LineRefs:
     `add`, the others through `append`."""
     refs = _LineRefs()
     for t, n in enumerate(lines_per_task):
-        if n == 1:
-            refs.add(100 + t, _source(t))
-        else:
-            task = Task(100 + t, _source(t))
-            for _ in range(n):
-                refs.append(task)
+        _note(refs, t, n)
     return refs
+
+
+def _note(refs: _LineRefs, t: int, n: int) -> None:
+    """Task t (id 100 + t) writes n lines: through `add` for one, `append` for more."""
+    if n == 1:
+        refs.add(100 + t, _source(t))
+        return
+    task = Task(100 + t, _source(t))
+    for _ in range(n):
+        refs.append(task)
 
 
 def _task_lines(lines_per_task: list[int]) -> list[range]:
@@ -81,14 +84,8 @@ def test_line_refs_lookups_between_writes_see_every_task() -> None:
         written: list[int] = []
         for stop in (10, 1500, 1501, 4000, 5000):
             for t in range(len(written), stop):
-                n = lines_per_task[t]
-                if n == 1:
-                    refs.add(100 + t, _source(t))
-                else:
-                    task = Task(100 + t, _source(t))
-                    for _ in range(n):
-                        refs.append(task)
-                written.append(n)
+                _note(refs, t, lines_per_task[t])
+                written.append(lines_per_task[t])
             _assert_lookups(refs, written, sorted({0, len(written) // 2, len(written) - 1}))
     finally:
         refs.close()
@@ -203,14 +200,7 @@ refs.close()
 
 def _peak_kib(n: int, out: Path) -> int:
     """Peak RSS (KiB) of a fresh process writing n lines through the sink and the refs."""
-    done = subprocess.run(
-        [sys.executable, "-c", PEAK, str(n), str(out)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return int(done.stdout.strip())
+    return own_peak_kib(PEAK, str(n), str(out))
 
 
 def test_2m_lines_need_about_the_memory_of_200k(tmp_path: Path) -> None:

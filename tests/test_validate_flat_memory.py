@@ -12,8 +12,6 @@ import json
 import math
 import os
 import random
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -25,7 +23,7 @@ from hypothesis import strategies as st
 from annoconvert.quality import validate as validate_mod
 from annoconvert.quality.tokens import distribution, distribution_of_counts
 from annoconvert.quality.validate import Validator
-from tests.conftest import PRINT_OWN_PEAK_KIB
+from tests.conftest import PRINT_OWN_PEAK_KIB, own_peak_kib
 
 
 def list_distribution(values: Sequence[int]) -> dict[str, float]:
@@ -203,15 +201,7 @@ assert report.tokens.distribution["max"] - report.tokens.distribution["min"] == 
 def peak_kib(n: int) -> int:
     """Peak RSS (KiB) of a fresh process that validates n common chat lines."""
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": ""}  # the estimate: a cached encoding is slower
-    proc = subprocess.run(
-        [sys.executable, "-c", PEAK, str(n)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env=env,
-    )
-    return int(proc.stdout.strip())
+    return own_peak_kib(PEAK, str(n), env=env)
 
 
 def test_1m_lines_peak_like_100k() -> None:
