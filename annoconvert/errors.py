@@ -14,7 +14,8 @@
     └── ValidationFailed             `validate` or `agreement --min-agreement` found errors (exit 1)
 
 Task-level errors carry a stable snake_case `code`; the pipeline turns them into `Reject`s and
-goes on. Everything else is a bug and is allowed to show a traceback.
+goes on. An OSError (a full disk, a folder one may not write) is printed as one line naming
+its file (`at_place` names one where the system did not). Everything else is a bug.
 """
 
 from __future__ import annotations
@@ -124,3 +125,19 @@ class StopRun(AnnoconvertError):
 
 class ValidationFailed(AnnoconvertError):
     """A check command found errors (`validate`, `agreement --min-agreement`)."""
+
+
+def at_place(err: OSError, place: str) -> OSError:
+    """`err` naming `place` when the system named no file (a write to an open file): the
+    command line prints an OSError as `annoconvert: error: <file>: <reason>`, and "No space
+    left on device" alone does not say which disk."""
+    if err.filename is not None:
+        return err
+    return type(err)(err.errno, err.strerror or str(err), place)
+
+
+def temporary_files() -> str:
+    """Where the run's temporary files go, as an OSError's place."""
+    import tempfile
+
+    return f"{tempfile.gettempdir()} (the run's temporary files; TMPDIR sets the folder)"

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from annoconvert.children import why_no_children
+from annoconvert.errors import at_place, temporary_files
 from annoconvert.model import Reject, Source, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.quality.background import BackgroundChecks
@@ -177,8 +178,11 @@ class _LineRefs:
     through a read-only map, whose pages the system may drop and read again."""
 
     def __init__(self) -> None:
-        self._records = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
-        self._index = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+        try:
+            self._records = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+            self._index = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+        except OSError as err:
+            raise at_place(err, temporary_files()) from err
         self._tasks = 0
         self._lines = 0
         self._position = 0
@@ -217,8 +221,11 @@ class _LineRefs:
         if not self._pending:
             return
         self._unmap()
-        self._records.write(b"".join(self._pending))
-        self._index.write(self._pending_pairs.tobytes())
+        try:
+            self._records.write(b"".join(self._pending))
+            self._index.write(self._pending_pairs.tobytes())
+        except OSError as err:
+            raise at_place(err, temporary_files()) from err
         self._pending.clear()
         del self._pending_pairs[:]
 

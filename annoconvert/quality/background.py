@@ -8,12 +8,16 @@ it, so no line is copied between processes) and hands back the findings at the e
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import pickle
+import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
 from annoconvert.children import default_signals
+from annoconvert.errors import AnnoconvertError
 from annoconvert.quality.consistency import PLAIN_GROUPING, Policy
 from annoconvert.quality.linechecks import LineChecks, LineFindings
 
@@ -34,7 +38,22 @@ def _checker(
     # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
     # BLAS, and on a 2-core machine the spinning took the converting process's core
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    _follow(path, checks, finished, conn, parent)
+    try:
+        _follow(path, checks, finished, conn, parent)
+    except Exception as err:  # a full disk for the spilled hashes, or a bug: the parent says it
+        if os.environ.get("ANNOCONVERT_DEBUG"):
+            traceback.print_exc()
+        with contextlib.suppress(OSError):  # the parent is gone
+            conn.send(_sendable(err))
+
+
+def _sendable(err: Exception) -> Exception:
+    """`err` if it crosses the pipe (pickles), else its type and message in one that does."""
+    try:
+        pickle.dumps(err)
+    except Exception:
+        return RuntimeError(f"{type(err).__name__}: {err}")
+    return err
 
 
 def _follow(
@@ -118,13 +137,25 @@ class BackgroundChecks:
         """Nothing to do here: the other process reads the line from the file."""
 
     def finish(self) -> LineFindings:
-        """Call once every line is flushed to the file: the findings of all of them."""
-        self._finished.send(True)
-        findings: LineFindings = self._conn.recv()
+        """Call once every line is flushed to the file: the findings of all of them. What
+        stopped the checker (an OSError, a bug) is raised here, in the converting process,
+        which prints it as one line."""
+        found: LineFindings | Exception | None = None
+        with contextlib.suppress(OSError):  # a checker that stopped early closed its end
+            self._finished.send(True)
+        with contextlib.suppress(OSError, EOFError):  # and one that was killed sent nothing
+            found = self._conn.recv()
         self._proc.join()
         self._finished.close()
         self._conn.close()
-        return findings
+        if isinstance(found, Exception):
+            raise found
+        if found is None:
+            raise AnnoconvertError(
+                "the line checks stopped without their findings (their process's exit code: "
+                f"{self._proc.exitcode}); the output was not written"
+            )
+        return found
 
     def abort(self) -> None:
         """Stop the checker (the run failed or was interrupted)."""

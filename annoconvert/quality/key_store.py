@@ -17,6 +17,8 @@ from array import array
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
+from annoconvert.errors import at_place, temporary_files
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -71,8 +73,7 @@ class KeyStore:
             for offset, starts in self._chunks:
                 first, end = int(starts[bucket]), int(starts[bucket + 1])
                 if end > first:
-                    self._file.seek(offset + first * FIELDS * 8)
-                    data = self._file.read((end - first) * FIELDS * 8)
+                    data = self._read(offset + first * FIELDS * 8, (end - first) * FIELDS * 8)
                     parts.append(np.frombuffer(data, dtype=np.uint64).reshape(-1, FIELDS))
             if parts:
                 yield parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -80,6 +81,14 @@ class KeyStore:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+    def _read(self, offset: int, size: int) -> bytes:
+        assert self._file is not None
+        try:
+            self._file.seek(offset)
+            return self._file.read(size)
+        except OSError as err:
+            raise at_place(err, temporary_files()) from err
 
     def _spill(self) -> None:
         """The lines in memory to the file, ordered by bucket (stably: line order within)."""
@@ -96,10 +105,13 @@ class KeyStore:
         records[:, 1] = np.frombuffer(self.answers, dtype=np.uint64)[order]
         records[:, 2] = np.frombuffer(self.wholes, dtype=np.uint64)[order]
         records[:, 3] = order + self._spilled_lines
-        if self._file is None:
-            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the check
-        offset = self._file.seek(0, 2)
-        self._file.write(records.data)
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the check
+            offset = self._file.seek(0, 2)
+            self._file.write(records.data)
+        except OSError as err:  # a full disk: say which folder
+            raise at_place(err, temporary_files()) from err
         self._chunks.append((offset, starts))
         self._spilled_lines += len(order)
         del inputs  # a view of the array replaced below

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from annoconvert.atomic import temp_beside
+from annoconvert.errors import at_place
 
 
 @dataclass(slots=True)
@@ -161,14 +162,17 @@ class JsonlSink:
         """Append one JSON line (without its newline)."""
         if self.assign_splits is not None:
             self._metas.append(meta or LineMeta(None, None, None))
-        self._fh.write(line)
-        self._fh.write(b"\n")
-        self._pos += len(line) + 1
-        self.count += 1
-        if self._pos - self._synced_at >= WRITEBACK_BYTES and self._writeback is not None:
-            self._fh.flush()
-            self._writeback.start()
-            self._synced_at = self._pos
+        try:
+            self._fh.write(line)
+            self._fh.write(b"\n")
+            self._pos += len(line) + 1
+            self.count += 1
+            if self._pos - self._synced_at >= WRITEBACK_BYTES and self._writeback is not None:
+                self._fh.flush()
+                self._writeback.start()
+                self._synced_at = self._pos
+        except OSError as err:  # a full disk: say which output
+            raise at_place(err, self.output or "<stdout>") from err
 
     @property
     def follow_path(self) -> str | None:
@@ -177,7 +181,10 @@ class JsonlSink:
 
     def flush(self) -> None:
         """Hand what is buffered to the file (a follower sees complete lines)."""
-        self._fh.flush()
+        try:
+            self._fh.flush()
+        except OSError as err:
+            raise at_place(err, self.output or "<stdout>") from err
 
     def commit(self, drop: set[int] | None = None) -> list[str]:
         """Finish: rename the temporary file(s) into place; returns the paths written.
@@ -188,11 +195,14 @@ class JsonlSink:
         if self._stream is not None:
             return self._commit_stream(drop or set())
         assert self._tmp is not None and self._writeback is not None
-        self._fh.flush()
-        self._writeback.join()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
         assert self.output is not None
+        try:
+            self._fh.flush()
+            self._writeback.join()
+            os.fsync(self._fh.fileno())  # a disk out of space may say so only here
+            self._fh.close()
+        except OSError as err:
+            raise at_place(err, self.output) from err
         if self.assign_splits is None and not drop:
             os.replace(self._tmp, self.output)
             self._tmp = None
