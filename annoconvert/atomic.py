@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+from annoconvert.errors import at_place
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -37,8 +39,11 @@ def write_atomic(target: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fh, tmp = temp_beside(path)
     try:
-        with fh:
-            fh.write(data)
+        try:
+            with fh:
+                fh.write(data)
+        except OSError as err:  # a full disk: say which file
+            raise at_place(err, str(path)) from err
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -36,6 +36,12 @@ class _FullFile:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
+    def __enter__(self) -> _FullFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._real.close()
+
 
 def _doccano(tmp_path: Path, lines: int) -> Path:
     path = tmp_path / "all.jsonl"
@@ -139,3 +145,22 @@ def test_the_checker_gives_its_findings_when_nothing_fails(
 ) -> None:
     checks = _checker(tmp_path, _FailingChecks(None), monkeypatch)
     assert checks.finish() == "findings"
+
+
+def test_a_file_written_whole_names_itself_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`write_atomic` (copied images, the HTML preview): the target's name, no partial file."""
+    from annoconvert import atomic
+
+    real_temp_beside = atomic.temp_beside
+    monkeypatch.setattr(
+        atomic,
+        "temp_beside",
+        lambda *a: (lambda fh, tmp: (_FullFile(fh), tmp))(*real_temp_beside(*a)),
+    )
+    target = tmp_path / "images" / "a.jpg"
+    with pytest.raises(OSError, match=FULL) as raised:
+        atomic.write_atomic(target, b"\xff\xd8")
+    assert raised.value.filename == str(target)
+    assert list(target.parent.iterdir()) == []
