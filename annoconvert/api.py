@@ -130,11 +130,11 @@ def to_examples(
     seen = 0
     try:
         for done in converter.convert(stream):
-            for reject in stats.rejects[seen:]:
+            for reject in stats.rejects.since(seen):
                 _warn(reject, rejects)
             seen = len(stats.rejects)
             yield from done.examples
-        for reject in stats.rejects[seen:]:
+        for reject in stats.rejects.since(seen):
             _warn(reject, rejects)
     finally:
         converter.close()
@@ -156,7 +156,7 @@ def convert(
     return ConvertResult.from_stats(stats)
 
 
-def write_rejects(path: str, rejects: Sequence[Reject]) -> None:
+def write_rejects(path: str, rejects: Iterable[Reject]) -> None:
     """Write the rejects file: one JSON object per line (task, file, locator, code, reason)."""
     import orjson
 

@@ -89,7 +89,7 @@ def convert_batch(batch: list[Task | Reject], options: Options, recipe: str) -> 
     try:
         for done in converter.convert(batch):
             if len(stats.rejects) > seen:
-                out.events.append(stats.rejects[seen:])
+                out.events.append(stats.rejects.since(seen))
                 seen = len(stats.rejects)
             lines = []
             for example in done.examples:
@@ -103,7 +103,7 @@ def convert_batch(batch: list[Task | Reject], options: Options, recipe: str) -> 
     finally:
         converter.close()
     if len(stats.rejects) > seen:
-        out.events.append(stats.rejects[seen:])
+        out.events.append(stats.rejects.since(seen))
     out.warnings = stats.warnings
     out.read = stats.read
     out.disagreed = stats.disagreed

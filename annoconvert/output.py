@@ -27,6 +27,7 @@ from annoconvert.model import Reject, Source, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.quality.background import BackgroundChecks
 from annoconvert.quality.linechecks import LineChecks, LineFindings
+from annoconvert.reject_log import RejectLog
 from annoconvert.writers.sink import LineMeta
 
 
@@ -36,7 +37,7 @@ class RunCounts(Protocol):
     read: int
     written: int
     tasks_written: int
-    rejects: list[Reject]
+    rejects: RejectLog
     warnings: list[Warning_]
     files: list[str]
 

@@ -30,6 +30,7 @@ from annoconvert.output import Output, split_assigner
 from annoconvert.policy import PolicyReject, select
 from annoconvert.recipes.auto import choose_recipe
 from annoconvert.registry import Recipe
+from annoconvert.reject_log import RejectLog
 from annoconvert.writers.sink import JsonlSink, LineMeta, is_stream
 
 AUTO_SAMPLE = 200
@@ -39,12 +40,13 @@ RECIPE_PLACEHOLDERS = frozenset({"entities", "answer", "reply"})
 
 @dataclass
 class RunStats:
-    """Counts and findings of one run; `rejects` in input order."""
+    """Counts and findings of one run; `rejects` in input order (past the first 10,000 on
+    disk: `reject_log`)."""
 
     read: int = 0
     tasks_written: int = 0
     written: int = 0
-    rejects: list[Reject] = field(default_factory=list)
+    rejects: RejectLog = field(default_factory=RejectLog)
     warnings: list[Warning_] = field(default_factory=list)
     disagreed: int = 0
     recipe: str | None = None
@@ -55,13 +57,11 @@ class RunStats:
     @property
     def rejected(self) -> int:
         """Tasks rejected (a task is counted once even if several of its examples failed)."""
-        return len(
-            {(r.file, r.locator, r.task) for r in self.rejects if r.code != "bad_line"}
-        ) + sum(1 for r in self.rejects if r.code == "bad_line")
+        return self.rejects.tasks
 
     def codes(self) -> Counter[str]:
         """Rejects counted by code."""
-        return Counter(r.code for r in self.rejects)
+        return self.rejects.codes()
 
 
 @dataclass(slots=True)

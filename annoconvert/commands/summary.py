@@ -67,12 +67,14 @@ def summary_lines(stats: RunStats, output: str | None) -> list[str]:
     lines.append(counts)
     if stats.disagreed:
         lines.append(f"annotators disagreed on {stats.disagreed} tasks")
-    by_code: dict[str, list[str]] = {}
+    first_ids: dict[str, list[str]] = {}  # the first few of each code: memory stays flat
     for reject in stats.rejects:
-        by_code.setdefault(reject.code, []).append(str(reject.task))
-    for code, ids in sorted(by_code.items(), key=lambda kv: -len(kv[1])):
-        shown = ", ".join(ids[:FIRST_IDS]) + (", ..." if len(ids) > FIRST_IDS else "")
-        lines.append(f"  rejected {len(ids)} {code}: tasks {shown}")
+        ids = first_ids.setdefault(reject.code, [])
+        if len(ids) < FIRST_IDS:
+            ids.append(str(reject.task))
+    for code, count in stats.codes().most_common():
+        shown = ", ".join(first_ids[code]) + (", ..." if count > FIRST_IDS else "")
+        lines.append(f"  rejected {count} {code}: tasks {shown}")
     for warning in stats.warnings[:SHOWN_WARNINGS]:
         where = f"task {warning.task}: " if warning.task is not None else ""
         lines.append(f"  warning {warning.code}: {where}{warning.message}")
