@@ -130,9 +130,10 @@ def to_examples(
     seen = 0
     try:
         for done in converter.convert(stream):
-            for reject in stats.rejects.since(seen):
-                _warn(reject, rejects)
-            seen = len(stats.rejects)
+            if len(stats.rejects) > seen:
+                for reject in stats.rejects.since(seen):
+                    _warn(reject, rejects)
+                seen = len(stats.rejects)
             yield from done.examples
         for reject in stats.rejects.since(seen):
             _warn(reject, rejects)

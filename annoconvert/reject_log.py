@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
@@ -32,9 +33,14 @@ class RejectLog:
         self._kept: list[Reject] = []
         self._pending: list[Reject] = []
         self._file: IO[bytes] | None = None
-        self._batches: list[tuple[int, int]] = []
-        """(offset in the file, index of its first reject) of each batch on disk."""
+        self._offsets: list[int] = []
+        """Where each batch on disk starts in the file."""
+        self._firsts: list[int] = []
+        """The index of each batch's first reject (a batch ends where the next starts)."""
         self._on_disk = 0
+        self._last_batch: tuple[int, list[Reject]] = (-1, [])
+        """The batch written last, kept: a reader asking for the newest rejects after each
+        task finds the one that just went to disk here, not in the file."""
         self._codes: Counter[str] = Counter()
         self._tasks = 0
         self._last: tuple[str, str, object] | None = None
@@ -81,14 +87,17 @@ class RejectLog:
             self._file.close()
 
     def _from(self, start: int) -> Iterator[Reject]:
-        """The rejects from index `start` on: those kept, the batches on disk (each of
-        `BATCH`, from its first index), then those pending."""
-        yield from islice(self._kept, start, None)
-        for offset, first in self._batches:
-            if first + BATCH > start:
-                yield from islice(self._read_batch(offset), max(0, start - first), None)
+        """The rejects from index `start` on: those kept, the batches on disk from the one
+        that holds `start`, then those pending; a caller that has seen all but the newest
+        reads no batch."""
+        yield from self._kept[start:]
         first_pending = len(self._kept) + self._on_disk
-        yield from islice(self._pending, max(0, start - first_pending), None)
+        if start < first_pending:
+            first_batch = max(0, bisect_right(self._firsts, start) - 1)
+            batches = zip(self._offsets[first_batch:], self._firsts[first_batch:], strict=True)
+            for offset, first in batches:
+                yield from islice(self._read_batch(offset), max(0, start - first), None)
+        yield from self._pending[max(0, start - first_pending) :]
 
     def _write_batch(self) -> None:
         try:
@@ -98,11 +107,15 @@ class RejectLog:
             self._file.write(pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError as err:  # a full disk: say which folder
             raise at_place(err, temporary_files()) from err
-        self._batches.append((offset, len(self._kept) + self._on_disk))
+        self._offsets.append(offset)
+        self._firsts.append(len(self._kept) + self._on_disk)
         self._on_disk += len(self._pending)
+        self._last_batch = (offset, self._pending)
         self._pending = []
 
     def _read_batch(self, offset: int) -> list[Reject]:
+        if offset == self._last_batch[0]:
+            return self._last_batch[1]
         assert self._file is not None
         try:
             self._file.seek(offset)

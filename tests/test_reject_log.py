@@ -4,6 +4,7 @@ counts, and memory that does not grow with them."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from unittest import mock
 
@@ -116,3 +117,22 @@ def test_millions_of_rejects_take_the_memory_of_thousands() -> None:
     """In a list, 2M rejects took ~450 bytes each more than 200k: 800 MiB."""
     small, large = own_peak_kib(MEMORY, "200000"), own_peak_kib(MEMORY, "2000000")
     assert large - small < 8 * 1024, (small, large)
+
+
+def test_a_reader_that_has_seen_all_but_the_newest_reads_no_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`to_examples` and the Dask workers ask for the new rejects after every task: that must
+    not load a batch from disk each time (the batch written last stays in memory)."""
+    monkeypatch.setattr(reject_log, "KEPT", 3)
+    monkeypatch.setattr(reject_log, "BATCH", 4)
+    loads: list[int] = []
+    load = pickle.load
+    monkeypatch.setattr(pickle, "load", lambda fh: loads.append(fh.tell()) or load(fh))
+    log = RejectLog()
+    rejects = [Reject(n, "a.json", f"tasks[{n}]", "empty_text", "") for n in range(14)]
+    for n, reject in enumerate(rejects):
+        log.append(reject)
+        assert log.since(n) == [reject]
+    assert loads == []  # 3 kept, two batches of 4 on disk, 3 pending: none was read back
+    assert log.since(4) == rejects[4:] and len(loads) == 1  # from inside the first batch
