@@ -28,7 +28,9 @@ SPILL_LINES = 1 << 17
 BUCKET_BITS = 8
 """256 buckets: a 2.9M-line run reads back about 11k lines (360 KB) at a time."""
 FIELDS = 4
-"""A spilled record: input, answer and whole-line hash, then the line's index (uint64 each)."""
+"""A spilled line: input, answer and whole-line hash, then the line's index (uint64 each). A
+chunk is written as four columns (each in bucket order), one at a time: the spill's own
+memory is then one column (1 MiB), not the chunk's records (4 MiB) and their gathering."""
 
 
 class KeyStore:
@@ -42,8 +44,8 @@ class KeyStore:
         self._spill_lines = SPILL_LINES
         self._spilled_lines = 0
         self._file: IO[bytes] | None = None
-        self._chunks: list[tuple[int, npt.NDArray[np.int64]]] = []
-        """Per spilled chunk: its offset in the file and where each bucket starts (records)."""
+        self._chunks: list[tuple[int, int, npt.NDArray[np.int64]]] = []
+        """Per spilled chunk: its offset in the file, its lines, where each bucket starts."""
 
     def __len__(self) -> int:
         return self._spilled_lines + len(self.inputs)
@@ -70,11 +72,14 @@ class KeyStore:
         assert self._file is not None
         for bucket in range(1 << BUCKET_BITS):
             parts = []
-            for offset, starts in self._chunks:
+            for offset, lines, starts in self._chunks:
                 first, end = int(starts[bucket]), int(starts[bucket + 1])
                 if end > first:
-                    data = self._read(offset + first * FIELDS * 8, (end - first) * FIELDS * 8)
-                    parts.append(np.frombuffer(data, dtype=np.uint64).reshape(-1, FIELDS))
+                    part = np.empty((end - first, FIELDS), dtype=np.uint64)
+                    for field in range(FIELDS):
+                        at = offset + (field * lines + first) * 8
+                        part[:, field] = np.frombuffer(self._read(at, (end - first) * 8), np.uint64)
+                    parts.append(part)
             if parts:
                 yield parts[0] if len(parts) == 1 else np.concatenate(parts)
 
@@ -100,19 +105,21 @@ class KeyStore:
         starts = np.zeros((1 << BUCKET_BITS) + 1, dtype=np.int64)
         np.cumsum(np.bincount(bucket, minlength=1 << BUCKET_BITS), out=starts[1:])
         del bucket
-        records = np.empty((len(order), FIELDS), dtype=np.uint64)
-        records[:, 0] = inputs[order]
-        records[:, 1] = np.frombuffer(self.answers, dtype=np.uint64)[order]
-        records[:, 2] = np.frombuffer(self.wholes, dtype=np.uint64)[order]
-        records[:, 3] = order + self._spilled_lines
+        views = (  # the arrays as numpy sees them, not copies
+            inputs,
+            np.frombuffer(self.answers, dtype=np.uint64),
+            np.frombuffer(self.wholes, dtype=np.uint64),
+        )
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the check
             offset = self._file.seek(0, 2)
-            self._file.write(records.data)
+            for view in views:  # one gathered column in memory at a time
+                self._file.write(view[order].data)
+            self._file.write((order + self._spilled_lines).astype(np.uint64).data)
         except OSError as err:  # a full disk: say which folder
             raise at_place(err, temporary_files()) from err
-        self._chunks.append((offset, starts))
+        self._chunks.append((offset, len(order), starts))
         self._spilled_lines += len(order)
-        del inputs  # a view of the array replaced below
+        del inputs, views  # views of the arrays replaced below
         self.inputs, self.answers, self.wholes = array("Q"), array("Q"), array("Q")
