@@ -136,3 +136,16 @@ def test_a_reader_that_has_seen_all_but_the_newest_reads_no_batch(
         assert log.since(n) == [reject]
     assert loads == []  # 3 kept, two batches of 4 on disk, 3 pending: none was read back
     assert log.since(4) == rejects[4:] and len(loads) == 1  # from inside the first batch
+
+
+@pytest.mark.parametrize("command", ["stats", "agreement"])
+def test_stats_and_agreement_count_the_readers_rejects_past_the_kept_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.setattr(reject_log, "KEPT", 2)
+    monkeypatch.setattr(reject_log, "BATCH", 2)
+    lines = ['{"id": 1, "text": "a", "label": ["x"]}', "not json", "{broken", "[", "]", "nul"]
+    export = tmp_path / "all.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, [command, "doccano", str(export)])
+    assert "5 task(s) rejected by the reader (bad_line: 5)" in result.output

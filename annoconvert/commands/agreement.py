@@ -13,6 +13,7 @@ import click
 from annoconvert.errors import AnnoconvertError
 from annoconvert.model import Reject, Task
 from annoconvert.options import Options, build_options
+from annoconvert.reject_log import RejectLog
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,7 +41,8 @@ def options_from(params: dict[str, Any]) -> Options:
 
 
 class TaskStream:
-    """Iterate a reader's tasks, counting the rejects it yields (kept for the summary)."""
+    """Iterate a reader's tasks, counting the rejects it yields (for the summary; past the
+    first 10,000 on disk, so that an export of millions of bad tasks is read in flat memory)."""
 
     def __init__(self, source: str, inputs: Sequence[str], options: Options) -> None:
         from annoconvert import registry
@@ -48,7 +50,7 @@ class TaskStream:
         self._reader = registry.reader(source)
         self._inputs = list(inputs)
         self._options = options
-        self.rejects: list[Reject] = []
+        self.rejects = RejectLog()
 
     def __iter__(self) -> Iterator[Task]:
         for item in self._reader.read(self._inputs, self._options):
@@ -64,12 +66,9 @@ def one_line(err: AnnoconvertError) -> str:
     return lines[0] if lines else type(err).__name__
 
 
-def reject_summary(rejects: Sequence[Reject]) -> str:
+def reject_summary(rejects: RejectLog) -> str:
     """One stderr line: how many tasks the reader rejected, by code."""
-    counts: dict[str, int] = {}
-    for r in rejects:
-        counts[r.code] = counts.get(r.code, 0) + 1
-    by_code = ", ".join(f"{code}: {n}" for code, n in sorted(counts.items()))
+    by_code = ", ".join(f"{code}: {n}" for code, n in sorted(rejects.codes().items()))
     return f"{len(rejects)} task(s) rejected by the reader ({by_code})"
 
 
