@@ -134,10 +134,3 @@ def at_place(err: OSError, place: str) -> OSError:
     if err.filename is not None:
         return err
     return type(err)(err.errno, err.strerror or str(err), place)
-
-
-def temporary_files() -> str:
-    """Where the run's temporary files go, as an OSError's place."""
-    import tempfile
-
-    return f"{tempfile.gettempdir()} (the run's temporary files; TMPDIR sets the folder)"

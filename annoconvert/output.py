@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import mmap
-import tempfile
 from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -22,12 +21,12 @@ from typing import Any, Protocol
 import orjson
 
 from annoconvert.children import why_no_children
-from annoconvert.errors import at_place, temporary_files
 from annoconvert.model import Reject, Source, Task, Warning_
 from annoconvert.options import Options
 from annoconvert.quality.background import BackgroundChecks
 from annoconvert.quality.linechecks import LineChecks, LineFindings
 from annoconvert.reject_log import RejectLog
+from annoconvert.spill import SpillFile
 from annoconvert.writers.sink import LineMeta
 
 
@@ -179,14 +178,11 @@ class _LineRefs:
     through a read-only map, whose pages the system may drop and read again."""
 
     def __init__(self) -> None:
-        try:
-            self._records = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
-            self._index = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
-        except OSError as err:
-            raise at_place(err, temporary_files()) from err
+        self._records = SpillFile()
+        self._index = SpillFile()
         self._tasks = 0
         self._lines = 0
-        self._position = 0
+        self._position = 0  # where the next record starts in the records file
         self._last: Task | None = None
         # records and index pairs not yet in the files (written in batches)
         self._pending: list[bytes] = []
@@ -211,10 +207,10 @@ class _LineRefs:
         self._pending_pairs.append(self._lines)
         self._pending_pairs.append(self._position)
         self._pending.append(record)
+        self._position += len(record)
         self._tasks += 1
         if len(self._pending) >= 1024:
             self._flush()
-        self._position += len(record)
 
     def _flush(self) -> None:
         """Write the pending batch; a map of the index is dropped first (Windows does not let a
@@ -222,11 +218,8 @@ class _LineRefs:
         if not self._pending:
             return
         self._unmap()
-        try:
-            self._records.write(b"".join(self._pending))
-            self._index.write(self._pending_pairs.tobytes())
-        except OSError as err:
-            raise at_place(err, temporary_files()) from err
+        self._records.append(b"".join(self._pending))
+        self._index.append(self._pending_pairs.tobytes())
         self._pending.clear()
         del self._pending_pairs[:]
 
@@ -236,7 +229,6 @@ class _LineRefs:
         if self._map is None:
             if self._tasks == 0:
                 raise IndexError("no line was written")
-            self._index.flush()
             self._map = _IndexMap(self._index.fileno())
         return self._map
 
@@ -248,10 +240,8 @@ class _LineRefs:
     def get(self, line: int) -> tuple[int | str, str, str]:
         """The (task id, file, locator) of a written line."""
         index = self._mapped()
-        self._records.flush()
-        self._records.seek(index.record_offset(index.task_of(line)))
-        task_id, file, locator = orjson.loads(self._records.readline())
-        self._records.seek(0, 2)
+        record = self._records.readline(index.record_offset(index.task_of(line)))
+        task_id, file, locator = orjson.loads(record)
         return task_id, file, locator
 
     def lines_of_task(self, line: int) -> range:

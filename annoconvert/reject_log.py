@@ -10,15 +10,13 @@ task id round-trips, a 100-digit int included), and the counts are kept as they 
 from __future__ import annotations
 
 import pickle
-import tempfile
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
-from typing import IO
 
-from annoconvert.errors import at_place, temporary_files
 from annoconvert.model import Reject
+from annoconvert.spill import SpillFile
 
 KEPT = 10_000
 """Rejects held in memory (a few MB) before the rest go to disk."""
@@ -32,13 +30,13 @@ class RejectLog:
     def __init__(self) -> None:
         self._kept: list[Reject] = []
         self._pending: list[Reject] = []
-        self._file: IO[bytes] | None = None
+        self._file = SpillFile()
         self._offsets: list[int] = []
-        """Where each batch on disk starts in the file."""
+        """Where each batch on disk starts in the file (and ends where the next starts)."""
         self._firsts: list[int] = []
-        """The index of each batch's first reject (a batch ends where the next starts)."""
+        """The index of each batch's first reject."""
         self._on_disk = 0
-        self._last_batch: tuple[int, list[Reject]] = (-1, [])
+        self._last_batch: list[Reject] = []
         """The batch written last, kept: a reader asking for the newest rejects after each
         task finds the one that just went to disk here, not in the file."""
         self._codes: Counter[str] = Counter()
@@ -53,7 +51,7 @@ class RejectLog:
             key = (reject.file, reject.locator, reject.task)
             self._tasks += key != self._last
             self._last = key
-        if self._file is None and len(self._kept) < KEPT:
+        if len(self._kept) < KEPT:  # then nothing is pending or on disk yet
             self._kept.append(reject)
             return
         self._pending.append(reject)
@@ -83,8 +81,7 @@ class RejectLog:
         return Counter(self._codes)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        self._file.close()
 
     def _from(self, start: int) -> Iterator[Reject]:
         """The rejects from index `start` on: those kept, the batches on disk from the one
@@ -94,32 +91,22 @@ class RejectLog:
         first_pending = len(self._kept) + self._on_disk
         if start < first_pending:
             first_batch = max(0, bisect_right(self._firsts, start) - 1)
-            batches = zip(self._offsets[first_batch:], self._firsts[first_batch:], strict=True)
-            for offset, first in batches:
-                yield from islice(self._read_batch(offset), max(0, start - first), None)
+            for batch in range(first_batch, len(self._firsts)):
+                skipped = max(0, start - self._firsts[batch])
+                yield from islice(self._read_batch(batch), skipped, None)
         yield from self._pending[max(0, start - first_pending) :]
 
     def _write_batch(self) -> None:
-        try:
-            if self._file is None:
-                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
-            offset = self._file.seek(0, 2)
-            self._file.write(pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError as err:  # a full disk: say which folder
-            raise at_place(err, temporary_files()) from err
-        self._offsets.append(offset)
+        data = pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL)
+        self._offsets.append(self._file.append(data))
         self._firsts.append(len(self._kept) + self._on_disk)
         self._on_disk += len(self._pending)
-        self._last_batch = (offset, self._pending)
+        self._last_batch = self._pending
         self._pending = []
 
-    def _read_batch(self, offset: int) -> list[Reject]:
-        if offset == self._last_batch[0]:
-            return self._last_batch[1]
-        assert self._file is not None
-        try:
-            self._file.seek(offset)
-            batch: list[Reject] = pickle.load(self._file)
-        except OSError as err:
-            raise at_place(err, temporary_files()) from err
-        return batch
+    def _read_batch(self, batch: int) -> list[Reject]:
+        if batch == len(self._offsets) - 1:
+            return self._last_batch
+        offset, end = self._offsets[batch], self._offsets[batch + 1]
+        rejects: list[Reject] = pickle.loads(self._file.read(offset, end - offset))
+        return rejects

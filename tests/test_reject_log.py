@@ -127,8 +127,8 @@ def test_a_reader_that_has_seen_all_but_the_newest_reads_no_batch(
     monkeypatch.setattr(reject_log, "KEPT", 3)
     monkeypatch.setattr(reject_log, "BATCH", 4)
     loads: list[int] = []
-    load = pickle.load
-    monkeypatch.setattr(pickle, "load", lambda fh: loads.append(fh.tell()) or load(fh))
+    load = pickle.loads  # how a batch on disk is read back
+    monkeypatch.setattr(pickle, "loads", lambda data: loads.append(len(data)) or load(data))
     log = RejectLog()
     rejects = [Reject(n, "a.json", f"tasks[{n}]", "empty_text", "") for n in range(14)]
     for n, reject in enumerate(rejects):

@@ -12,12 +12,11 @@ share the input hash, and the bucket, too.
 
 from __future__ import annotations
 
-import tempfile
 from array import array
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
-from annoconvert.errors import at_place, temporary_files
+from annoconvert.spill import SpillFile
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +42,7 @@ class KeyStore:
         self.wholes: array[int] = array("Q")
         self._spill_lines = SPILL_LINES
         self._spilled_lines = 0
-        self._file: IO[bytes] | None = None
+        self._file = SpillFile()
         self._chunks: list[tuple[int, int, npt.NDArray[np.int64]]] = []
         """Per spilled chunk: its offset in the file, its lines, where each bucket starts."""
 
@@ -53,7 +52,7 @@ class KeyStore:
     @property
     def spilled(self) -> bool:
         """Whether any line is on disk (then only `buckets` gives every line)."""
-        return self._file is not None
+        return bool(self._chunks)
 
     def append(self, input_hash: int, answer_hash: int, whole_hash: int) -> None:
         self.inputs.append(input_hash)
@@ -69,7 +68,6 @@ class KeyStore:
 
         if self.inputs:
             self._spill()
-        assert self._file is not None
         for bucket in range(1 << BUCKET_BITS):
             parts = []
             for offset, lines, starts in self._chunks:
@@ -78,22 +76,15 @@ class KeyStore:
                     part = np.empty((end - first, FIELDS), dtype=np.uint64)
                     for field in range(FIELDS):
                         at = offset + (field * lines + first) * 8
-                        part[:, field] = np.frombuffer(self._read(at, (end - first) * 8), np.uint64)
+                        part[:, field] = np.frombuffer(
+                            self._file.read(at, (end - first) * 8), np.uint64
+                        )
                     parts.append(part)
             if parts:
                 yield parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-    def _read(self, offset: int, size: int) -> bytes:
-        assert self._file is not None
-        try:
-            self._file.seek(offset)
-            return self._file.read(size)
-        except OSError as err:
-            raise at_place(err, temporary_files()) from err
+        self._file.close()
 
     def _spill(self) -> None:
         """The lines in memory to the file, ordered by bucket (stably: line order within)."""
@@ -110,15 +101,10 @@ class KeyStore:
             np.frombuffer(self.answers, dtype=np.uint64),
             np.frombuffer(self.wholes, dtype=np.uint64),
         )
-        try:
-            if self._file is None:
-                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the check
-            offset = self._file.seek(0, 2)
-            for view in views:  # one gathered column in memory at a time
-                self._file.write(view[order].data)
-            self._file.write((order + self._spilled_lines).astype(np.uint64).data)
-        except OSError as err:  # a full disk: say which folder
-            raise at_place(err, temporary_files()) from err
+        offset = self._file.append(views[0][order].data)
+        for view in views[1:]:  # one gathered column in memory at a time
+            self._file.append(view[order].data)
+        self._file.append((order + self._spilled_lines).astype(np.uint64).data)
         self._chunks.append((offset, len(order), starts))
         self._spilled_lines += len(order)
         del inputs, views  # views of the arrays replaced below
