@@ -104,7 +104,7 @@ def convert_batch(batch: list[Task | Reject], options: Options, recipe: str) -> 
         converter.close()
     if len(stats.rejects) > seen:
         out.events.append(stats.rejects.since(seen))
-    out.warnings = stats.warnings
+    out.warnings = list(stats.warnings)  # a batch's few: sent back whole
     out.read = stats.read
     out.disagreed = stats.disagreed
     return out

@@ -27,6 +27,7 @@ from annoconvert.quality.background import BackgroundChecks
 from annoconvert.quality.linechecks import LineChecks, LineFindings
 from annoconvert.reject_log import RejectLog
 from annoconvert.spill import SpillFile
+from annoconvert.warning_log import WarningLog
 from annoconvert.writers.sink import LineMeta
 
 
@@ -37,7 +38,7 @@ class RunCounts(Protocol):
     written: int
     tasks_written: int
     rejects: RejectLog
-    warnings: list[Warning_]
+    warnings: WarningLog
     files: list[str]
 
 

@@ -31,6 +31,7 @@ from annoconvert.policy import PolicyReject, select
 from annoconvert.recipes.auto import choose_recipe
 from annoconvert.registry import Recipe
 from annoconvert.reject_log import RejectLog
+from annoconvert.warning_log import WarningLog
 from annoconvert.writers.sink import JsonlSink, LineMeta, is_stream
 
 AUTO_SAMPLE = 200
@@ -40,14 +41,14 @@ RECIPE_PLACEHOLDERS = frozenset({"entities", "answer", "reply"})
 
 @dataclass
 class RunStats:
-    """Counts and findings of one run; `rejects` in input order (past the first 10,000 on
-    disk: `reject_log`)."""
+    """Counts and findings of one run; `rejects` and `warnings` in order (past the first ones
+    on disk: `record_log`)."""
 
     read: int = 0
     tasks_written: int = 0
     written: int = 0
     rejects: RejectLog = field(default_factory=RejectLog)
-    warnings: list[Warning_] = field(default_factory=list)
+    warnings: WarningLog = field(default_factory=WarningLog)
     disagreed: int = 0
     recipe: str | None = None
     recipe_reason: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from types import TracebackType
 from typing import Any
 
@@ -75,11 +76,14 @@ def summary_lines(stats: RunStats, output: str | None) -> list[str]:
     for code, count in stats.codes().most_common():
         shown = ", ".join(first_ids[code]) + (", ..." if count > FIRST_IDS else "")
         lines.append(f"  rejected {count} {code}: tasks {shown}")
-    for warning in stats.warnings[:SHOWN_WARNINGS]:
+    first = stats.warnings.head(SHOWN_WARNINGS)
+    for warning in first:
         where = f"task {warning.task}: " if warning.task is not None else ""
         lines.append(f"  warning {warning.code}: {where}{warning.message}")
-    if len(stats.warnings) > SHOWN_WARNINGS:
-        lines.append(f"  ... and {len(stats.warnings) - SHOWN_WARNINGS} more warnings")
+    if len(stats.warnings) > len(first):
+        rest = stats.warnings.codes() - Counter(w.code for w in first)
+        by_code = ", ".join(f"{count} {code}" for code, count in rest.most_common())
+        lines.append(f"  ... and {len(stats.warnings) - len(first)} more warnings ({by_code})")
     if stats.files and stats.files != ["-"]:
         lines.append("wrote " + ", ".join(stats.files))
     return lines
