@@ -20,7 +20,7 @@ import stat
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO, Literal, TypeAlias
 
 from annoconvert.errors import ConfigError, InputError, MediaError
 from annoconvert.inputs import InputSource, open_input
@@ -63,11 +63,25 @@ class Located:
         return self.kind in ("http", "remote")
 
 
+@dataclass(frozen=True, slots=True)
+class _Folder:
+    """A folder of the index, shared by every file in it: a file costs the index only its
+    name and a reference, not a path string and an object of its own."""
+
+    root: int
+    prefix: str  # POSIX path under the root up to and with its last "/"; "" for the top
+
+
+_Names: TypeAlias = dict[str, _Folder | list[_Folder]]
+"""Base name -> the folder holding it, or the folders (in walk order) when several do."""
+
+
 @dataclass(frozen=True)
 class _Entry:
+    """A file a lookup matched; its real path is worked out only then (`ImageStore._real`)."""
+
     root: int
     relpath: str
-    real: str  # identity: the real path of a file, or zip path + member
 
 
 def is_remote(uri: str) -> bool:
@@ -159,7 +173,7 @@ class ImageStore:
             self._sources.append(source)
             self._real_roots.append(real)
             self._prefixes.append(prefix)
-        self._index: dict[str, list[_Entry]] | None = None
+        self._index: _Names | None = None
         self._zip_members: list[set[str]] = []
         self._real_folders: dict[str, str] = {}
 
@@ -290,17 +304,27 @@ class ImageStore:
         prefix = self._prefixes[root]
         return f"{prefix}/{rel}" if prefix else rel
 
-    def _located(self, uri: str, entry: _Entry) -> Located:
+    def _real(self, entry: _Entry) -> str:
+        """A matched file's identity: its real path (through links), or the zip's real path
+        and the member. Only matched files need it, so the index does not hold it."""
+        if self._sources[entry.root].kind == "zip":
+            return f"{self._real_roots[entry.root]}!{self._member(entry.root, entry.relpath)}"
+        path = os.path.join(self._sources[entry.root].path, *entry.relpath.split("/"))
+        return os.path.realpath(path)
+
+    def _located(self, uri: str, entry: _Entry, real: str) -> Located:
         source = self._sources[entry.root]
         if source.kind == "zip":
             member = self._member(entry.root, entry.relpath)
             return Located(uri, "zip", source.path, member=member, relpath=entry.relpath)
-        return self._checked(uri, entry.root, entry.relpath, entry.real)
+        return self._checked(uri, entry.root, entry.relpath, real)
 
     def _pick(self, uri: str, entries: list[_Entry], how: str) -> Located | None:
+        """The one file `entries` name, merging the same file seen through several roots or
+        links; None for none, `ambiguous_image` for several."""
         unique: dict[str, _Entry] = {}
         for entry in entries:
-            unique.setdefault(entry.real, entry)
+            unique.setdefault(self._real(entry), entry)
         if not unique:
             return None
         if len(unique) > 1:
@@ -313,15 +337,24 @@ class ImageStore:
                 "folder that holds it as --images-root",
                 uri=uri,
             )
-        return self._located(uri, next(iter(unique.values())))
+        real, entry = next(iter(unique.items()))
+        return self._located(uri, entry, real)
+
+    def _entries(self, name: str) -> list[_Entry]:
+        """The files named `name` under the roots, in walk order."""
+        found = self.index().get(name)
+        if found is None:
+            return []
+        folders = found if isinstance(found, list) else [found]
+        return [_Entry(f.root, f.prefix + name) for f in folders]
 
     def _by_suffix(self, uri: str, rel: str) -> Located | None:
-        entries = self.index().get(posixpath.basename(rel), [])
+        entries = self._entries(posixpath.basename(rel))
         tail = "/" + rel
         return self._pick(uri, [e for e in entries if e.relpath.endswith(tail)], "path")
 
     def _by_name(self, uri: str, name: str) -> Located | None:
-        return self._pick(uri, self.index().get(name, []), f"file name {name!r}")
+        return self._pick(uri, self._entries(name), f"file name {name!r}")
 
     # --- index -------------------------------------------------------------------------------
 
@@ -329,31 +362,40 @@ class ImageStore:
         self.index()
         return self._zip_members[i]
 
-    def index(self) -> dict[str, list[_Entry]]:
-        """Every file under every root by base name (built once, on first need)."""
+    def index(self) -> _Names:
+        """Every file under every root by base name (built once, on first need).
+
+        It holds each file's folder, not its path: the relative folder is worked out once per
+        folder, and links are resolved only for the files a lookup matches (`_real`), so a
+        root of a million files is indexed without a `realpath` per file.
+        """
         if self._index is not None:
             return self._index
-        index: dict[str, list[_Entry]] = {}
+        index: _Names = {}
         members: list[set[str]] = []
         for i, source in enumerate(self._sources):
             names: set[str] = set()
             if source.kind == "zip":
                 prefix = self._prefixes[i] + "/" if self._prefixes[i] else ""
+                folders: dict[str, _Folder] = {}
                 for member in source.members():
                     if not member.startswith(prefix):
                         continue
                     rel = member[len(prefix) :]
                     names.add(rel)
-                    entry = _Entry(i, rel, f"{self._real_roots[i]}!{member}")
-                    index.setdefault(posixpath.basename(rel), []).append(entry)
+                    cut = rel.rfind("/") + 1
+                    folder = folders.get(rel[:cut])
+                    if folder is None:
+                        folder = folders[rel[:cut]] = _Folder(i, rel[:cut])
+                    _add(index, rel[cut:], folder)
             else:
                 for dirpath, dirnames, filenames in os.walk(source.path):
                     dirnames.sort()
-                    for filename in sorted(filenames):
-                        full = os.path.join(dirpath, filename)
-                        rel = os.path.relpath(full, source.path).replace(os.sep, "/")
-                        entry = _Entry(i, rel, os.path.realpath(full))
-                        index.setdefault(filename, []).append(entry)
+                    filenames.sort()
+                    rel = os.path.relpath(dirpath, source.path)
+                    folder = _Folder(i, "" if rel == os.curdir else rel.replace(os.sep, "/") + "/")
+                    for filename in filenames:
+                        _add(index, filename, folder)
             members.append(names)
         self._index = index
         self._zip_members = members
@@ -440,6 +482,18 @@ class ImageStore:
             raise MediaError(
                 "missing_image", f"cannot fetch {located.uri!r}: {err}", uri=located.uri
             ) from err
+
+
+def _add(index: _Names, name: str, folder: _Folder) -> None:
+    """File `name` of `folder` into the index: the folder alone for the first file of that
+    name (most names are unique), a list once a second one comes."""
+    found = index.get(name)
+    if found is None:
+        index[name] = folder
+    elif isinstance(found, list):
+        found.append(folder)
+    else:
+        index[name] = [found, folder]
 
 
 def _read_up_to(fd: int, count: int) -> bytes:
