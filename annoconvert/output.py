@@ -153,7 +153,7 @@ def _consistency_warnings(findings: LineFindings, refs: _LineRefs, out: Output) 
         warnings.append(
             Warning_(
                 "duplicate_examples",
-                f"{len(report.duplicates)} examples repeat an earlier one exactly (first: task "
+                f"{report.duplicate_count} examples repeat an earlier one exactly (first: task "
                 f"{refs.get(int(first.task))[0]} repeats task "
                 f"{refs.get(int(first.first_task))[0]}); {action}",
             )

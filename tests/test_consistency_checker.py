@@ -110,7 +110,7 @@ def test_grouping_equals_a_brute_force_count(grouping: str) -> None:
             expected_repeats.append((line, first[key]))
         else:
             first[key] = line
-    assert found.duplicates == expected_repeats
+    assert found.duplicates.pairs() == expected_repeats
     assert found.dropped == frozenset(
         {i for g in expected_groups for i in g} | {line for line, _ in expected_repeats}
     )

@@ -79,6 +79,10 @@ class ConsistencyReport(BaseModel):
     examples: int
     conflicts: list[Conflict]
     duplicates: list[Duplicate]
+    duplicate_count: int = Field(
+        description="exact repeats in all; `duplicates` lists them, or the first of them when "
+        "the report was asked for fewer (`ConsistencyChecker.report(listed=...)`)"
+    )
     dropped: int
 
 
@@ -367,13 +371,47 @@ class TaskIds:
 
 
 @dataclass(frozen=True)
+class Repeats:
+    """Every exact repeat: its line and the line of its first occurrence, by line, in two
+    arrays (8 bytes a number: a list of pairs took ~120 bytes a repeat, and a text export of
+    a few thousand short texts repeated over a million lines has a million repeats)."""
+
+    lines: array[int]
+    firsts: array[int]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def pairs(self, count: int | None = None) -> list[tuple[int, int]]:
+        """(line, first line) of the first `count` repeats (all for None)."""
+        return list(zip(self.lines[:count], self.firsts[:count], strict=True))
+
+
+def _no_repeats() -> Repeats:
+    return Repeats(array("q"), array("q"))
+
+
+def _repeats_by_line(lines: npt.NDArray[Any], firsts: npt.NDArray[Any]) -> Repeats:
+    """`Repeats` of these lines and their first lines, ordered by line; 4 bytes a number
+    while the lines fit (a billion and more: 8)."""
+    import numpy as np
+
+    by_line = np.argsort(lines, kind="stable")
+    code, dtype = ("i", np.int32) if not len(lines) or lines.max() < 2**31 else ("q", np.int64)
+    repeats = Repeats(array(code), array(code))
+    repeats.lines.frombytes(lines[by_line].astype(dtype).tobytes())
+    repeats.firsts.frombytes(firsts[by_line].astype(dtype).tobytes())
+    return repeats
+
+
+@dataclass(frozen=True)
 class _Findings:
     conflict_groups: list[list[int]]
     """Line indexes of each input that got several answers, in first-seen order."""
     group_inputs: list[int]
     """The input hash of each conflict group."""
     answers: list[int]
-    duplicates: list[tuple[int, int]]
+    duplicates: Repeats
     """(line, line of its first occurrence) for every exact repeat."""
     conflicting_inputs: frozenset[int]
     dropped: frozenset[int]
@@ -468,8 +506,11 @@ class ConsistencyChecker:
         self._pass2 += 1
         return line not in self._find().dropped
 
-    def report(self) -> ConsistencyReport:
-        """Conflicts (inputs with several answers, their task ids) and exact duplicates."""
+    def report(self, listed: int | None = None) -> ConsistencyReport:
+        """Conflicts (inputs with several answers, their task ids) and exact duplicates: all
+        of them, or the first `listed` (a run's summary names one, and a report object a
+        repeat took ~500 bytes: a million repeats took 1 GB in the checker and its copy in
+        the converting process), with their count."""
         found = self._find()
         conflicts = []
         if self.policy != "keep":
@@ -489,8 +530,9 @@ class ConsistencyChecker:
             conflicts=conflicts,
             duplicates=[
                 Duplicate(task=self._tasks[line], first_task=self._tasks[first])
-                for line, first in found.duplicates
+                for line, first in found.duplicates.pairs(listed)
             ],
+            duplicate_count=len(found.duplicates),
             dropped=len(found.dropped),
         )
 
@@ -504,7 +546,7 @@ and 100k lines carry the same 15 MiB and memory stays flat in the export's size 
 numpy's grouping takes 1.6 MiB at 50k lines where dicts took 15."""
 
 
-_Groups = tuple[list[list[int]], list[int], list[int], list[tuple[int, int]]]
+_Groups = tuple[list[list[int]], list[int], list[int], Repeats]
 """(lines of each input with several answers, that input's hash, its number of distinct
 answers, (line, line of its first occurrence) of each exact repeat): groups in order of their
 first line, repeats by line."""
@@ -543,19 +585,31 @@ def _group_buckets(keys: KeyStore, checker: ConsistencyChecker) -> _Findings:
     import numpy as np
 
     found: list[tuple[list[int], int, int]] = []
-    repeats: list[tuple[int, int]] = []
+    repeat_lines: list[npt.NDArray[Any]] = []
+    repeat_firsts: list[npt.NDArray[Any]] = []
+    line_type = np.int32 if len(keys) < 2**31 else np.int64
     for records in keys.buckets():
         if len(records) <= PLAIN_GROUPING:
             groups = _groups_plain(*(records[:, k].tolist() for k in range(3)))
         else:
             groups = _groups_sorted(*(np.ascontiguousarray(records[:, k]) for k in range(3)))
-        lines = records[:, 3].tolist()
+        line_of = records[:, 3].astype(line_type)
         conflict_groups, group_inputs, answer_counts, bucket_repeats = groups
-        for members, key, answers in zip(conflict_groups, group_inputs, answer_counts, strict=True):
-            found.append(([lines[i] for i in members], key, answers))
-        repeats.extend((lines[line], lines[first]) for line, first in bucket_repeats)
+        if conflict_groups:
+            lines = line_of.tolist()
+            for members, key, answers in zip(
+                conflict_groups, group_inputs, answer_counts, strict=True
+            ):
+                found.append(([lines[i] for i in members], key, answers))
+        if len(bucket_repeats):
+            repeat_lines.append(line_of[np.asarray(bucket_repeats.lines)])
+            repeat_firsts.append(line_of[np.asarray(bucket_repeats.firsts)])
     found.sort(key=lambda group: group[0][0])
-    repeats.sort()
+    repeats = _no_repeats()
+    if repeat_lines:
+        all_lines, all_firsts = np.concatenate(repeat_lines), np.concatenate(repeat_firsts)
+        del repeat_lines, repeat_firsts
+        repeats = _repeats_by_line(all_lines, all_firsts)
     return _findings(
         ([g[0] for g in found], [g[1] for g in found], [g[2] for g in found], repeats), checker
     )
@@ -581,11 +635,12 @@ def _groups_plain(inputs: Sequence[int], answers: Sequence[int], wholes: Sequenc
                 answer_counts.append(distinct)
                 conflicting.append(key)
     first_of: dict[int, int] = {}
-    repeats = []
+    repeats = _no_repeats()
     for line, key in enumerate(wholes):
         first = first_of.setdefault(key, line)
         if first != line:
-            repeats.append((line, first))
+            repeats.lines.append(line)
+            repeats.firsts.append(first)
     return conflict_groups, conflicting, answer_counts, repeats
 
 
@@ -595,7 +650,7 @@ def _findings(groups: _Groups, checker: ConsistencyChecker) -> _Findings:
     if checker.policy == "drop":
         dropped.update(line for v in conflict_groups for line in v)
     if checker.dedupe:
-        dropped.update(line for line, _ in repeats)
+        dropped.update(repeats.lines)
     return _Findings(
         conflict_groups,
         group_inputs,
@@ -619,7 +674,7 @@ def _groups_sorted(
 
     n = len(inp)
     if n == 0:
-        return [], [], [], []
+        return [], [], [], _no_repeats()
     # inputs with more than one distinct answer
     order = np.lexsort((ans, inp)).astype(np.int32)
     inp_s = inp[order]
@@ -651,7 +706,7 @@ def _groups_sorted(
     del whole_s
     starts = np.where(repeat, 0, np.arange(n, dtype=np.int32))
     np.maximum.accumulate(starts, out=starts)
-    repeats = sorted(zip(order_w[repeat].tolist(), order_w[starts[repeat]].tolist(), strict=True))
+    repeats = _repeats_by_line(order_w[repeat], order_w[starts[repeat]])
     del order_w, repeat, starts
     return conflict_groups, group_inputs, answer_counts, repeats
 

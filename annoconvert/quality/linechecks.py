@@ -16,6 +16,9 @@ from annoconvert.quality.common_line import common_line
 from annoconvert.quality.consistency import ConsistencyChecker, ConsistencyReport, Policy
 from annoconvert.quality.validate import ValidationReport, Validator
 
+LISTED_DUPLICATES = 1_000
+"""Repeats the findings name (the summary names the first); all are counted."""
+
 
 @dataclass(frozen=True)
 class LineFindings:
@@ -56,7 +59,7 @@ class LineChecks:
         """The findings over every line checked."""
         findings = LineFindings(
             self.validator.finish() if self.validator is not None else None,
-            self.consistency.report(),
+            self.consistency.report(listed=LISTED_DUPLICATES),
             self.consistency.dropped_lines(),
         )
         self.consistency.close()
