@@ -31,7 +31,7 @@ import functools
 import hashlib
 import unicodedata
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,7 +57,11 @@ class Conflict(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     input: str = Field(description="the start of the normalized input text, for a human")
-    tasks: list[int | str]
+    tasks: list[int | str] = Field(
+        description="the examples' task ids, in order: all, or the first of them when the "
+        "report was asked for fewer (`ConsistencyChecker.report(listed_tasks=...)`)"
+    )
+    examples: int = Field(description="examples with this input, all counted")
     answers: int
 
 
@@ -387,6 +391,61 @@ class Repeats:
         return list(zip(self.lines[:count], self.firsts[:count], strict=True))
 
 
+@dataclass(frozen=True)
+class ConflictGroups:
+    """The lines of each input that got several answers: groups in order of their first
+    line, each in line order, as one flat array and where each group starts (4 bytes a line
+    while the lines fit; lists took ~36: a million conflicting lines took 36 MB)."""
+
+    lines: array[int]
+    starts: array[int]
+    """Where each group starts in `lines`, and at the end where the last one ends."""
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __iter__(self) -> Iterator[array[int]]:
+        for k in range(len(self)):
+            yield self.lines[self.starts[k] : self.starts[k + 1]]
+
+
+def _groups_of(lists: list[list[int]]) -> ConflictGroups:
+    """`ConflictGroups` of groups already in order (the plain grouping's few)."""
+    starts = array("q", [0])
+    lines = array("q")
+    for group in lists:
+        lines.extend(group)
+        starts.append(len(lines))
+    return ConflictGroups(lines, starts)
+
+
+def _groups_by_first_line(
+    lines: npt.NDArray[Any], sizes: npt.NDArray[Any]
+) -> tuple[ConflictGroups, npt.NDArray[Any]]:
+    """Groups given as consecutive runs (`sizes`) of `lines`, each in line order, put in order
+    of their first lines; and that order (group k of the result was run `order[k]`)."""
+    import numpy as np
+
+    ends = np.cumsum(sizes, dtype=np.int64)
+    starts = ends - sizes
+    order = np.argsort(lines[starts], kind="stable")
+    sizes = sizes[order]
+    new_ends = np.cumsum(sizes, dtype=np.int64)
+    total = int(new_ends[-1]) if len(new_ends) else 0
+    index = np.int32 if total < 2**31 else np.int64
+    # each new position k takes the old one: its run's old start + (k - its run's new start)
+    position = np.repeat((starts[order] - (new_ends - sizes)).astype(index), sizes)
+    position += np.arange(total, dtype=index)
+    moved = lines[position]
+    del position
+    code, dtype = ("i", np.int32) if not total or moved.max() < 2**31 else ("q", np.int64)
+    flat = array(code)
+    flat.frombytes(moved.astype(dtype, copy=False).tobytes())
+    bounds = array("q", [0])
+    bounds.frombytes(new_ends.tobytes())
+    return ConflictGroups(flat, bounds), order
+
+
 def _no_repeats() -> Repeats:
     return Repeats(array("q"), array("q"))
 
@@ -399,14 +458,14 @@ def _repeats_by_line(lines: npt.NDArray[Any], firsts: npt.NDArray[Any]) -> Repea
     by_line = np.argsort(lines, kind="stable")
     code, dtype = ("i", np.int32) if not len(lines) or lines.max() < 2**31 else ("q", np.int64)
     repeats = Repeats(array(code), array(code))
-    repeats.lines.frombytes(lines[by_line].astype(dtype).tobytes())
-    repeats.firsts.frombytes(firsts[by_line].astype(dtype).tobytes())
+    repeats.lines.frombytes(lines[by_line].astype(dtype, copy=False).tobytes())
+    repeats.firsts.frombytes(firsts[by_line].astype(dtype, copy=False).tobytes())
     return repeats
 
 
 @dataclass(frozen=True)
 class _Findings:
-    conflict_groups: list[list[int]]
+    conflict_groups: ConflictGroups
     """Line indexes of each input that got several answers, in first-seen order."""
     group_inputs: list[int]
     """The input hash of each conflict group."""
@@ -506,11 +565,13 @@ class ConsistencyChecker:
         self._pass2 += 1
         return line not in self._find().dropped
 
-    def report(self, listed: int | None = None) -> ConsistencyReport:
-        """Conflicts (inputs with several answers, their task ids) and exact duplicates: all
-        of them, or the first `listed` (a run's summary names one, and a report object a
-        repeat took ~500 bytes: a million repeats took 1 GB in the checker and its copy in
-        the converting process), with their count."""
+    def report(
+        self, listed: int | None = None, listed_tasks: int | None = None
+    ) -> ConsistencyReport:
+        """Conflicts (inputs with several answers, their task ids: all, or the first
+        `listed_tasks` of each) and exact duplicates (all, or the first `listed`), each
+        counted. A run's summary names a few: a report object a repeat took ~500 bytes, and
+        a million repeats took 1 GB in the checker and its copy in the converting process."""
         found = self._find()
         conflicts = []
         if self.policy != "keep":
@@ -520,7 +581,8 @@ class ConsistencyChecker:
                 conflicts.append(
                     Conflict(
                         input=self._previews.get(key, ""),
-                        tasks=[self._tasks[i] for i in lines],
+                        tasks=[self._tasks[i] for i in lines[:listed_tasks]],
+                        examples=len(lines),
                         answers=answers,
                     )
                 )
@@ -546,7 +608,7 @@ and 100k lines carry the same 15 MiB and memory stays flat in the export's size 
 numpy's grouping takes 1.6 MiB at 50k lines where dicts took 15."""
 
 
-_Groups = tuple[list[list[int]], list[int], list[int], Repeats]
+_Groups = tuple[ConflictGroups, list[int], list[int], Repeats]
 """(lines of each input with several answers, that input's hash, its number of distinct
 answers, (line, line of its first occurrence) of each exact repeat): groups in order of their
 first line, repeats by line."""
@@ -584,7 +646,10 @@ def _group_buckets(keys: KeyStore, checker: ConsistencyChecker) -> _Findings:
     positions turned back into the lines' indexes."""
     import numpy as np
 
-    found: list[tuple[list[int], int, int]] = []
+    group_lines: list[npt.NDArray[Any]] = []
+    group_sizes: list[npt.NDArray[Any]] = []
+    group_inputs: list[int] = []
+    answer_counts: list[int] = []
     repeat_lines: list[npt.NDArray[Any]] = []
     repeat_firsts: list[npt.NDArray[Any]] = []
     line_type = np.int32 if len(keys) < 2**31 else np.int64
@@ -594,25 +659,29 @@ def _group_buckets(keys: KeyStore, checker: ConsistencyChecker) -> _Findings:
         else:
             groups = _groups_sorted(*(np.ascontiguousarray(records[:, k]) for k in range(3)))
         line_of = records[:, 3].astype(line_type)
-        conflict_groups, group_inputs, answer_counts, bucket_repeats = groups
-        if conflict_groups:
-            lines = line_of.tolist()
-            for members, key, answers in zip(
-                conflict_groups, group_inputs, answer_counts, strict=True
-            ):
-                found.append(([lines[i] for i in members], key, answers))
+        bucket_groups, bucket_inputs, bucket_answers, bucket_repeats = groups
+        if len(bucket_groups):  # a bucket's positions are in line order: so are its groups
+            group_lines.append(line_of[np.asarray(bucket_groups.lines)])
+            group_sizes.append(np.diff(np.asarray(bucket_groups.starts)))
+            group_inputs.extend(bucket_inputs)
+            answer_counts.extend(bucket_answers)
         if len(bucket_repeats):
             repeat_lines.append(line_of[np.asarray(bucket_repeats.lines)])
             repeat_firsts.append(line_of[np.asarray(bucket_repeats.firsts)])
-    found.sort(key=lambda group: group[0][0])
+    conflict_groups = _groups_of([])
+    if group_lines:
+        conflict_groups, order = _groups_by_first_line(
+            np.concatenate(group_lines), np.concatenate(group_sizes)
+        )
+        del group_lines, group_sizes
+        group_inputs = [group_inputs[k] for k in order.tolist()]
+        answer_counts = [answer_counts[k] for k in order.tolist()]
     repeats = _no_repeats()
     if repeat_lines:
         all_lines, all_firsts = np.concatenate(repeat_lines), np.concatenate(repeat_firsts)
         del repeat_lines, repeat_firsts
         repeats = _repeats_by_line(all_lines, all_firsts)
-    return _findings(
-        ([g[0] for g in found], [g[1] for g in found], [g[2] for g in found], repeats), checker
-    )
+    return _findings((conflict_groups, group_inputs, answer_counts, repeats), checker)
 
 
 def _groups_plain(inputs: Sequence[int], answers: Sequence[int], wholes: Sequence[int]) -> _Groups:
@@ -641,14 +710,14 @@ def _groups_plain(inputs: Sequence[int], answers: Sequence[int], wholes: Sequenc
         if first != line:
             repeats.lines.append(line)
             repeats.firsts.append(first)
-    return conflict_groups, conflicting, answer_counts, repeats
+    return _groups_of(conflict_groups), conflicting, answer_counts, repeats
 
 
 def _findings(groups: _Groups, checker: ConsistencyChecker) -> _Findings:
     conflict_groups, group_inputs, answer_counts, repeats = groups
     dropped: set[int] = set()
     if checker.policy == "drop":
-        dropped.update(line for v in conflict_groups for line in v)
+        dropped.update(conflict_groups.lines)
     if checker.dedupe:
         dropped.update(repeats.lines)
     return _Findings(
@@ -674,7 +743,7 @@ def _groups_sorted(
 
     n = len(inp)
     if n == 0:
-        return [], [], [], _no_repeats()
+        return _groups_of([]), [], [], _no_repeats()
     # inputs with more than one distinct answer
     order = np.lexsort((ans, inp)).astype(np.int32)
     inp_s = inp[order]
@@ -691,13 +760,21 @@ def _groups_sorted(
     distinct = np.bincount(group, weights=new_answer).astype(np.int32)
     del new_answer
     bad = distinct[group] > 1
-    groups: dict[int, list[int]] = {}
-    for g, line in zip(group[bad].tolist(), order[bad].tolist(), strict=True):
-        groups.setdefault(g, []).append(line)
+    bad_lines, bad_groups = order[bad], group[bad]
     del order, group, bad
-    conflict_groups = sorted((sorted(v) for v in groups.values()), key=lambda v: v[0])
-    answer_counts = [len({int(ans[i]) for i in members}) for members in conflict_groups]
-    group_inputs = [int(inp[v[0]]) for v in conflict_groups]
+    by_group = np.lexsort((bad_lines, bad_groups))  # each group's lines together, in order
+    bad_lines, bad_groups = bad_lines[by_group], bad_groups[by_group]
+    del by_group
+    new_group = np.empty(len(bad_groups), dtype=bool)
+    new_group[:1] = True
+    np.not_equal(bad_groups[1:], bad_groups[:-1], out=new_group[1:])
+    run_starts = np.flatnonzero(new_group)
+    del new_group
+    sizes = np.diff(np.append(run_starts, len(bad_lines)))
+    conflict_groups, order_of_runs = _groups_by_first_line(bad_lines, sizes)
+    answer_counts = distinct[bad_groups[run_starts]][order_of_runs].tolist()
+    group_inputs = inp[bad_lines[run_starts]][order_of_runs].tolist()
+    del bad_lines, bad_groups, run_starts, sizes
     # exact repeats: every occurrence after the first of a whole-line hash
     order_w = np.argsort(whole, kind="stable").astype(np.int32)
     whole_s = whole[order_w]

@@ -18,6 +18,9 @@ from annoconvert.quality.validate import ValidationReport, Validator
 
 LISTED_DUPLICATES = 1_000
 """Repeats the findings name (the summary names the first); all are counted."""
+LISTED_TASKS = 100
+"""Task ids the findings name for each conflicting input (the summary names ten); all are
+counted."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,11 @@ class LineChecks:
         """The findings over every line checked."""
         findings = LineFindings(
             self.validator.finish() if self.validator is not None else None,
-            self.consistency.report(listed=LISTED_DUPLICATES),
+            self.consistency.report(
+                listed=LISTED_DUPLICATES,
+                # dropping conflicts, the run names each dropped task's reason from them all
+                listed_tasks=None if self.consistency.policy == "drop" else LISTED_TASKS,
+            ),
             self.consistency.dropped_lines(),
         )
         self.consistency.close()
