@@ -7,7 +7,8 @@ buckets) and its task id (none while the ids are the lines' indexes, as the chec
 the output file gives them); the grouping happens once at the end, bucket by bucket once the
 hashes are on disk: in plain Python up to `PLAIN_GROUPING` lines (importing numpy took longer
 than that grouping), vectorized with numpy past it (a few MB at 100k lines, where dicts took
-fifteen). What it finds (conflicting lines, repeats, dropped lines) is kept in memory.
+fifteen). What it finds is kept in memory, compactly: the conflicting lines in one flat array
+(`ConflictGroups`), the repeats in two (`Repeats`), the dropped lines as a set.
 
 API (two passes, because "drop" must also remove the *first* example of a conflict, which a
 single streaming pass has already let through):
