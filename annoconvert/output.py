@@ -161,7 +161,7 @@ def _consistency_warnings(findings: LineFindings, refs: _LineRefs, out: Output) 
     for conflict in report.conflicts:
         ids = ", ".join(str(refs.get(int(line))[0]) for line in conflict.tasks[:10])
         if conflict.examples > 10:
-            ids += f", ... ({conflict.examples} in all)"
+            ids += f", ... ({conflict.examples} examples in all)"
         action = "; dropped (--conflicts drop)" if out.policy == "drop" else ""
         warnings.append(
             Warning_(

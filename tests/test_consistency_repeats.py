@@ -102,7 +102,7 @@ def test_a_run_names_the_first_tasks_of_a_conflict_and_counts_them_all(
     assert result.exit_code == 0, result.output
     assert (
         "the same input got 2 different answers in tasks 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... "
-        "(30 in all)"
+        "(30 examples in all)"
     ) in result.output
     rejects = tmp_path / "rejects.jsonl"
     args = ["doccano", str(export), "-o", str(out), "--conflicts", "drop"]
