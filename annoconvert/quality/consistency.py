@@ -378,8 +378,9 @@ class TaskIds:
 @dataclass(frozen=True)
 class Repeats:
     """Every exact repeat: its line and the line of its first occurrence, by line, in two
-    arrays (8 bytes a number: a list of pairs took ~120 bytes a repeat, and a text export of
-    a few thousand short texts repeated over a million lines has a million repeats)."""
+    arrays (4 bytes a number while the lines fit: a list of pairs took ~120 bytes a repeat,
+    and a text export of a few thousand short texts repeated over a million lines has a
+    million repeats)."""
 
     lines: array[int]
     firsts: array[int]
