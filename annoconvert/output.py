@@ -28,7 +28,7 @@ from annoconvert.quality.linechecks import LineChecks, LineFindings
 from annoconvert.reject_log import RejectLog
 from annoconvert.spill import SpillFile
 from annoconvert.warning_log import WarningLog
-from annoconvert.writers.sink import LineMeta
+from annoconvert.writers.sink import LineMeta, SplitAssigner
 
 
 class RunCounts(Protocol):
@@ -288,18 +288,47 @@ class _IndexMap:
         self._mmap.close()
 
 
-def split_assigner(options: Options) -> Callable[[Sequence[Any]], list[str]]:
-    from annoconvert.quality.splits import assign_splits
-
+def split_assigner(options: Options) -> SplitAssigner:
+    """What the sink keeps of each line for `--split`: its subset, or its group and label."""
     spec = options.split
     assert spec is not None
+    if spec == "by-subset":
+        return _SubsetSplits()
+    return _FractionSplits(spec, options.seed)
 
-    def assign(metas: Sequence[Any]) -> list[str]:
-        if spec == "by-subset":
-            return [m.subset or "default" for m in metas]
-        return assign_splits([(m.group, m.label) for m in metas], spec, options.seed)
 
-    return assign
+class _SubsetSplits:
+    """`--split by-subset`: each line's subset (the tool's), as the index of its name."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, int] = {}
+        self._which = array("i")
+
+    def add(self, meta: LineMeta) -> None:
+        name = meta.subset or "default"
+        self._which.append(self._names.setdefault(name, len(self._names)))
+
+    def assign(self) -> tuple[Sequence[str], Sequence[int]]:
+        return list(self._names), self._which
+
+
+class _FractionSplits:
+    """`--split train=0.8,...`: each line's group and label as numbers (`SplitItems`)."""
+
+    def __init__(self, spec: str, seed: int) -> None:
+        from annoconvert.quality.splits import SplitItems, parse_split
+
+        self._spec = parse_split(spec)
+        self._seed = seed
+        self._items = SplitItems()
+
+    def add(self, meta: LineMeta) -> None:
+        self._items.add(meta.group, meta.label)
+
+    def assign(self) -> tuple[Sequence[str], Sequence[int]]:
+        from annoconvert.quality.splits import split_indexes
+
+        return self._spec.names, split_indexes(self._items, self._spec, self._seed)
 
 
 def _validation_warnings(report: Any) -> list[Warning_]:

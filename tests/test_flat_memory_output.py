@@ -134,11 +134,20 @@ def test_split_files_get_their_lines_in_order_without_dropped_ones(tmp_path: Pat
     lines = _lines(12, big={2})
     metas = [LineMeta(f"g{i}", "a" if i % 3 else "b", None) for i in range(12)]
 
-    def by_label(ms: Sequence[LineMeta]) -> list[str]:
-        return ["train" if m.label == "a" else "val" for m in ms]
+    class ByLabel:
+        """Label "a" to train, any other to val."""
+
+        def __init__(self) -> None:
+            self.which: list[int] = []
+
+        def add(self, meta: LineMeta) -> None:
+            self.which.append(0 if meta.label == "a" else 1)
+
+        def assign(self) -> tuple[Sequence[str], Sequence[int]]:
+            return ["train", "val"], self.which
 
     out = tmp_path / "out.jsonl"
-    sink = JsonlSink(str(out), by_label)
+    sink = JsonlSink(str(out), ByLabel())
     _write(sink, lines, metas)
     drop = {0, 1, 11}
     written = sink.commit(drop=drop)

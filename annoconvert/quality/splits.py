@@ -17,12 +17,17 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections import Counter, defaultdict
+from array import array
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from annoconvert.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 BY_SUBSET = "by-subset"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -73,6 +78,46 @@ def parse_split(spec: str) -> SplitSpec:
     return SplitSpec(fractions=tuple(fractions))
 
 
+NO_GROUP = -(2**63)
+"""The group number of an item without a group (its own block)."""
+
+
+class SplitItems:
+    """The (group, label) of each item as 12 bytes, for a run's lines: the group as a number
+    (its 64-bit `hash`; two groups whose hashes collide share a block, a chance of about
+    n**2 / 2**65 for n groups), the label as the index of its first occurrence. As objects
+    (the group is the task's text) a line took ~600 bytes here: 650 MiB at a million."""
+
+    def __init__(self) -> None:
+        self.groups = array("q")
+        self.labels = array("i")
+        self._label_ids: dict[Hashable, int] = {}
+
+    def add(self, group: Hashable | None, label: Hashable | None) -> None:
+        self.groups.append(_group_number(hash(group)) if group is not None else NO_GROUP)
+        self.labels.append(self._label_ids.setdefault(label, len(self._label_ids)))
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    @property
+    def label_count(self) -> int:
+        return len(self._label_ids)
+
+
+def _ints(values: npt.NDArray[Any]) -> array[int]:
+    """An array of ints of `values` (4 bytes each: a list took 36 a number past 256)."""
+    import numpy as np
+
+    ints = array("i")
+    ints.frombytes(values.astype(np.int32).tobytes())
+    return ints
+
+
+def _group_number(value: int) -> int:
+    return value if value != NO_GROUP else value + 1
+
+
 def assign_splits(
     items: Sequence[tuple[Hashable | None, Hashable | None]],
     spec: str | SplitSpec,
@@ -82,36 +127,79 @@ def assign_splits(
     parsed = parse_split(spec) if isinstance(spec, str) else spec
     if parsed.by_subset:
         raise ConfigError("by-subset splits follow the tool's subsets; use subset_split_name")
+    numbered = SplitItems()
+    group_ids: dict[Hashable, int] = {}  # exact here: every group its own number
+    for group, label in items:
+        number = None if group is None else group_ids.setdefault(group, len(group_ids))
+        numbered.add(number, label)
     names = parsed.names
-    fractions = [f for _, f in parsed.fractions]
-    blocks: dict[Hashable, list[int]] = defaultdict(list)
-    for index, (group, _label) in enumerate(items):
-        key: Hashable = ("group", group) if group is not None else ("item", index)
-        blocks[key].append(index)
-    label_totals: Counter[Hashable] = Counter(label for _g, label in items)
-    order = list(blocks.values())
-    random.Random(seed).shuffle(order)
-    order.sort(key=len, reverse=True)  # stable: equal sizes keep the shuffled order
+    return [names[k] for k in split_indexes(numbered, parsed, seed)]
 
-    counts: list[Counter[Hashable]] = [Counter() for _ in names]
-    sizes = [0] * len(names)
-    result = [""] * len(items)
+
+def split_indexes(items: SplitItems, spec: SplitSpec, seed: int) -> array[int]:
+    """The index (in `spec.names`) of each item's split: the module doc's algorithm over the
+    numbers of `SplitItems`, with the same results as over the items themselves (blocks in
+    order of their first item, the same shuffle of them, the same float sums)."""
+    import numpy as np
+
+    names = spec.names
+    fractions = [f for _, f in spec.fractions]
     total = len(items)
-    for block in order:
-        block_labels = Counter(items[i][1] for i in block)
+    result = array("B", bytes(total))
+    if not total:
+        return result
+    groups = np.frombuffer(items.groups, dtype=np.int64)
+    # each item's block: the first item of its group (itself without a group)
+    by_group = np.argsort(groups, kind="stable")
+    sorted_groups = groups[by_group]
+    starts_run = np.ones(total, dtype=bool)
+    np.not_equal(sorted_groups[1:], sorted_groups[:-1], out=starts_run[1:])
+    del sorted_groups
+    run = np.cumsum(starts_run) - 1
+    first_item = np.empty(total, dtype=np.int64)
+    first_item[by_group] = by_group[starts_run][run]
+    del by_group, starts_run, run
+    alone = groups == NO_GROUP
+    first_item[alone] = np.flatnonzero(alone)
+    del alone
+    block_firsts, block_of_item = np.unique(first_item, return_inverse=True)
+    del first_item
+    block_count = len(block_firsts)
+    del block_firsts
+    # the blocks shuffled (the same permutation as of a list of them), then largest first
+    order = array("i", range(block_count))
+    random.Random(seed).shuffle(order)
+    shuffled = np.frombuffer(order, dtype=np.int32)
+    sizes = np.bincount(block_of_item, minlength=block_count)
+    order_by_size = _ints(shuffled[np.argsort(-sizes[shuffled], kind="stable")])
+    del order, shuffled
+    members = _ints(np.argsort(block_of_item, kind="stable"))  # each block's items, in order
+    block_starts = _ints(np.concatenate(([0], np.cumsum(sizes))))
+    del block_of_item, sizes
+    labels = items.labels
+    label_totals = np.bincount(
+        np.frombuffer(labels, dtype=np.int32), minlength=items.label_count
+    ).tolist()
+    splits = range(len(names))
+    counts = [[0] * items.label_count for _ in names]
+    sizes_so_far = [0] * len(names)
+    for block in order_by_size:
+        start, end = block_starts[block], block_starts[block + 1]
+        block_labels = Counter(labels[members[k]] for k in range(start, end))
 
-        def need(s: int, block_labels: Counter[Hashable] = block_labels) -> tuple[float, float]:
+        def need(s: int, block_labels: Counter[int] = block_labels) -> tuple[float, float]:
             label_need = sum(
                 n * (fractions[s] * label_totals[lbl] - counts[s][lbl])
                 for lbl, n in block_labels.items()
             )
-            return (label_need, fractions[s] * total - sizes[s])
+            return (label_need, fractions[s] * total - sizes_so_far[s])
 
-        best = max(range(len(names)), key=lambda s: (*need(s), -s))
-        counts[best].update(block_labels)
-        sizes[best] += len(block)
-        for i in block:
-            result[i] = names[best]
+        best = max(splits, key=lambda s: (*need(s), -s))
+        for lbl, n in block_labels.items():
+            counts[best][lbl] += n
+        sizes_so_far[best] += end - start
+        for k in range(start, end):
+            result[members[k]] = best
     return result
 
 

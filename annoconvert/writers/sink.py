@@ -16,10 +16,10 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from annoconvert.atomic import temp_beside
 from annoconvert.errors import at_place
@@ -34,7 +34,17 @@ class LineMeta:
     subset: str | None
 
 
-SplitAssigner = Callable[[Sequence[LineMeta]], list[str]]
+NO_META = LineMeta(None, None, None)
+
+
+class SplitAssigner(Protocol):
+    """Keeps what a split needs of each line (`add`, a few bytes), and at the end gives the
+    split names and each line's index into them (`assign`)."""
+
+    def add(self, meta: LineMeta) -> None: ...
+
+    def assign(self) -> tuple[Sequence[str], Sequence[int]]: ...
+
 
 WRITEBACK_BYTES = 64 * 1024 * 1024
 """After this many bytes written since the last time, the file's pages start going to disk in
@@ -132,7 +142,6 @@ class JsonlSink:
         self.output = None if output in (None, "-") else output
         self.assign_splits = assign_splits
         self.count = 0
-        self._metas: list[LineMeta] = []
         self._tmp: str | None = None
         self._fh: IO[bytes]
         self._stream: IO[bytes] | None = None
@@ -161,7 +170,7 @@ class JsonlSink:
     def write(self, line: bytes, meta: LineMeta | None = None) -> None:
         """Append one JSON line (without its newline)."""
         if self.assign_splits is not None:
-            self._metas.append(meta or LineMeta(None, None, None))
+            self.assign_splits.add(meta or NO_META)
         try:
             self._fh.write(line)
             self._fh.write(b"\n")
@@ -257,18 +266,18 @@ class JsonlSink:
 
     def _commit_rewrite(self, drop: set[int]) -> list[str]:
         assert self._tmp is not None and self.output is not None
-        # without a split every line goes to one file: no list of a name per line
-        names = self.assign_splits(self._metas) if self.assign_splits is not None else None
-        if names is not None:
-            order = sorted(set(names), key=names.index)
+        # without a split every line goes to one file: no name per line
+        if self.assign_splits is not None:
+            names, which = self.assign_splits.assign()
+            order = [names[k] for k in dict.fromkeys(which)]  # the splits met, as met
         else:
-            order = [""] if self.count else []
+            names, which, order = [""], None, ([""] if self.count else [])
         outputs: dict[str, tuple[IO[bytes], str]] = {}
         try:
             for name in order:
                 outputs[name] = temp_beside(self._final(name))
             for i, chunk in self._kept_lines(drop):
-                outputs["" if names is None else names[i]][0].write(chunk)
+                outputs[names[0 if which is None else which[i]]][0].write(chunk)
             written = []
             for name, (fh, tmp) in outputs.items():
                 fh.flush()
