@@ -185,6 +185,21 @@ def split_indexes(items: SplitItems, spec: SplitSpec, seed: int) -> array[int]:
     sizes_so_far = [0] * len(names)
     for block in order_by_size:
         start, end = block_starts[block], block_starts[block + 1]
+        if end - start == 1:  # most blocks: one item, its need in one expression
+            item = members[start]
+            lbl = labels[item]
+            best = max(
+                splits,
+                key=lambda s: (
+                    fractions[s] * label_totals[lbl] - counts[s][lbl],
+                    fractions[s] * total - sizes_so_far[s],
+                    -s,
+                ),
+            )
+            counts[best][lbl] += 1
+            sizes_so_far[best] += 1
+            result[item] = best
+            continue
         block_labels = Counter(labels[members[k]] for k in range(start, end))
 
         def need(s: int, block_labels: Counter[int] = block_labels) -> tuple[float, float]:
