@@ -32,7 +32,7 @@ from annoconvert.model import ImageRef, PreparedImage, Region, Reject, Source, T
 from annoconvert.options import Options
 from annoconvert.recipes.common import dumps_boxes
 from annoconvert.writers.images import data_url_json
-from annoconvert.writers.sink import LineMeta
+from annoconvert.writers.sink import NO_META
 
 if TYPE_CHECKING:
     from annoconvert.output import Output
@@ -74,8 +74,6 @@ Extract = Callable[[Any], "tuple[int | str, tuple[Value, ...]] | None"]
 common shape, else None."""
 GeneralLines = Callable[[Task], "list[bytes] | None"]
 Prepare = Callable[[Sequence[ImageRef]], list[PreparedImage]]
-LANE_META = LineMeta(None, None, None)
-"""A lane line's split metadata: no lane runs with --split."""
 
 
 @dataclass(slots=True)
@@ -383,7 +381,7 @@ def _write(
     stats.read += 1
     if lane.busy is not None and lane.busy():
         return Written(Task(task_id, source), line)  # written, progress told, in turn
-    out.write_line(task_id, source, line, LANE_META)
+    out.write_line(task_id, source, line, NO_META)  # no lane runs with --split
     if progress is not None:
         progress(stats.read)
     return None

@@ -32,7 +32,7 @@ from annoconvert.recipes.auto import choose_recipe
 from annoconvert.registry import Recipe
 from annoconvert.reject_log import RejectLog
 from annoconvert.warning_log import WarningLog
-from annoconvert.writers.sink import JsonlSink, LineMeta, is_stream
+from annoconvert.writers.sink import NO_META, JsonlSink, LineMeta, is_stream
 
 AUTO_SAMPLE = 200
 """Tasks looked at before choosing a recipe for `--recipe auto` and checking templates."""
@@ -296,7 +296,7 @@ def _write(
     try:
         for done in converter.convert(items):
             if done.line is not None:  # the express lane's, handed on to keep its place
-                out.write_line(done.task.id, done.task.source, done.line, express.LANE_META)
+                out.write_line(done.task.id, done.task.source, done.line, NO_META)
             else:
                 rendered = _render(dialect, done, options, converter)
                 if rendered is not None:  # None: the dialect rejected the task

@@ -35,6 +35,8 @@ class LineMeta:
 
 
 NO_META = LineMeta(None, None, None)
+"""The meta of a line that says nothing for a split (an express lane's: no lane runs with
+--split)."""
 
 
 class SplitAssigner(Protocol):
