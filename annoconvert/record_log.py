@@ -5,20 +5,29 @@ Why: a run that rejects, or warns about, every task of a large export held one o
 (the rejects of the 2.9M images of a 1 GB CVAT export took 1.3 GB). The command line counts
 them, shows the first few and writes the rejects file, each of which is one pass. Past `kept`
 the records are pickled to disk in batches (any task id round-trips, a 100-digit int
-included); what a subclass counts is counted as they come.
+included); the records are counted by code as they come, and what a subclass counts too.
 """
 
 from __future__ import annotations
 
 import pickle
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from annoconvert.spill import SpillFile
 
-T = TypeVar("T")
+
+class Coded(Protocol):
+    """A record with a stable snake_case code (a `Reject`, a `Warning_`)."""
+
+    @property
+    def code(self) -> str: ...
+
+
+T = TypeVar("T", bound=Coded)
 
 
 class RecordLog(Generic[T]):
@@ -40,8 +49,10 @@ class RecordLog(Generic[T]):
         self._last_batch: list[T] = []
         """The batch written last, kept: a reader asking for the newest records after each
         task finds the one that just went to disk here, not in the file."""
+        self._codes: Counter[str] = Counter()
 
     def append(self, record: T) -> None:
+        self._codes[record.code] += 1
         self._count(record)
         if len(self._kept) < self._keep:  # then nothing is pending or on disk yet
             self._kept.append(record)
@@ -55,7 +66,11 @@ class RecordLog(Generic[T]):
             self.append(record)
 
     def _count(self, record: T) -> None:
-        """A subclass's counts of each record, as it comes."""
+        """A subclass's own counts of each record, as it comes."""
+
+    def codes(self) -> Counter[str]:
+        """The records counted by code."""
+        return Counter(self._codes)
 
     def __len__(self) -> int:
         return len(self._kept) + self._on_disk + len(self._pending)

@@ -1,9 +1,7 @@
-"""A run's rejects in input order, past the first `KEPT` on disk (`record_log`), with their
-counts by code and by task kept as they come."""
+"""A run's rejects in input order, past the first `KEPT` on disk (`record_log`), counted by
+code (as every record log) and by task as they come."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 from annoconvert.model import Reject
 from annoconvert.record_log import RecordLog
@@ -19,12 +17,10 @@ class RejectLog(RecordLog[Reject]):
 
     def __init__(self) -> None:
         super().__init__(KEPT, BATCH)
-        self._codes: Counter[str] = Counter()
         self._tasks = 0
         self._last: tuple[str, str, object] | None = None
 
     def _count(self, reject: Reject) -> None:
-        self._codes[reject.code] += 1
         if reject.code == "bad_line":
             self._tasks += 1  # every unreadable line counts
         else:
@@ -38,7 +34,3 @@ class RejectLog(RecordLog[Reject]):
         file, locator and id in a row, unreadable lines between them aside) counts once, as
         a set of them did; every unreadable line counts."""
         return self._tasks
-
-    def codes(self) -> Counter[str]:
-        """Rejects counted by code."""
-        return Counter(self._codes)

@@ -7,8 +7,6 @@ each. The summary shows the first few and counts the rest by code.
 
 from __future__ import annotations
 
-from collections import Counter
-
 from annoconvert.model import Warning_
 from annoconvert.record_log import RecordLog
 
@@ -19,15 +17,7 @@ BATCH = 1024
 
 
 class WarningLog(RecordLog[Warning_]):
-    """The warnings, counted by code."""
+    """The warnings (`codes()` counts them by code)."""
 
     def __init__(self) -> None:
         super().__init__(KEPT, BATCH)
-        self._codes: Counter[str] = Counter()
-
-    def _count(self, warning: Warning_) -> None:
-        self._codes[warning.code] += 1
-
-    def codes(self) -> Counter[str]:
-        """Warnings counted by code."""
-        return Counter(self._codes)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from annoconvert import reject_log
@@ -35,28 +34,6 @@ def _set_count(rejects: list[Reject]) -> int:
     task) of the rejects that are not unreadable lines, plus every unreadable line."""
     tasks = {(r.file, r.locator, r.task) for r in rejects if r.code != "bad_line"}
     return len(tasks) + sum(r.code == "bad_line" for r in rejects)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    rejects=st.lists(REJECTS, max_size=40),
-    kept=st.integers(0, 6),
-    batch=st.integers(1, 5),
-)
-def test_the_log_gives_back_every_reject_in_order_from_any_point(
-    rejects: list[Reject], kept: int, batch: int
-) -> None:
-    with mock.patch.object(reject_log, "KEPT", kept), mock.patch.object(reject_log, "BATCH", batch):
-        log = RejectLog()
-        for n, reject in enumerate(rejects):
-            log.append(reject)
-            assert len(log) == n + 1
-            assert log.since(n) == [reject]  # what an incremental reader sees next
-        assert list(log) == rejects
-        for start in range(len(rejects) + 2):
-            assert log.since(start) == rejects[start:]
-        assert log.codes() == {r.code: sum(x.code == r.code for x in rejects) for r in rejects}
-        log.close()
 
 
 @given(st.lists(REJECTS, max_size=30))

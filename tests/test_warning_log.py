@@ -4,12 +4,10 @@ code, and memory that does not grow with them."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -17,7 +15,6 @@ import annoconvert
 from annoconvert import warning_log
 from annoconvert.cli import main
 from annoconvert.model import Warning_
-from annoconvert.warning_log import WarningLog
 from tests.conftest import PRINT_OWN_PEAK_KIB, own_peak_kib
 
 WARNINGS = st.builds(
@@ -27,31 +24,6 @@ WARNINGS = st.builds(
     task=st.one_of(st.integers(-(2**70), 2**70), st.text(max_size=4), st.none()),
     file=st.one_of(st.none(), st.just("a.json")),
 )
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    warnings=st.lists(WARNINGS, max_size=40),
-    kept=st.integers(0, 6),
-    batch=st.integers(1, 5),
-)
-def test_the_log_gives_back_every_warning_in_order_and_counts_them(
-    warnings: list[Warning_], kept: int, batch: int
-) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(warning_log, "KEPT", kept)
-        patch.setattr(warning_log, "BATCH", batch)
-        log = WarningLog()
-    for n, warning in enumerate(warnings):
-        log.append(warning)
-        assert len(log) == n + 1
-        assert log.since(n) == [warning]
-    assert list(log) == warnings
-    for count in range(len(warnings) + 2):
-        assert log.head(count) == warnings[:count]
-        assert log.since(count) == warnings[count:]
-    assert log.codes() == Counter(w.code for w in warnings)
-    log.close()
 
 
 def _export(tmp_path: Path, count: int) -> tuple[Path, Path]:
