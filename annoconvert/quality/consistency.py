@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
 from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line
+from annoconvert.quality.int_arrays import int_array
 from annoconvert.quality.key_store import KeyStore
 
 if TYPE_CHECKING:
@@ -440,12 +441,8 @@ def _groups_by_first_line(
     position += np.arange(total, dtype=index)
     moved = lines[position]
     del position
-    code, dtype = ("i", np.int32) if not total or moved.max() < 2**31 else ("q", np.int64)
-    flat = array(code)
-    flat.frombytes(moved.astype(dtype, copy=False).tobytes())
-    bounds = array("q", [0])
-    bounds.frombytes(new_ends.tobytes())
-    return ConflictGroups(flat, bounds), order
+    bounds = int_array(np.concatenate(([0], new_ends)))
+    return ConflictGroups(int_array(moved), bounds), order
 
 
 def _no_repeats() -> Repeats:
@@ -458,11 +455,7 @@ def _repeats_by_line(lines: npt.NDArray[Any], firsts: npt.NDArray[Any]) -> Repea
     import numpy as np
 
     by_line = np.argsort(lines, kind="stable")
-    code, dtype = ("i", np.int32) if not len(lines) or lines.max() < 2**31 else ("q", np.int64)
-    repeats = Repeats(array(code), array(code))
-    repeats.lines.frombytes(lines[by_line].astype(dtype, copy=False).tobytes())
-    repeats.firsts.frombytes(firsts[by_line].astype(dtype, copy=False).tobytes())
-    return repeats
+    return Repeats(int_array(lines[by_line]), int_array(firsts[by_line]))
 
 
 @dataclass(frozen=True)

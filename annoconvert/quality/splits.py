@@ -22,12 +22,9 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from annoconvert.errors import ConfigError
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
+from annoconvert.quality.int_arrays import int_array
 
 BY_SUBSET = "by-subset"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -105,15 +102,6 @@ class SplitItems:
         return len(self._label_ids)
 
 
-def _ints(values: npt.NDArray[Any]) -> array[int]:
-    """An array of ints of `values` (4 bytes each: a list took 36 a number past 256)."""
-    import numpy as np
-
-    ints = array("i")
-    ints.frombytes(values.astype(np.int32).tobytes())
-    return ints
-
-
 def _group_number(value: int) -> int:
     return value if value != NO_GROUP else value + 1
 
@@ -150,15 +138,9 @@ def split_indexes(items: SplitItems, spec: SplitSpec, seed: int) -> array[int]:
         return result
     groups = np.frombuffer(items.groups, dtype=np.int64)
     # each item's block: the first item of its group (itself without a group)
-    by_group = np.argsort(groups, kind="stable")
-    sorted_groups = groups[by_group]
-    starts_run = np.ones(total, dtype=bool)
-    np.not_equal(sorted_groups[1:], sorted_groups[:-1], out=starts_run[1:])
-    del sorted_groups
-    run = np.cumsum(starts_run) - 1
-    first_item = np.empty(total, dtype=np.int64)
-    first_item[by_group] = by_group[starts_run][run]
-    del by_group, starts_run, run
+    _, first_of_group, group_of_item = np.unique(groups, return_index=True, return_inverse=True)
+    first_item = first_of_group[group_of_item]
+    del first_of_group, group_of_item
     alone = groups == NO_GROUP
     first_item[alone] = np.flatnonzero(alone)
     del alone
@@ -171,10 +153,10 @@ def split_indexes(items: SplitItems, spec: SplitSpec, seed: int) -> array[int]:
     random.Random(seed).shuffle(order)
     shuffled = np.frombuffer(order, dtype=np.int32)
     sizes = np.bincount(block_of_item, minlength=block_count)
-    order_by_size = _ints(shuffled[np.argsort(-sizes[shuffled], kind="stable")])
+    order_by_size = int_array(shuffled[np.argsort(-sizes[shuffled], kind="stable")])
     del order, shuffled
-    members = _ints(np.argsort(block_of_item, kind="stable"))  # each block's items, in order
-    block_starts = _ints(np.concatenate(([0], np.cumsum(sizes))))
+    members = int_array(np.argsort(block_of_item, kind="stable"))  # each block's items, in order
+    block_starts = int_array(np.concatenate(([0], np.cumsum(sizes))))
     del block_of_item, sizes
     labels = items.labels
     label_totals = np.bincount(
