@@ -126,3 +126,26 @@ def test_stats_and_agreement_count_the_readers_rejects_past_the_kept_ones(
     export.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = CliRunner().invoke(main, [command, "doccano", str(export)])
     assert "5 task(s) rejected by the reader (bad_line: 5)" in result.output
+
+
+def test_the_summary_reads_back_only_the_rejects_it_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The summary names the first five ids of each code: with those found it stops, and the
+    rest on disk is not read back (a million rejects took 1.5 s to read for it)."""
+    from annoconvert.commands.summary import summary_lines
+    from annoconvert.pipeline import RunStats
+
+    monkeypatch.setattr(reject_log, "KEPT", 3)
+    monkeypatch.setattr(reject_log, "BATCH", 4)
+    stats = RunStats()
+    for n in range(50):
+        code = "missing_image" if n % 2 else "empty_text"
+        stats.rejects.append(Reject(n, "a.json", f"tasks[{n}]", code, ""))
+    loads: list[int] = []
+    load = pickle.loads  # how a batch on disk is read back
+    monkeypatch.setattr(pickle, "loads", lambda data: loads.append(len(data)) or load(data))
+    lines = summary_lines(stats, None)
+    assert "  rejected 25 empty_text: tasks 0, 2, 4, 6, 8, ..." in lines
+    assert "  rejected 25 missing_image: tasks 1, 3, 5, 7, 9, ..." in lines
+    assert len(loads) == 2  # rejects 3-6 and 7-10: the ten named end in the second batch

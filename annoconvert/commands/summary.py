@@ -68,12 +68,17 @@ def summary_lines(stats: RunStats, output: str | None) -> list[str]:
     lines.append(counts)
     if stats.disagreed:
         lines.append(f"annotators disagreed on {stats.disagreed} tasks")
+    codes = stats.codes()
     first_ids: dict[str, list[str]] = {}  # the first few of each code: memory stays flat
+    missing = sum(min(count, FIRST_IDS) for count in codes.values())
     for reject in stats.rejects:
+        if not missing:
+            break  # every code has its ids: the rejects on disk past them are not read back
         ids = first_ids.setdefault(reject.code, [])
         if len(ids) < FIRST_IDS:
             ids.append(str(reject.task))
-    for code, count in stats.codes().most_common():
+            missing -= 1
+    for code, count in codes.most_common():
         shown = ", ".join(first_ids[code]) + (", ..." if count > FIRST_IDS else "")
         lines.append(f"  rejected {count} {code}: tasks {shown}")
     first = stats.warnings.head(SHOWN_WARNINGS)
