@@ -18,9 +18,10 @@ import pytest
 
 import annoconvert
 from annoconvert import express, pipeline
+from annoconvert.options import Options
 from annoconvert.readers import labelstudio
 from annoconvert.readers.labelstudio_config import parse_label_config
-from annoconvert.readers.labelstudio_express import text_classification
+from annoconvert.readers.labelstudio_express import text_classification, without_config
 from tests.conftest import SENTIMENT_CONFIG, corpus_path
 
 CONFIG = SENTIMENT_CONFIG
@@ -256,8 +257,93 @@ def test_a_config_that_is_not_plain_text_classification_has_no_lane(
     assert text_classification(parse_label_config(str(cfg))) is None
     lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
     assert lanes == [None]
-    lanes, _ = _both(tmp_path, monkeypatch, export)  # and none without --label-config
-    assert lanes == [None]
+
+
+def test_without_a_config_the_lane_takes_any_class_and_writes_the_general_paths_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Label Studio's export does not hold the labeling config, so most runs have none. The
+    reader then takes the text from `data["text"]` and declares no class, and the lane takes
+    any class: task 23's, which the config does not declare, too."""
+    export, _ = _export(tmp_path, [_task(i) for i in range(1, 1201)])
+    lanes, out = _both(tmp_path, monkeypatch, export)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(1 for i in range(201, 1201) if _common(i) or i % 50 == 23)
+    assert lane.verified == express.VERIFY
+    assert b'"content":"Classify the text."' in out.splitlines()[-1]
+
+
+def _odd_data(i: int) -> dict[str, Any]:
+    """Data the reader without a config reads more of than the text, every fifth task."""
+    text = TEXTS[i % len(TEXTS)] + f" #{i}"
+    return [
+        {"text": text, "turns": [{"author": "a", "text": "hi"}, {"author": "b", "text": "yo"}]},
+        {"text": text, "__labels__": {"sentiment": ["positive", "odd"]}},
+        {"text": text, "image": "https://example.com/a.jpg"},
+        {"text": text, "meta": "a field a template could name", "n": 3},
+        {"text": text},
+    ][i % 5]
+
+
+def test_without_a_config_data_the_reader_reads_more_of_goes_the_general_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a config the reader reads a list in `data` as dialogue turns, a reserved key
+    (`__labels__`) as declared labels, and `image` as the task's image: such tasks go the
+    general way. Other fields only fill templates, which keep the lane closed."""
+    tasks = [_task(i) for i in range(1, 801) if _common(i)]
+    for n in range(300, len(tasks)):  # after the sample (a dialogue in it picks that recipe)
+        tasks[n]["data"] = _odd_data(n)
+    export, _ = _export(tmp_path, tasks)
+    lanes, out = _both(tmp_path, monkeypatch, export)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    plain = ({"text"}, {"text", "meta", "n"})
+    assert lane.lines == sum(1 for t in tasks[200:] if set(t["data"]) in plain)
+    assert lane.lines < len(tasks) - 200
+    assert len(out.splitlines()) == len(tasks)
+    # the reserved key's labels reach the system message: a lane line would not have them
+    assert b"Your response must be only one of the following: 'positive' or 'odd'" in out
+
+
+@pytest.mark.parametrize("boxes_first", [False, True])
+def test_without_a_config_the_lane_keeps_to_the_kind_of_its_first_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, boxes_first: bool
+) -> None:
+    """An export of classes and boxes, without a config: the run's one recipe is the first
+    kind's (its 200-task sample), the lane's first task fixes its kind, and the tasks of the
+    other kind go the general way (which rejects them), never into the first kind's layout."""
+    from tests.test_express_lane_boxes import ODD
+    from tests.test_express_lane_boxes import _task as box_task
+
+    texts = [_task(i) for i in range(1, 401) if _common(i)]
+    boxes = [box_task(i) for i in range(1, 401) if i % 40 not in ODD]
+    first, second = (boxes, texts) if boxes_first else (texts, boxes)
+    tasks = [{**task, "id": n} for n, task in enumerate([*first, *second], start=1)]
+    export, _ = _export(tmp_path, tasks)
+    options = {"image_mode": "reference"} if boxes_first else {}  # classes: no image option
+    lanes, out = _both(tmp_path, monkeypatch, export, **options)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == len(first) - 200
+    assert len(out.splitlines()) == len(first)
+
+
+def test_the_config_less_test_takes_one_kind_from_its_first_task() -> None:
+    extract = without_config(Options(image_mode="reference"), express.Switch())
+    text_task = _task(1)
+    box_task = {
+        "id": 2,
+        "data": {"image": "https://example.com/a.jpg"},
+        "annotations": [{"result": [], "was_cancelled": False}],
+    }
+    assert extract(text_task) == (1, (text_task["data"]["text"], LABELS[1]))
+    assert extract(box_task) is None  # the kind is fixed: classes
+    assert extract({**text_task, "id": 3}) == (3, (text_task["data"]["text"], LABELS[1]))
+    other = without_config(Options(image_mode="reference"), express.Switch())
+    assert other(box_task) is not None
+    assert other(text_task) is None
 
 
 def repeated_export(real_export: Path, tmp_path: Path, count: int = 400) -> Path:
@@ -286,6 +372,10 @@ def test_a_real_label_studio_export_takes_the_lane(
     folder = corpus_path("labelstudio", "a_text_classification")
     export = repeated_export(folder / "JSON.json", tmp_path)
     lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(folder / "config.xml"))
+    (lane,) = lanes
+    assert lane is not None and lane.lines == 200
+    assert len(out.splitlines()) == 400
+    lanes, out = _both(tmp_path, monkeypatch, export)  # and without its config
     (lane,) = lanes
     assert lane is not None and lane.lines == 200
     assert len(out.splitlines()) == 400

@@ -134,6 +134,37 @@ def test_the_box_lane_writes_the_general_paths_bytes_counts_and_rejects(
     assert len(out.splitlines()) > lane.lines
 
 
+def test_without_a_config_the_box_lane_takes_any_label_and_writes_the_general_paths_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the labeling config the reader takes the image from `data["image"]` and its
+    size from the boxes, and declares no label: the lane takes case 13's undeclared "cat"."""
+    export, _ = _export(tmp_path, [_task(i) for i in range(1, 1201)])
+    lanes, out = _both(tmp_path, monkeypatch, export, **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(1 for i in range(201, 1201) if i % 40 not in ODD - {13})
+    assert len(out.splitlines()) > lane.lines
+
+
+def test_without_a_config_a_box_task_with_a_text_or_a_list_goes_the_general_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a config the reader makes `data["text"]` the user's prompt and reads a list as
+    dialogue turns: such box tasks (after the sample, every third) go the general way."""
+    tasks = [_task(i) for i in range(1, 801) if i % 40 not in ODD]
+    for n in range(300, len(tasks), 3):
+        odd = {"text": f"caption {n}"} if n % 2 else {"turns": [{"author": "a", "text": "hi"}]}
+        tasks[n]["data"].update(odd)
+    export, _ = _export(tmp_path, tasks)
+    lanes, out = _both(tmp_path, monkeypatch, export, **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(1 for t in tasks[200:] if set(t["data"]) == {"image"})
+    assert lane.lines < len(tasks) - 200
+    assert b'{"type":"text","text":"caption 303"}' in out
+
+
 LANE_CLOSERS: list[dict[str, Any]] = [
     {"max_image_side": 320},  # embed with pixel work: the pool's, which the lane does not do
     {"image_format": "png"},
@@ -223,6 +254,10 @@ def test_a_real_label_studio_box_export_takes_the_lane(
     lanes, out = _both(
         tmp_path, monkeypatch, export, label_config=str(folder / "config.xml"), **REFERENCE
     )
+    (lane,) = lanes
+    assert lane is not None and lane.lines == 200
+    assert len(out.splitlines()) == 400
+    lanes, out = _both(tmp_path, monkeypatch, export, **REFERENCE)  # and without its config
     (lane,) = lanes
     assert lane is not None and lane.lines == 200
     assert len(out.splitlines()) == 400

@@ -34,7 +34,11 @@ from annoconvert.model import AnnotationSet, ImageRef, Region, Reject, Source, T
 from annoconvert.options import Options
 from annoconvert.readers.json_array import JsonArrayError, array_items
 from annoconvert.readers.labelstudio_config import LabelConfig, parse_label_config
-from annoconvert.readers.labelstudio_express import rectangle_detection, text_classification
+from annoconvert.readers.labelstudio_express import (
+    rectangle_detection,
+    text_classification,
+    without_config,
+)
 from annoconvert.readers.labelstudio_results import (
     PARSERS,
     Ctx,
@@ -775,11 +779,13 @@ class LabelStudioReader:
         """Every task of every input, in order (the label config is parsed before reading).
 
         `express` gets the lane's test when the config is a plain text classification or a
-        plain box project."""
+        plain box project, or when there is no config."""
         config = parse_label_config(options.label_config) if options.label_config else None
         if express is not None:
-            express.extract = text_classification(config) or rectangle_detection(
-                config, options, express
+            express.extract = (
+                text_classification(config)
+                or rectangle_detection(config, options, express)
+                or (without_config(options, express) if config is None else None)
             )
         for path in inputs:
             yield from read_file(path, config, express)

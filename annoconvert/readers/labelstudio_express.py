@@ -19,6 +19,7 @@ Anything else, however slightly different, goes to the general path, which reads
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from annoconvert.errors import AnnoconvertError
@@ -77,21 +78,27 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
         text = data.get(key)
         if type(text) is not str or not text or len(results) != 1:
             return None
-        result = results[0]
-        if not _plain_result(result, RESULT_KEYS, "choices", control_name, object_name):
-            return None
-        value = result.get("value")
-        if type(value) is not dict or len(value) != 1:
-            return None
-        choices = value.get("choices")
-        if type(choices) is not list or len(choices) != 1:
-            return None
-        label = choices[0]
-        if type(label) is not str or label not in labels:
+        label = _chosen_class(results[0], control_name, object_name)
+        if label is None or label not in labels:
             return None
         return task_id, (text, label)
 
     return extract
+
+
+def _chosen_class(result: Any, control: str, obj: str) -> str | None:
+    """The class a plain Choices result from the control onto the object chose (one, a
+    non-empty string); None for any other result."""
+    if not _plain_result(result, RESULT_KEYS, "choices", control, obj):
+        return None
+    value = result.get("value")
+    if type(value) is not dict or len(value) != 1:
+        return None
+    choices = value.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    label = choices[0]
+    return label if type(label) is str and label else None
 
 
 def _plain_result(result: Any, keys: frozenset[str], rtype: str, control: str, obj: str) -> bool:
@@ -147,48 +154,127 @@ def rectangle_detection(
         if found is None:
             return None
         task_id, data, results = found
-        uri = data.get(key)
-        if type(uri) is not str or not uri:
-            return None
-        ctx: Ctx | None = None  # one for the task's boxes, made at the first
-        boxes: list[Region] = []
-        for result in results:
-            if not _plain_result(
-                result, BOX_RESULT_KEYS, "rectanglelabels", control_name, object_name
-            ):
-                return None
-            width, height = result.get("original_width"), result.get("original_height")
-            if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
-                return None
-            if ctx is None:
-                # the boxes share the control and the image size; the locator is for errors
-                # (which send the task the general way) and a box's id is not written
-                ctx = Ctx(
-                    where="result",
-                    rtype="rectanglelabels",
-                    from_name=control_name,
-                    to_name=object_name,
-                    rid=None,
-                    image_width=width,
-                    image_height=height,
-                    config=config,
-                )
-            elif ctx.image_width != width or ctx.image_height != height:
-                return None
-            value = result.get("value")
-            if type(value) is not dict or not BOX_VALUE_KEYS.issuperset(value):
-                return None
-            chosen = value.get("rectanglelabels")
-            if type(chosen) is not list or len(chosen) != 1:
-                return None
-            try:
-                boxes.append(parse_rectangle(value, ctx))
-            except AnnoconvertError:
-                return None
-        # no box (a clean image): the general path knows no size either
-        width, height = (ctx.image_width, ctx.image_height) if ctx else (None, None)
-        ref = ImageRef(uri=uri, width=width, height=height, field=key)
-        line = box_line(ref, boxes, switch.prepare, options)
+        line = _box_line(data, key, results, (control_name, object_name), config, switch, options)
         return None if line is None else (task_id, line)
 
     return extract
+
+
+def _box_line(
+    data: dict[str, Any],
+    key: str,
+    results: list[Any],
+    names: tuple[str, str],
+    config: LabelConfig | None,
+    switch: Switch,
+    options: Options,
+) -> tuple[Value, ...] | None:
+    """The (URL, answer) of a task showing the image `data[key]` whose results are all plain
+    rectangles from the control onto the object `names` with one image size; None for any
+    other task."""
+    uri = data.get(key)
+    if type(uri) is not str or not uri:
+        return None
+    control_name, object_name = names
+    ctx: Ctx | None = None  # one for the task's boxes, made at the first
+    boxes: list[Region] = []
+    for result in results:
+        if not _plain_result(result, BOX_RESULT_KEYS, "rectanglelabels", control_name, object_name):
+            return None
+        width, height = result.get("original_width"), result.get("original_height")
+        if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
+            return None
+        if ctx is None:
+            # the boxes share the control and the image size; the locator is for errors
+            # (which send the task the general way) and a box's id is not written
+            ctx = Ctx(
+                where="result",
+                rtype="rectanglelabels",
+                from_name=control_name,
+                to_name=object_name,
+                rid=None,
+                image_width=width,
+                image_height=height,
+                config=config,
+            )
+        elif ctx.image_width != width or ctx.image_height != height:
+            return None
+        value = result.get("value")
+        if type(value) is not dict or not BOX_VALUE_KEYS.issuperset(value):
+            return None
+        chosen = value.get("rectanglelabels")
+        if type(chosen) is not list or len(chosen) != 1:
+            return None
+        try:
+            boxes.append(parse_rectangle(value, ctx))
+        except AnnoconvertError:
+            return None
+    # no box (a clean image): the general path knows no size either
+    width, height = (ctx.image_width, ctx.image_height) if ctx else (None, None)
+    ref = ImageRef(uri=uri, width=width, height=height, field=key)
+    return box_line(ref, boxes, switch.prepare, options)
+
+
+TEXT_KEY = "text"
+IMAGE_KEY = "image"
+"""The data keys the reader takes the text and the image from when it has no config."""
+
+
+def without_config(options: Options, switch: Switch) -> Extract:
+    """The test for tasks read without the labeling config (the usual run: Label Studio's
+    export does not hold it). The reader then takes the text from `data["text"]` and the
+    image from `data["image"]`, reads any list in `data` as dialogue turns, and knows no
+    declared labels, so a text classification's line depends only on the text and the class,
+    and a box task's only on the image and its boxes, as with a config; the names of the
+    control and the object are the task's own (one pair a task), and any class is taken.
+
+    The first task it takes fixes the kind (classes or boxes) for the run: the lane verifies
+    its first tasks against the general path, which the run's one recipe converts, and a
+    task of the other kind must not be filled into that layout.
+    """
+    kinds: list[Callable[[dict[str, Any], list[Any]], tuple[Value, ...] | None]] = []
+
+    def text_values(data: dict[str, Any], results: list[Any]) -> tuple[Value, ...] | None:
+        text = data.get(TEXT_KEY)
+        if IMAGE_KEY in data or type(text) is not str or not text or len(results) != 1:
+            return None
+        names = _names(results[0])
+        label = None if names is None else _chosen_class(results[0], *names)
+        return None if label is None else (text, label)
+
+    def box_values(data: dict[str, Any], results: list[Any]) -> tuple[Value, ...] | None:
+        if TEXT_KEY in data:
+            return None
+        names = _names(results[0]) if results else ("", "")
+        if names is None:
+            return None
+        return _box_line(data, IMAGE_KEY, results, names, None, switch, options)
+
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
+        found = _common_task(item)
+        if found is None or not _plain_data(found[1]):
+            return None
+        task_id, data, results = found
+        for test in kinds or (text_values, box_values):
+            values = test(data, results)
+            if values is not None:
+                if not kinds:
+                    kinds.append(test)
+                return task_id, values
+        return None
+
+    return extract
+
+
+def _names(result: Any) -> tuple[str, str] | None:
+    """(from_name, to_name) of a result object, when both are strings."""
+    if type(result) is not dict:
+        return None
+    control, obj = result.get("from_name"), result.get("to_name")
+    return (control, obj) if type(control) is str and type(obj) is str else None
+
+
+def _plain_data(data: dict[str, Any]) -> bool:
+    """Whether a task's data holds no list (which the reader without a config reads as
+    dialogue turns) and no key of the names the readers reserve (`__labels__`)."""
+    return not any(type(value) is list or key.startswith("__") for key, value in data.items())
