@@ -156,26 +156,29 @@ def test_pixel_options_keep_the_general_path(
         assert lanes == [None]
 
 
+@pytest.mark.parametrize("with_config", [True, False])
 def test_the_label_studio_box_lane_embeds_as_the_general_path_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_config: bool
 ) -> None:
     """Label Studio uploads (`/data/upload/1/<hash>-img_i.jpg`) found under the image root;
     the remote ones (every even task) and the missing ones rejected as the general path
-    rejects them."""
+    rejects them. Without the config the lane takes case 13's undeclared label too."""
     export, cfg = box_export(tmp_path, [box_task(i) for i in range(1, 701)])
     uploads(tmp_path / "media" / "upload" / "1", lambda i: _jpeg((640, 480), i % 256))
+    config = {"label_config": str(cfg)} if with_config else {}
     lanes, out = _both(
         tmp_path,
         monkeypatch,
         export,
-        label_config=str(cfg),
         images_root=[str(tmp_path / "media")],
         workers=1,
+        **config,
     )
     (lane,) = lanes
     assert lane is not None and lane.open
     found = [i for i in range(SAMPLE + 1, 701) if i % 2 and (i % 7 or i % 40 == 37)]
-    assert lane.lines == sum(1 for i in found if i % 40 not in ODD) > 70
+    odd = ODD if with_config else ODD - {13}
+    assert lane.lines == sum(1 for i in found if i % 40 not in odd) > 70
     assert len(_names(out)) > lane.lines
 
 
