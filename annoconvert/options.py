@@ -99,9 +99,13 @@ def template_fields(template: str) -> list[str]:
     """The placeholder names a format-string template uses; ConfigError when it does not parse."""
     names: list[str] = []
     try:
-        for _, name, spec, _conv in string.Formatter().parse(template):
+        for _, name, spec, conv in string.Formatter().parse(template):
             if name is None:
                 continue
+            if conv not in (None, "r", "s", "a"):
+                raise ConfigError(
+                    f"template {template!r}: unknown conversion '!{conv}' (use !r, !s or !a)"
+                )
             if name == "" or name.isdigit():
                 raise ConfigError(
                     f"template {template!r} has a positional placeholder '{{}}'; "

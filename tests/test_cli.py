@@ -99,6 +99,49 @@ def test_template_naming_a_missing_field_fails_before_writing(tmp_path: Path) ->
     assert not out.exists()
 
 
+def test_an_unknown_template_conversion_fails_in_one_line_before_writing(tmp_path: Path) -> None:
+    """`!x` is no conversion: said when the option is read (it used to stop the run with an
+    internal error, and a child's traceback under it)."""
+    src = _write(tmp_path / "e.json", [_task(1, {"text": "a"}, [_choice("A")])])
+    out = tmp_path / "o.jsonl"
+    args = ["labelstudio", str(src), "-o", str(out), "--answer-template", "{label!x}"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "annoconvert", *args],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "annoconvert: error: template '{label!x}': unknown conversion '!x' (use !r, !s or !a)"
+    ]
+    assert not out.exists()
+
+
+def test_a_template_format_that_does_not_fit_a_value_rejects_that_task(tmp_path: Path) -> None:
+    """`{id:d}` shows a number: the task whose id is a string is rejected, with the reason."""
+    tasks = [_task(1, {"text": "a"}, [_choice("A")]), _task(2, {"text": "b"}, [_choice("B")])]
+    tasks[1]["id"] = "t-2"
+    src = _write(tmp_path / "e.json", tasks)
+    out, rejects = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    code, _, stderr = run(
+        "labelstudio",
+        str(src),
+        "--prompt",
+        "{id:d}: {text}",
+        "-o",
+        str(out),
+        "--rejects",
+        str(rejects),
+    )
+    assert code == 0 and "Traceback" not in stderr
+    assert [json.loads(x)["messages"][1]["content"] for x in out.read_text().splitlines()] == [
+        "1: a"
+    ]
+    reject = json.loads(rejects.read_text())
+    assert reject["task"] == "t-2" and reject["code"] == "bad_template"
+    assert reject["reason"].startswith("template field {id:d} cannot show 't-2'")
+
+
 def test_template_field_empty_for_one_task_rejects_that_task(tmp_path: Path) -> None:
     tasks = [
         _task(1, {"text": "a", "subject": "Hi"}, [_choice("A")]),

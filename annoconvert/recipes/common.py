@@ -223,9 +223,14 @@ def render(template: str, values: Mapping[str, Any]) -> str:
             )
         if not isinstance(value, str | int | float):
             value = dumps(value)  # a list or object from the task's data
-        if conv:
-            value = _FORMATTER.convert_field(value, conv)
-        out.append(_FORMATTER.format_field(value, spec or ""))
+        try:
+            if conv:
+                value = _FORMATTER.convert_field(value, conv)
+            out.append(_FORMATTER.format_field(value, spec or ""))
+        except (ValueError, TypeError) as err:  # a format for another type: `{label:d}`
+            raise RecipeError(
+                "bad_template", f"template field {{{name}:{spec}}} cannot show {value!r}: {err}"
+            ) from err
     return "".join(out)
 
 
