@@ -68,9 +68,23 @@ class Terminated(BaseException):
     temporary file is removed, the checker and the image workers stopped)."""
 
 
-def _terminated(signum: int, frame: object) -> NoReturn:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-    raise Terminated
+def _terminated(owner: int) -> Callable[[int, object], None]:
+    """SIGTERM's handler for the run in process `owner`: raise Terminated there.
+
+    A child forked from it (the checker, an image worker) has the handler too until it sets
+    its own (`children.default_signals`); a SIGTERM in that moment (the parent stopping a
+    child it has just started, on an error) ends the child as the default action does, where
+    raising inside multiprocessing's start-up printed `Process ForkProcess-1:` and a
+    traceback under the command's one line."""
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        if os.getpid() != owner:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(128 + signal.SIGTERM)  # (not reached: the signal ends the process)
+        raise Terminated
+
+    return handler
 
 
 @contextlib.contextmanager
@@ -80,7 +94,7 @@ def terminable() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    previous = signal.signal(signal.SIGTERM, _terminated(os.getpid()))
     try:
         yield
     finally:

@@ -169,3 +169,22 @@ def test_ctrl_c_to_the_process_group_says_one_line(tmp_path: Path) -> None:
     assert stderr.strip() == "annoconvert: interrupted; nothing was written to the output"
     assert os.listdir(tmp_path / "out") == []
     assert _gone(children)
+
+
+def test_a_child_forked_before_it_sets_its_signals_ends_quietly_on_sigterm() -> None:
+    """A child inherits the run's SIGTERM handler until it sets its own; a SIGTERM then (the
+    parent stopping a child it has just started, on an error) ends it as the default action
+    does, not by raising inside multiprocessing's start-up (which printed a traceback)."""
+    from annoconvert.cli import terminable
+
+    with terminable():
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's handler, as right after a fork
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except BaseException:
+                os._exit(7)  # the handler raised here
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
