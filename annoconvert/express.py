@@ -30,7 +30,7 @@ from annoconvert.boxes import format_boxes
 from annoconvert.errors import AnnoconvertError
 from annoconvert.model import ImageRef, PreparedImage, Region, Reject, Source, Task
 from annoconvert.options import Options
-from annoconvert.recipes.common import dumps_boxes
+from annoconvert.recipes.common import dumps_boxes, render, template_names
 from annoconvert.writers.images import data_url_json
 from annoconvert.writers.sink import NO_META
 
@@ -140,6 +140,19 @@ LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
 }
 """The recipes the lane knows, each with the values it takes of the options it needs
 (detection: the image as a URI or embedded; the pixel options keep their defaults)."""
+CLASS_VALUES = frozenset({"text", "label", "labels"})
+"""The template values a classification lane fills in itself: its line's text and class."""
+LANE_TEMPLATES: dict[str, dict[str, frozenset[str]]] = {
+    "classification": {
+        "system": frozenset(),
+        "prompt": CLASS_VALUES,
+        "answer_template": CLASS_VALUES,
+    },
+    "detection": {"system": frozenset(), "prompt": frozenset()},
+}
+"""Per recipe, the templates the lane takes and the values each may name. A template that
+names none is the same text on every line, which the layout holds; a classification's
+prompt and answer are rendered by `class_values`."""
 IMAGE_URI_OPTIONS = frozenset({"image_uri_prefix", "images_root"})
 """Options a lane with images takes at any value: they change only where the image is found
 and the URI written in reference mode, which the lane gets from `Switch.prepare`, as the general
@@ -201,13 +214,43 @@ def options_allow(options: Options, recipe: str) -> bool:
         return False
     defaults = Options()
     free = IMAGE_URI_OPTIONS if "image_mode" in needed else frozenset()
+    templates = LANE_TEMPLATES.get(recipe, {})
     for name in Options.model_fields:
         if name in SAME_LINE_OPTIONS or name in free or name == "recipe":
+            continue
+        template = getattr(options, name) if name in templates else None
+        if template is not None and template_names(template) <= templates[name]:
             continue
         allowed = needed[name] if name in needed else (getattr(defaults, name),)
         if getattr(options, name) not in allowed:
             return False
     return True
+
+
+ClassValues = Callable[[str, str], "tuple[str, str] | None"]
+
+
+def class_values(options: Options) -> ClassValues | None:
+    """How a classification lane's line shows its text and class under the run's templates:
+    (the user's message, the answer), rendered by the recipe's own `render` from the values
+    `CLASS_VALUES` names (which `options_allow` holds the templates to); None when the line
+    shows them as they are (no prompt, no answer template, or `{text}` and `{label}`). A
+    task whose message or answer renders empty (or not at all) is left to the general path."""
+    prompt = options.prompt if options.prompt not in (None, "{text}") else None
+    answer = options.answer_template if options.answer_template not in (None, "{label}") else None
+    if prompt is None and answer is None:
+        return None
+
+    def values(text: str, label: str) -> tuple[str, str] | None:
+        named = {"text": text, "label": label, "labels": label}
+        try:
+            user = render(prompt, named) if prompt is not None else text
+            said = render(answer, named) if answer is not None else label
+        except (AnnoconvertError, ValueError):
+            return None
+        return (user, said) if user and said else None
+
+    return values
 
 
 def _json(value: Value) -> bytes:

@@ -191,8 +191,8 @@ def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
 ) -> None:
     real = labelstudio.text_classification
 
-    def wrong(config: Any) -> express.Extract | None:
-        extract = real(config)
+    def wrong(config: Any, options: Options) -> express.Extract | None:
+        extract = real(config, options)
         assert extract is not None
 
         def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
@@ -213,9 +213,9 @@ def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
 @pytest.mark.parametrize(
     "options",
     [
-        {"system": "Answer with one word."},
-        {"prompt": "Review: {text}"},
-        {"answer_template": "Sentiment: {label}"},
+        {"system": "Answer review {id} with one word."},
+        {"prompt": "Review {id}: {text}"},
+        {"answer_template": "{sentiment}"},  # the control's answer: the lane does not know it
         {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
         {"dialect": "vertex"},
@@ -228,6 +228,58 @@ def test_options_that_change_a_line_keep_the_general_path(
     export, cfg = _export(tmp_path, [_task(i) for i in range(1, 401)])
     lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg), **options)
     assert lanes == [None]
+
+
+TEMPLATES: list[dict[str, str]] = [
+    {"system": "Answer with one word."},
+    {"prompt": "Review: {text}"},
+    {"answer_template": "Sentiment: {label}"},
+    {"prompt": "{text:.20}...", "answer_template": "{labels!r:>12}"},
+    {
+        "system": "You are an expert review classification system.",
+        "answer_template": "Classification: {label}",
+    },
+]
+"""Templates naming only the text and the class (or nothing): the lane renders them."""
+
+
+@pytest.mark.parametrize("with_config", [True, False])
+@pytest.mark.parametrize("templates", TEMPLATES)
+def test_templates_of_the_text_and_class_keep_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, templates: dict[str, str], with_config: bool
+) -> None:
+    """The seed's own shape (a system message, `Classification: {label}`) is the common run:
+    the lane renders the prompt and the answer with the recipe's `render`, and the system
+    message, the same on every line, is in its layout."""
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
+    config = {"label_config": str(cfg)} if with_config else {}
+    lanes, out = _both(tmp_path, monkeypatch, export, **config, **templates)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    common = _common if with_config else (lambda i: _common(i) or i % 50 == 23)
+    assert lane.lines == sum(1 for i in range(201, 601) if common(i))
+    last = json.loads(out.splitlines()[-1])["messages"]
+    if "answer_template" in templates:
+        assert last[-1]["content"] != LABELS[600 % 3]
+    if "system" in templates:
+        assert last[0]["content"] == templates["system"]
+
+
+def test_a_class_from_a_control_named_text_goes_the_general_way_under_a_text_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template values name each control's answer by its name, after the task's text: a
+    control named `text` makes `{text}` its class, so its tasks go the general way."""
+    tasks = [_task(i) for i in range(1, 401) if _common(i)]
+    for task in tasks[250:]:
+        task["annotations"][0]["result"][0]["from_name"] = "text"
+    export, _ = _export(tmp_path, tasks)
+    lanes, out = _both(tmp_path, monkeypatch, export, prompt="Review: {text}")
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == 50
+    last = json.loads(out.splitlines()[-1])["messages"]
+    assert last[1]["content"] == f"Review: {last[2]['content']}"  # the class, as {text}
 
 
 def test_options_that_leave_lines_alone_keep_the_lane(
@@ -254,7 +306,7 @@ def test_a_config_that_is_not_plain_text_classification_has_no_lane(
     export, _ = _export(tmp_path, [_task(i) for i in range(1, 301)])
     cfg = tmp_path / "region.xml"
     cfg.write_text(config, encoding="utf-8")
-    assert text_classification(parse_label_config(str(cfg))) is None
+    assert text_classification(parse_label_config(str(cfg)), Options()) is None
     lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
     assert lanes == [None]
 

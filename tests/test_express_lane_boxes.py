@@ -165,6 +165,25 @@ def test_without_a_config_a_box_task_with_a_text_or_a_list_goes_the_general_way(
     assert b'{"type":"text","text":"caption 303"}' in out
 
 
+CONSTANT_TEMPLATES: list[dict[str, Any]] = [
+    {**REFERENCE, "prompt": "Find the defects."},
+    {**REFERENCE, "system": "You find defects. Answer with a JSON list {{box_2d, label}}."},
+]
+"""A system message or prompt that names no value: the same on every line, in the layout."""
+
+
+@pytest.mark.parametrize("options", CONSTANT_TEMPLATES)
+def test_a_constant_system_message_or_prompt_keeps_the_box_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
+    lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(cfg), **options)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(1 for i in range(201, 601) if i % 40 not in ODD)
+    assert (b"Find the defects." in out) == ("prompt" in options)
+
+
 LANE_CLOSERS: list[dict[str, Any]] = [
     {"max_image_side": 320},  # embed with pixel work: the pool's, which the lane does not do
     {"image_format": "png"},
@@ -172,7 +191,8 @@ LANE_CLOSERS: list[dict[str, Any]] = [
     {**REFERENCE, "box_format": "xyxy-px"},
     {**REFERENCE, "box_order": "source"},
     {**REFERENCE, "labels": {"dent": "bump"}},
-    {**REFERENCE, "prompt": "Find the defects."},
+    {**REFERENCE, "prompt": "Find the defects in image {id}."},
+    {**REFERENCE, "system": "Find the defects in image {id}."},
     {**REFERENCE, "dialect": "vertex", "image_uri_prefix": "gs://bucket/data"},
     {"image_mode": "placeholder"},
 ]

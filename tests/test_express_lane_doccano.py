@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from annoconvert import express
+from annoconvert.options import Options
 from annoconvert.readers import doccano_express
 from tests.conftest import corpus_path
 from tests.test_express_lane import _both
@@ -135,9 +136,9 @@ def test_the_lane_takes_the_first_input_only(
 @pytest.mark.parametrize(
     "options",
     [
-        {"system": "Answer with one word."},
+        {"system": "Answer a {source} with one word."},
         {"prompt": "Review from {source}: {text}"},
-        {"answer_template": "Sentiment: {label}"},
+        {"answer_template": "Sentiment of doc {doc_id}: {label}"},
         {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
         {"dialect": "vertex"},
@@ -151,6 +152,26 @@ def test_options_that_change_a_line_keep_the_general_path(
     export = _write(tmp_path / "export" / "all.jsonl", [_record(i) for i in range(1, 401)])
     lanes, _ = _both(tmp_path, monkeypatch, export, "doccano", **options)
     assert lanes == [None] or (lanes[0] is not None and lanes[0].lines == 0)
+
+
+@pytest.mark.parametrize(
+    "templates",
+    [
+        {"system": "Answer with one word."},
+        {"prompt": "Review: {text}", "answer_template": "Sentiment: {label}"},
+    ],
+)
+def test_templates_of_the_text_and_class_keep_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, templates: dict[str, str]
+) -> None:
+    export = _write(tmp_path / "export" / "all.jsonl", [_record(i) for i in range(1, 601)])
+    lanes, out = _both(tmp_path, monkeypatch, export, "doccano", **templates)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(
+        1 for i in range(SAMPLE + 1, 601) if i % 40 not in ODD or i % 40 in PLAIN_ODD
+    )
+    assert (b"Sentiment: " in out) == ("answer_template" in templates)
 
 
 CORPUS = [
@@ -195,8 +216,8 @@ def test_a_doccano_lane_that_disagrees_with_the_general_path_closes_at_once(
 ) -> None:
     real = doccano_express.text_classification
 
-    def wrong(project_type: str) -> express.Extract | None:
-        extract = real(project_type)
+    def wrong(project_type: str, options: Options) -> express.Extract | None:
+        extract = real(project_type, options)
         assert extract is not None
 
         def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:

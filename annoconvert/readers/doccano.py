@@ -173,7 +173,7 @@ class DoccanoReader:
             if express is not None:  # the first input only: its project type is the lane's
                 from annoconvert.readers.doccano_express import text_classification
 
-                express.extract = text_classification(detection.project_type)
+                express.extract = text_classification(detection.project_type, options)
                 lane, express = express, None
             yield from _Builder(ctx, warn, label).tasks(pairs, lane)
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from annoconvert.express import Extract, Value
+from annoconvert.express import Extract, Value, class_values
+from annoconvert.options import Options
 from annoconvert.readers.doccano import KNOWN_KEYS
 
 EXAMPLE_KEYS = KNOWN_KEYS - {"id", "text", "label", "Comments"}
@@ -22,10 +23,13 @@ EXAMPLE_KEYS = KNOWN_KEYS - {"id", "text", "label", "Comments"}
 holding one goes the general way."""
 
 
-def text_classification(project_type: str) -> Extract | None:
-    """The test for a document-classification export's examples; None for another type."""
+def text_classification(project_type: str, options: Options) -> Extract | None:
+    """The test for a document-classification export's examples; None for another type.
+    Under templates the line shows `express.class_values` (the class's control is `label`,
+    whose template value is the class itself)."""
     if project_type != "DocumentClassification":
         return None
+    templated = class_values(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
         if len(item) != 1:
@@ -44,6 +48,9 @@ def text_classification(project_type: str) -> Extract | None:
         name = label[0]
         if type(name) is not str or not name:
             return None
-        return task_id, (text, name)
+        if templated is None:
+            return task_id, (text, name)
+        shown = templated(text, name)
+        return None if shown is None else (task_id, shown)
 
     return extract

@@ -783,7 +783,7 @@ class LabelStudioReader:
         config = parse_label_config(options.label_config) if options.label_config else None
         if express is not None:
             express.extract = (
-                text_classification(config)
+                text_classification(config, options)
                 or rectangle_detection(config, options, express)
                 or (without_config(options, express) if config is None else None)
             )

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import Extract, Switch, Value, box_line
+from annoconvert.express import ClassValues, Extract, Switch, Value, box_line, class_values
 from annoconvert.model import ImageRef, Region
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
@@ -62,13 +62,14 @@ def _one_pair(
     return obj.value_key, obj.name, control.name, frozenset(control.labels)
 
 
-def text_classification(config: LabelConfig | None) -> Extract | None:
+def text_classification(config: LabelConfig | None, options: Options) -> Extract | None:
     """The test for the config's tasks, or None when the config is not a plain text
     classification."""
     pair = _one_pair(config, "text", "choices")
     if pair is None:
         return None
     key, object_name, control_name, labels = pair
+    templated = _templated(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
         found = _common_task(item)
@@ -81,9 +82,27 @@ def text_classification(config: LabelConfig | None) -> Extract | None:
         label = _chosen_class(results[0], control_name, object_name)
         if label is None or label not in labels:
             return None
-        return task_id, (text, label)
+        if templated is None:
+            return task_id, (text, label)
+        shown = templated(text, label, control_name)
+        return None if shown is None else (task_id, shown)
 
     return extract
+
+
+def _templated(options: Options) -> Callable[[str, str, str], tuple[str, str] | None] | None:
+    """`express.class_values` for a Label Studio class, or None without templates. The
+    general path's template values name each control's answer by the control's name, after
+    the task's text: a class chosen by a control named `text` is `{text}` there, so such a
+    task goes the general way."""
+    values: ClassValues | None = class_values(options)
+    if values is None:
+        return None
+
+    def shown(text: str, label: str, control: str) -> tuple[str, str] | None:
+        return None if control == "text" else values(text, label)
+
+    return shown
 
 
 def _chosen_class(result: Any, control: str, obj: str) -> str | None:
@@ -233,6 +252,7 @@ def without_config(options: Options, switch: Switch) -> Extract:
     task of the other kind must not be filled into that layout.
     """
     kinds: list[Callable[[dict[str, Any], list[Any]], tuple[Value, ...] | None]] = []
+    templated = _templated(options)
 
     def text_values(data: dict[str, Any], results: list[Any]) -> tuple[Value, ...] | None:
         text = data.get(TEXT_KEY)
@@ -240,7 +260,9 @@ def without_config(options: Options, switch: Switch) -> Extract:
             return None
         names = _names(results[0])
         label = None if names is None else _chosen_class(results[0], *names)
-        return None if label is None else (text, label)
+        if label is None or names is None:
+            return None
+        return (text, label) if templated is None else templated(text, label, names[0])
 
     def box_values(data: dict[str, Any], results: list[Any]) -> tuple[Value, ...] | None:
         if TEXT_KEY in data:

@@ -152,6 +152,11 @@ def _parsed(template: str) -> tuple[tuple[str, str | None, str | None, str | Non
     return tuple(_FORMATTER.parse(template))
 
 
+def template_names(template: str) -> frozenset[str]:
+    """The values a template names (`{label}` -> label; `{{` names none)."""
+    return frozenset(name for _, name, _, _ in _parsed(template) if name is not None)
+
+
 class TemplateValues(MutableMapping[str, Any]):
     """A task's template values (`task_values` + `control_values`), built on first read.
 
