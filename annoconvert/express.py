@@ -135,11 +135,15 @@ class Switch:
 
 
 LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
-    "classification": {},
-    "detection": {"image_mode": ("reference", "embed")},
+    "classification": {"dialect": ("openai", "vertex", "trl")},
+    "detection": {"dialect": ("openai",), "image_mode": ("reference", "embed")},
 }
 """The recipes the lane knows, each with the values it takes of the options it needs
-(detection: the image as a URI or embedded; the pixel options keep their defaults)."""
+(detection: the image as a URI or embedded; the pixel options keep their defaults). A
+classification line is two strings in any dialect that writes them as they are (Vertex's
+parts, TRL's messages); a detection line's image is written by each dialect its own way
+(TRL lists a found file's path, sharegpt adds `<image>` tokens, Vertex splits the data URL),
+and sharegpt rejects a text holding `<image>`: those stay on the general path."""
 CLASS_VALUES = frozenset({"text", "label", "labels"})
 """The template values a classification lane fills in itself: its line's text and class."""
 LANE_TEMPLATES: dict[str, dict[str, frozenset[str]]] = {
@@ -210,7 +214,7 @@ def options_allow(options: Options, recipe: str) -> bool:
     """Whether the lane may run: the recipe is one it knows, its options are set as it needs,
     and no other option that could change a line differs from its default."""
     needed = LANE_RECIPES.get(recipe)
-    if not ENABLED or needed is None or options.dialect != "openai":
+    if not ENABLED or needed is None:
         return False
     defaults = Options()
     free = IMAGE_URI_OPTIONS if "image_mode" in needed else frozenset()

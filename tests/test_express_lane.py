@@ -218,7 +218,7 @@ def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
         {"answer_template": "{sentiment}"},  # the control's answer: the lane does not know it
         {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
-        {"dialect": "vertex"},
+        {"dialect": "sharegpt"},  # it rejects a text holding <image>: not the same layout
         {"split": "train=0.8,test=0.2"},
     ],
 )
@@ -263,6 +263,25 @@ def test_templates_of_the_text_and_class_keep_the_lane(
         assert last[-1]["content"] != LABELS[600 % 3]
     if "system" in templates:
         assert last[0]["content"] == templates["system"]
+
+
+@pytest.mark.parametrize("with_config", [True, False])
+@pytest.mark.parametrize("dialect", ["vertex", "trl"])
+def test_dialects_that_write_the_strings_as_they_are_keep_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dialect: str, with_config: bool
+) -> None:
+    """Vertex's parts and TRL's messages hold the text and the class as they are: the layout
+    is cut from their line like the openai one (a template in the seed's shape too)."""
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
+    config = {"label_config": str(cfg)} if with_config else {}
+    lanes, out = _both(
+        tmp_path, monkeypatch, export, dialect=dialect, answer_template="Class: {label}", **config
+    )
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    common = _common if with_config else (lambda i: _common(i) or i % 50 == 23)
+    assert lane.lines == sum(1 for i in range(201, 601) if common(i))
+    assert (b'"contents":[' in out) == (dialect == "vertex")
 
 
 def test_a_class_from_a_control_named_text_goes_the_general_way_under_a_text_template(

@@ -141,7 +141,7 @@ def test_the_lane_takes_the_first_input_only(
         {"answer_template": "Sentiment of doc {doc_id}: {label}"},
         {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
-        {"dialect": "vertex"},
+        {"dialect": "sharegpt"},
         {"split": "train=0.8,test=0.2"},
         {"project_type": "Seq2seq"},
     ],
