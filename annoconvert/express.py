@@ -32,7 +32,7 @@ from annoconvert.model import ImageRef, PreparedImage, Region, Reject, Source, T
 from annoconvert.options import Options
 from annoconvert.recipes.common import dumps_boxes, render, template_names
 from annoconvert.writers.images import data_url_json
-from annoconvert.writers.sink import NO_META
+from annoconvert.writers.sink import NO_META, LineMeta
 
 if TYPE_CHECKING:
     from annoconvert.output import Output
@@ -57,6 +57,7 @@ SAME_LINE_OPTIONS = frozenset(
         "quiet",
         "label_config",
         "seed",
+        "split",
         "shard_size",
     }
 )
@@ -69,10 +70,26 @@ class JsonText(bytes):
 
 
 Value = str | JsonText
-Extract = Callable[[Any], "tuple[int | str, tuple[Value, ...]] | None"]
-"""A reader's test of a task's JSON: (task id, the values of its line) when the task has the
-common shape, else None."""
-GeneralLines = Callable[[Task], "list[bytes] | None"]
+Extract = Callable[[Any], "tuple[int | str, tuple[Value, ...], LineMeta] | None"]
+"""A reader's test of a task's JSON: (task id, the values of its line, what `--split` needs of
+the line: `MetaOf`'s) when the task has the common shape, else None."""
+GeneralLines = Callable[[Task], "list[tuple[bytes, LineMeta]] | None"]
+MetaOf = Callable[[str | None, str | None, str | None], LineMeta]
+"""(group, label, subset) -> the line's meta, as the general path makes it from its example
+(`group_key`, the example's label, the task's subset) under `--split`; `NO_META` without."""
+
+
+def meta_of(options: Options) -> MetaOf:
+    """`MetaOf` for the run: a lane line tells a split what the general path's line tells."""
+    if options.split:
+        return LineMeta
+    return _no_meta
+
+
+def _no_meta(group: str | None, label: str | None, subset: str | None) -> LineMeta:
+    return NO_META
+
+
 Prepare = Callable[[Sequence[ImageRef]], list[PreparedImage]]
 
 
@@ -83,6 +100,7 @@ class Written:
 
     task: Task
     line: bytes
+    meta: LineMeta
     images: tuple[()] = ()
 
 
@@ -296,32 +314,34 @@ class Lane:
         self.lines = 0
         """Lines the lane gave (the verified ones included)."""
 
-    def line(self, raw: RawTask) -> tuple[int | str, bytes] | None:
-        """The task's id and line, or None: the general path converts it."""
+    def line(self, raw: RawTask) -> tuple[int | str, bytes, LineMeta] | None:
+        """The task's id, line and meta, or None: the general path converts it."""
         if self.verified >= VERIFY:
             return self.filled(raw.item)
         found = self._encoded(raw.item)
         if found is None:
             return None
-        task_id, values, encoded = found
-        line = self._checked(raw, task_id, values, encoded)
+        task_id, values, encoded, meta = found
+        line = self._checked(raw, task_id, values, encoded, meta)
         if line is None:
             return None
         self.lines += 1
-        return task_id, line
+        return task_id, line, meta
 
-    def filled(self, item: Any) -> tuple[int | str, bytes] | None:
+    def filled(self, item: Any) -> tuple[int | str, bytes, LineMeta] | None:
         """`line` once the layout is verified, which needs the task's JSON object only."""
         found = self._encoded(item)
         if found is None:
             return None
         assert self.layout is not None
         self.lines += 1
-        return found[0], _fill(self.layout, found[2])
+        return found[0], _fill(self.layout, found[2]), found[3]
 
-    def _encoded(self, item: Any) -> tuple[int | str, Sequence[Value], list[bytes]] | None:
-        """(task id, `extract`'s values, each as JSON) while the lane is open; None for a
-        task the general path converts."""
+    def _encoded(
+        self, item: Any
+    ) -> tuple[int | str, Sequence[Value], list[bytes], LineMeta] | None:
+        """(task id, `extract`'s values, each as JSON, the line's meta) while the lane is
+        open; None for a task the general path converts."""
         if not self.open:
             return None
         found = self.extract(item)
@@ -331,21 +351,27 @@ class Lane:
             encoded = [_json(v) for v in found[1]]
         except orjson.JSONEncodeError:
             return None  # a lone surrogate: the general path says what is wrong
-        return found[0], found[1], encoded
+        return found[0], found[1], encoded, found[2]
 
     def _checked(
-        self, raw: RawTask, task_id: int | str, values: Sequence[Value], encoded: list[bytes]
+        self,
+        raw: RawTask,
+        task_id: int | str,
+        values: Sequence[Value],
+        encoded: list[bytes],
+        meta: LineMeta,
     ) -> bytes | None:
-        """Convert the general way, cut or check the layout; close the lane on a mismatch."""
+        """Convert the general way, cut or check the layout and the meta; close the lane on
+        a mismatch."""
         built = raw.build()
         if isinstance(built, Reject) or built.id != task_id or built.source != raw.source:
             self.open = False  # `extract` took a task the reader sees otherwise: its test is wrong
             return None
         lines = self.general(built)
-        if lines is None or len(lines) != 1:
+        if lines is None or len(lines) != 1 or lines[0][1] != meta:
             self.open = False
             return None
-        line = lines[0]
+        line = lines[0][0]
         if self.layout is None:
             self.tries += 1
             self.layout = _cut(line, values)
@@ -415,7 +441,7 @@ def _through_run(
 
 
 def _write(
-    found: tuple[int | str, bytes],
+    found: tuple[int | str, bytes, LineMeta],
     source: Source,
     lane: Lane,
     out: Output,
@@ -424,11 +450,11 @@ def _write(
 ) -> Written | None:
     """Write a lane task's line now, or hand it on (`Written`) while the general path holds
     tasks for the pool."""
-    task_id, line = found
+    task_id, line, meta = found
     stats.read += 1
     if lane.busy is not None and lane.busy():
-        return Written(Task(task_id, source), line)  # written, progress told, in turn
-    out.write_line(task_id, source, line, NO_META)  # no lane runs with --split
+        return Written(Task(task_id, source), line, meta)  # written, progress told, in turn
+    out.write_line(task_id, source, line, meta)
     if progress is not None:
         progress(stats.read)
     return None
@@ -445,14 +471,17 @@ def general_lines(
     it would reject the task. `images` prepares the task's images (in reference mode: no file
     is read)."""
 
-    def lines(task: Task) -> list[bytes] | None:
+    meta = meta_of(options)
+
+    def lines(task: Task) -> list[tuple[bytes, LineMeta]] | None:
         try:
             chosen = select(task, options.annotators).chosen
             prepared = images(task)
-            out: list[bytes] = []
+            out: list[tuple[bytes, LineMeta]] = []
             for annotation in chosen:
                 for example in recipe.build(task, annotation, prepared, options):
-                    out.append(dialect.render(example, options))
+                    line = dialect.render(example, options)
+                    out.append((line, meta(example.group, example.label, task.subset)))
             return out
         except (AnnoconvertError, ValueError, TypeError):
             return None

@@ -73,6 +73,8 @@ class Converted:
     task: Task
     examples: list[Example]
     line: bytes | None = None
+    meta: LineMeta | None = None
+    """The lane line's meta (`--split`)."""
 
 
 def _reject(task: Task, code: str, reason: str, locator: str | None = None) -> Reject:
@@ -214,7 +216,7 @@ class Converter:
             prepared = ((item, [], ()) for item in selected)
         for (task, chosen), images, warnings in prepared:
             if isinstance(task, express.Written):
-                yield Converted(task.task, [], task.line)
+                yield Converted(task.task, [], task.line, task.meta)
                 continue
             for message in warnings:
                 code = getattr(message, "code", "image")
@@ -296,7 +298,7 @@ def _write(
     try:
         for done in converter.convert(items):
             if done.line is not None:  # the express lane's, handed on to keep its place
-                out.write_line(done.task.id, done.task.source, done.line, NO_META)
+                out.write_line(done.task.id, done.task.source, done.line, done.meta or NO_META)
             else:
                 rendered = _render(dialect, done, options, converter)
                 if rendered is not None:  # None: the dialect rejected the task

@@ -22,6 +22,7 @@ from annoconvert.options import Options
 from annoconvert.readers import labelstudio
 from annoconvert.readers.labelstudio_config import parse_label_config
 from annoconvert.readers.labelstudio_express import text_classification, without_config
+from annoconvert.writers.sink import NO_META, LineMeta
 from tests.conftest import SENTIMENT_CONFIG, corpus_path
 
 CONFIG = SENTIMENT_CONFIG
@@ -156,6 +157,27 @@ def _facts(result: annoconvert.ConvertResult) -> dict[str, Any]:
     return facts
 
 
+def _split_files(result: annoconvert.ConvertResult) -> dict[str, bytes]:
+    return {Path(f).name.replace("-lane", "-general"): Path(f).read_bytes() for f in result.files}
+
+
+def both_split(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    export: Path,
+    source: str = "labelstudio",
+    **options: Any,
+) -> list[express.Lane | None]:
+    """`_both` under `--split`: every split file the same, byte for byte."""
+    _, lane_result, lanes = _convert(tmp_path, monkeypatch, export, True, source, **options)
+    _, general_result, _ = _convert(tmp_path, monkeypatch, export, False, source, **options)
+    assert _facts(lane_result) == _facts(general_result)
+    files = _split_files(lane_result)
+    assert files == _split_files(general_result)
+    assert len(files) >= 2 and all(files.values())
+    return lanes
+
+
 def _both(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -195,9 +217,9 @@ def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
         extract = real(config, options)
         assert extract is not None
 
-        def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...], Any] | None:
             found = extract(item)
-            return None if found is None else (found[0], (found[1][0], "neutral"))
+            return None if found is None else (found[0], (found[1][0], "neutral"), found[2])
 
         return lying
 
@@ -219,7 +241,6 @@ def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
         {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
         {"dialect": "sharegpt"},  # it rejects a text holding <image>: not the same layout
-        {"split": "train=0.8,test=0.2"},
     ],
 )
 def test_options_that_change_a_line_keep_the_general_path(
@@ -299,6 +320,45 @@ def test_a_class_from_a_control_named_text_goes_the_general_way_under_a_text_tem
     assert lane.lines == 50
     last = json.loads(out.splitlines()[-1])["messages"]
     assert last[1]["content"] == f"Review: {last[2]['content']}"  # the class, as {text}
+
+
+@pytest.mark.parametrize("with_config", [True, False])
+def test_under_split_the_lane_tells_each_line_s_group_and_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_config: bool
+) -> None:
+    """`--split` keeps a text in one split and stratifies by class: a lane line tells the
+    sink the text and the class the general path's example tells it, so the split files are
+    the same (the conflicting copies of task 43 share their text's split)."""
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 1201)])
+    config = {"label_config": str(cfg)} if with_config else {}
+    split = {"split": "train=0.7,val=0.2,test=0.1", "seed": 3}
+    lanes = both_split(tmp_path, monkeypatch, export, **config, **split)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    common = _common if with_config else (lambda i: _common(i) or i % 50 == 23)
+    assert lane.lines == sum(1 for i in range(201, 1201) if common(i))
+
+
+def test_a_lane_whose_meta_disagrees_with_the_general_path_closes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = labelstudio.text_classification
+
+    def wrong(config: Any, options: Options) -> express.Extract | None:
+        extract = real(config, options)
+        assert extract is not None
+
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...], Any] | None:
+            found = extract(item)
+            return None if found is None else (found[0], found[1], LineMeta("x", "y", None))
+
+        return lying
+
+    monkeypatch.setattr(labelstudio, "text_classification", wrong)
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
+    lanes = both_split(tmp_path, monkeypatch, export, label_config=str(cfg), split="a=0.5,b=0.5")
+    (lane,) = lanes
+    assert lane is not None and not lane.open and lane.lines == 0
 
 
 def test_options_that_leave_lines_alone_keep_the_lane(
@@ -409,9 +469,10 @@ def test_the_config_less_test_takes_one_kind_from_its_first_task() -> None:
         "data": {"image": "https://example.com/a.jpg"},
         "annotations": [{"result": [], "was_cancelled": False}],
     }
-    assert extract(text_task) == (1, (text_task["data"]["text"], LABELS[1]))
+    text = text_task["data"]["text"]
+    assert extract(text_task) == (1, (text, LABELS[1]), NO_META)
     assert extract(box_task) is None  # the kind is fixed: classes
-    assert extract({**text_task, "id": 3}) == (3, (text_task["data"]["text"], LABELS[1]))
+    assert extract({**text_task, "id": 3}) == (3, (text, LABELS[1]), NO_META)
     other = without_config(Options(image_mode="reference"), express.Switch())
     assert other(box_task) is not None
     assert other(text_task) is None

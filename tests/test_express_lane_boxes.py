@@ -21,7 +21,7 @@ from annoconvert.readers import labelstudio
 from annoconvert.readers.labelstudio_config import parse_label_config
 from annoconvert.readers.labelstudio_express import rectangle_detection
 from tests.conftest import corpus_path
-from tests.test_express_lane import _both, repeated_export
+from tests.test_express_lane import _both, both_split, repeated_export
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -184,6 +184,22 @@ def test_a_constant_system_message_or_prompt_keeps_the_box_lane(
     assert (b"Find the defects." in out) == ("prompt" in options)
 
 
+@pytest.mark.parametrize("with_config", [True, False])
+def test_under_split_the_box_lane_tells_each_line_s_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_config: bool
+) -> None:
+    """`--split` keeps an image in one split (case 37 repeats image 1's URI)."""
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 801)])
+    config = {"label_config": str(cfg)} if with_config else {}
+    lanes = both_split(
+        tmp_path, monkeypatch, export, split="train=0.8,test=0.2", **config, **REFERENCE
+    )
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    odd = ODD if with_config else ODD - {13}
+    assert lane.lines == sum(1 for i in range(201, 801) if i % 40 not in odd)
+
+
 LANE_CLOSERS: list[dict[str, Any]] = [
     {"max_image_side": 320},  # embed with pixel work: the pool's, which the lane does not do
     {"image_format": "png"},
@@ -292,9 +308,9 @@ def test_a_box_lane_that_disagrees_with_the_general_path_closes_at_once(
         extract = real(config, options, switch)
         assert extract is not None
 
-        def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...], Any] | None:
             found = extract(item)
-            return None if found is None else (found[0], (found[1][0], "[]"))
+            return None if found is None else (found[0], (found[1][0], "[]"), found[2])
 
         return lying
 

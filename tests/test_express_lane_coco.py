@@ -19,7 +19,7 @@ from annoconvert import express
 from annoconvert.options import Options
 from annoconvert.readers import coco_express
 from tests.conftest import corpus_path
-from tests.test_express_lane import _both
+from tests.test_express_lane import _both, both_split
 from tests.test_express_lane_boxes import LANE_CLOSERS
 
 REFERENCE = {"image_mode": "reference"}
@@ -170,6 +170,20 @@ def test_the_lane_takes_the_first_file_only(
     assert len(systems) == 2 and any("'PAINT CHIP'" in s for s in systems)
 
 
+@pytest.mark.parametrize("split", ["by-subset", "train=0.8,test=0.2"])
+def test_under_split_the_coco_lane_tells_each_line_s_image_and_subset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: str
+) -> None:
+    """Two annotation files, two subsets (`a`, `b`): by subset, or by fractions with each
+    image in one split."""
+    annotations = tmp_path / "export" / "annotations"
+    _export(annotations, range(1, 601)).rename(annotations / "instances_a.json")
+    _export(annotations, range(601, 1001)).rename(annotations / "instances_b.json")
+    lanes = both_split(tmp_path, monkeypatch, tmp_path / "export", "coco", split=split, **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.lines > 300
+
+
 def test_under_a_uri_prefix_the_coco_lane_writes_the_general_paths_uris_and_rejects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -257,9 +271,9 @@ def test_a_coco_lane_that_disagrees_with_the_general_path_closes_at_once(
     def wrong(options: Options, switch: express.Switch) -> express.Extract:
         extract = real(options, switch)
 
-        def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...], Any] | None:
             found = extract(item)
-            return None if found is None else (found[0], (found[1][0], "[]"))
+            return None if found is None else (found[0], (found[1][0], "[]"), found[2])
 
         return lying
 

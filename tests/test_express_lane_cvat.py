@@ -20,7 +20,7 @@ from annoconvert import express
 from annoconvert.options import Options
 from annoconvert.readers import cvat_express
 from tests.conftest import corpus_path
-from tests.test_express_lane import _both
+from tests.test_express_lane import _both, both_split
 from tests.test_express_lane_boxes import LANE_CLOSERS
 
 REFERENCE = {"image_mode": "reference"}
@@ -148,6 +148,17 @@ def test_the_lane_takes_the_first_file_only(
     assert len(systems) == 2 and any("'PAINT CHIP'" in s for s in systems)
 
 
+@pytest.mark.parametrize("split", ["by-subset", "train=0.8,test=0.2"])
+def test_under_split_the_cvat_lane_tells_each_line_s_image_and_subset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: str
+) -> None:
+    """Images of no subset and, every 40, of subset `Train`; by subset or by fractions."""
+    export = _export(tmp_path / "export" / "annotations.xml", range(1, 1001))
+    lanes = both_split(tmp_path, monkeypatch, export, "cvat", split=split, **REFERENCE)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.lines > 500
+
+
 def test_under_a_uri_prefix_the_cvat_lane_writes_the_general_paths_uris_and_rejects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -246,9 +257,9 @@ def test_a_cvat_lane_that_disagrees_with_the_general_path_closes_at_once(
     def wrong(options: Options, switch: express.Switch) -> express.Extract:
         extract = real(options, switch)
 
-        def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...], Any] | None:
             found = extract(item)
-            return None if found is None else (found[0], (str(found[1][0]), "[]"))
+            return None if found is None else (found[0], (str(found[1][0]), "[]"), found[2])
 
         return lying
 

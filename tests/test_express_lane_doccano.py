@@ -18,7 +18,7 @@ from annoconvert import express
 from annoconvert.options import Options
 from annoconvert.readers import doccano_express
 from tests.conftest import corpus_path
-from tests.test_express_lane import _both
+from tests.test_express_lane import _both, both_split
 
 SAMPLE = 200
 """Tasks read before the recipe is chosen and the lane opens (pipeline.AUTO_SAMPLE)."""
@@ -142,7 +142,6 @@ def test_the_lane_takes_the_first_input_only(
         {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
         {"dialect": "sharegpt"},
-        {"split": "train=0.8,test=0.2"},
         {"project_type": "Seq2seq"},
     ],
 )
@@ -172,6 +171,18 @@ def test_templates_of_the_text_and_class_keep_the_lane(
         1 for i in range(SAMPLE + 1, 601) if i % 40 not in ODD or i % 40 in PLAIN_ODD
     )
     assert (b"Sentiment: " in out) == ("answer_template" in templates)
+
+
+def test_under_split_the_doccano_lane_tells_each_line_s_group_and_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = _write(tmp_path / "export" / "all.jsonl", [_record(i) for i in range(1, 601)])
+    lanes = both_split(tmp_path, monkeypatch, export, "doccano", split="train=0.8,test=0.2")
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(
+        1 for i in range(SAMPLE + 1, 601) if i % 40 not in ODD or i % 40 in PLAIN_ODD
+    )
 
 
 CORPUS = [
@@ -220,9 +231,9 @@ def test_a_doccano_lane_that_disagrees_with_the_general_path_closes_at_once(
         extract = real(project_type, options)
         assert extract is not None
 
-        def lying(item: Any) -> tuple[int | str, tuple[str, ...]] | None:
+        def lying(item: Any) -> tuple[int | str, tuple[str, ...], Any] | None:
             found = extract(item)
-            return None if found is None else (found[0], (str(found[1][0]), "neutral"))
+            return None if found is None else (found[0], (str(found[1][0]), "neutral"), found[2])
 
         return lying
 

@@ -30,13 +30,14 @@ from typing import Any
 from annoconvert import geometry
 from annoconvert.boxes import box_2d_row, in_order
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import Extract, Switch, Value, box_line, image_value
+from annoconvert.express import Extract, Switch, Value, box_line, image_value, meta_of
 from annoconvert.model import PART_OF
 from annoconvert.options import Options
 from annoconvert.readers.coco import image_ref, key_of, pixel_size, regions_of, repeated
 from annoconvert.readers.coco_regions import bbox_numbers, rotation_of
 from annoconvert.recipes.common import dumps_boxes, rename
 from annoconvert.recipes.vision import detection_shapes
+from annoconvert.writers.sink import LineMeta
 
 Labels = dict[Any, tuple[str, list[Any] | None]]
 Names = dict[Any, str]
@@ -45,10 +46,11 @@ Names = dict[Any, str]
 def box_detection(options: Options, switch: Switch) -> Extract:
     """The test for an image handed over as (its file's index, its record, its subset)."""
     plain = options.box_format == "box_2d"
+    meta = meta_of(options)
     written: dict[int, tuple[Any, Names]] = {}
     """id(file's index) -> (the index, its `written_names`)."""
 
-    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         doc, record, subset = item
         raw_id, name, width, height = record
         if type(raw_id) is not int and type(raw_id) is not str:
@@ -68,11 +70,12 @@ def box_detection(options: Options, switch: Switch) -> Extract:
                 return None
             ref = image_ref(name, width, height, subset)
             line = box_line(ref, shapes, switch.prepare, options)
-            return None if line is None else (raw_id, line)
+            return None if line is None else (raw_id, line, meta(name, None, subset))
         if switch.prepare is None and type(name) is str:
-            return raw_id, (name, answer)  # the export's URI, as `as_written` gives it then
+            # the export's URI, as `as_written` gives it then
+            return raw_id, (name, answer), meta(name, None, subset)
         url = image_value(image_ref(name, width, height, subset), switch.prepare)
-        return None if url is None else (raw_id, (url, answer))
+        return None if url is None else (raw_id, (url, answer), meta(name, None, subset))
 
     return extract
 

@@ -297,7 +297,8 @@ def read_file(
                 if express is not None and express.on:
                     build = functools.partial(_image_task, elem, images, state, display)
                     where = Source(NAME, display, f"image[{images}]")
-                    yield RawTask((elem, state.meta.labels), where, build)  # taken at once
+                    # taken at once
+                    yield RawTask((elem, state.meta.labels, state.subset), where, build)
                 else:
                     yield _image_task(elem, images, state, display)
                 images += 1

@@ -24,27 +24,30 @@ from typing import Any
 from annoconvert import geometry
 from annoconvert.boxes import box_2d_row, in_order
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import Extract, Switch, Value, image_value
+from annoconvert.express import Extract, Switch, Value, image_value, meta_of
 from annoconvert.model import ImageRef
 from annoconvert.options import Options
 from annoconvert.readers.cvat import image_size, is_outside
 from annoconvert.readers.cvat_shapes import box_values
 from annoconvert.recipes.common import dumps_boxes, rename
+from annoconvert.writers.sink import LineMeta
 
 
 def box_detection(options: Options, switch: Switch) -> Extract:
     """The test for an image handed over as (its `<image>` element, its file's declared
-    labels)."""
+    labels, its file's subset)."""
+    meta = meta_of(options)
 
-    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
-        elem, declared = item
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
+        elem, declared, file_subset = item
         answer = plain_answer(elem, declared, options)
         if answer is None:
             return None
         name = elem.get("name") or ""
-        if switch.prepare is None:
-            return name, (name, answer)  # the export's URI, as `as_written` gives it then
         own_subset = elem.get("subset")
+        line_meta = meta(name, None, own_subset or file_subset)
+        if switch.prepare is None:
+            return name, (name, answer), line_meta  # the export's URI, as `as_written` gives it
         ref = ImageRef(
             uri=name,
             width=image_size(elem.get("width"), "", "width"),
@@ -52,7 +55,7 @@ def box_detection(options: Options, switch: Switch) -> Extract:
             hint=f"{own_subset}/{name}" if own_subset else None,
         )
         url = image_value(ref, switch.prepare)
-        return None if url is None else (name, (url, answer))
+        return None if url is None else (name, (url, answer), line_meta)
 
     return extract
 

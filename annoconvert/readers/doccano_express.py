@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from annoconvert.express import Extract, Value, class_values
+from annoconvert.express import Extract, Value, class_values, meta_of
 from annoconvert.options import Options
 from annoconvert.readers.doccano import KNOWN_KEYS
+from annoconvert.writers.sink import LineMeta
 
 EXAMPLE_KEYS = KNOWN_KEYS - {"id", "text", "label", "Comments"}
 """Keys the reader reads as the example or its answer besides the common ones: a record
@@ -30,8 +31,9 @@ def text_classification(project_type: str, options: Options) -> Extract | None:
     if project_type != "DocumentClassification":
         return None
     templated = class_values(options)
+    meta = meta_of(options)
 
-    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         if len(item) != 1:
             return None  # several users' records of one example: the policy chooses
         record = item[0][1]
@@ -49,8 +51,8 @@ def text_classification(project_type: str, options: Options) -> Extract | None:
         if type(name) is not str or not name:
             return None
         if templated is None:
-            return task_id, (text, name)
+            return task_id, (text, name), meta(text, name, None)
         shown = templated(text, name)
-        return None if shown is None else (task_id, shown)
+        return None if shown is None else (task_id, shown, meta(text, name, None))
 
     return extract

@@ -23,11 +23,20 @@ from collections.abc import Callable
 from typing import Any
 
 from annoconvert.errors import AnnoconvertError
-from annoconvert.express import ClassValues, Extract, Switch, Value, box_line, class_values
+from annoconvert.express import (
+    ClassValues,
+    Extract,
+    Switch,
+    Value,
+    box_line,
+    class_values,
+    meta_of,
+)
 from annoconvert.model import ImageRef, Region
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
 from annoconvert.readers.labelstudio_results import Ctx, parse_rectangle
+from annoconvert.writers.sink import LineMeta
 
 RESULT_KEYS = frozenset({"value", "id", "from_name", "to_name", "type", "origin"})
 """The keys of a Choices result as Label Studio writes it; another key (a score, a meta, a
@@ -70,8 +79,9 @@ def text_classification(config: LabelConfig | None, options: Options) -> Extract
         return None
     key, object_name, control_name, labels = pair
     templated = _templated(options)
+    meta = meta_of(options)
 
-    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         found = _common_task(item)
         if found is None:
             return None
@@ -83,9 +93,9 @@ def text_classification(config: LabelConfig | None, options: Options) -> Extract
         if label is None or label not in labels:
             return None
         if templated is None:
-            return task_id, (text, label)
+            return task_id, (text, label), meta(text, label, None)
         shown = templated(text, label, control_name)
-        return None if shown is None else (task_id, shown)
+        return None if shown is None else (task_id, shown, meta(text, label, None))
 
     return extract
 
@@ -167,14 +177,15 @@ def rectangle_detection(
     if pair is None:
         return None
     key, object_name, control_name, _ = pair  # the labels: parse_rectangle checks them
+    meta = meta_of(options)
 
-    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         found = _common_task(item)
         if found is None:
             return None
         task_id, data, results = found
         line = _box_line(data, key, results, (control_name, object_name), config, switch, options)
-        return None if line is None else (task_id, line)
+        return None if line is None else (task_id, line, meta(data[key], None, None))
 
     return extract
 
@@ -251,10 +262,12 @@ def without_config(options: Options, switch: Switch) -> Extract:
     its first tasks against the general path, which the run's one recipe converts, and a
     task of the other kind must not be filled into that layout.
     """
-    kinds: list[Callable[[dict[str, Any], list[Any]], tuple[Value, ...] | None]] = []
+    Shown = tuple[tuple[Value, ...], LineMeta]
+    kinds: list[Callable[[dict[str, Any], list[Any]], Shown | None]] = []
     templated = _templated(options)
+    meta = meta_of(options)
 
-    def text_values(data: dict[str, Any], results: list[Any]) -> tuple[Value, ...] | None:
+    def text_values(data: dict[str, Any], results: list[Any]) -> Shown | None:
         text = data.get(TEXT_KEY)
         if IMAGE_KEY in data or type(text) is not str or not text or len(results) != 1:
             return None
@@ -262,27 +275,29 @@ def without_config(options: Options, switch: Switch) -> Extract:
         label = None if names is None else _chosen_class(results[0], *names)
         if label is None or names is None:
             return None
-        return (text, label) if templated is None else templated(text, label, names[0])
+        shown = (text, label) if templated is None else templated(text, label, names[0])
+        return None if shown is None else (shown, meta(text, label, None))
 
-    def box_values(data: dict[str, Any], results: list[Any]) -> tuple[Value, ...] | None:
+    def box_values(data: dict[str, Any], results: list[Any]) -> Shown | None:
         if TEXT_KEY in data:
             return None
         names = _names(results[0]) if results else ("", "")
         if names is None:
             return None
-        return _box_line(data, IMAGE_KEY, results, names, None, switch, options)
+        line = _box_line(data, IMAGE_KEY, results, names, None, switch, options)
+        return None if line is None else (line, meta(data[IMAGE_KEY], None, None))
 
-    def extract(item: Any) -> tuple[int | str, tuple[Value, ...]] | None:
+    def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         found = _common_task(item)
         if found is None or not _plain_data(found[1]):
             return None
         task_id, data, results = found
         for test in kinds or (text_values, box_values):
-            values = test(data, results)
-            if values is not None:
+            shown = test(data, results)
+            if shown is not None:
                 if not kinds:
                     kinds.append(test)
-                return task_id, values
+                return task_id, shown[0], shown[1]
         return None
 
     return extract

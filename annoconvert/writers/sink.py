@@ -35,8 +35,7 @@ class LineMeta:
 
 
 NO_META = LineMeta(None, None, None)
-"""The meta of a line that says nothing for a split (an express lane's: no lane runs with
---split)."""
+"""The meta of a line that says nothing for a split (every line's without --split)."""
 
 
 class SplitAssigner(Protocol):
