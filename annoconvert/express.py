@@ -154,10 +154,18 @@ class Switch:
 
 LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
     "classification": {"dialect": ("openai", "vertex", "trl")},
-    "detection": {"dialect": ("openai",), "image_mode": ("reference", "embed")},
+    "detection": {
+        "dialect": ("openai",),
+        "image_mode": ("reference", "embed"),
+        "image_detail": (None, "low", "high", "auto"),
+        "box_format": ("box_2d", "qwen2.5-vl", "qwen3-vl", "xyxy-px", "xywh-px"),
+        "box_order": ("reading", "source"),
+    },
 }
 """The recipes the lane knows, each with the values it takes of the options it needs
-(detection: the image as a URI or embedded; the pixel options keep their defaults). A
+(detection: the image as a URI or embedded, any box format and order, which the readers'
+tests write through `format_boxes` or refuse, and any `detail`, the same on every line; the
+pixel options keep their defaults). A
 classification line is two strings in any dialect that writes them as they are (Vertex's
 parts, TRL's messages); a detection line's image is written by each dialect its own way
 (TRL lists a found file's path, sharegpt adds `<image>` tokens, Vertex splits the data URL),

@@ -390,7 +390,11 @@ def _express_lane(
     busy: Callable[[], bool] | None = None
     if recipe.needs_images:
         images = _lane_images(converter)
-        if options.image_uri_prefix or options.image_mode == "embed":
+        if (
+            options.image_uri_prefix
+            or options.image_mode == "embed"
+            or converter.media.need_size  # a pixel box format: a size the export lacks is read
+        ):
             switch.prepare = converter.media.prepare_as_is
         busy = converter.media.busy
     lines = express.general_lines(recipe, dialect, options, select, images)

@@ -20,7 +20,7 @@ from annoconvert.options import Options
 from annoconvert.readers import coco_express
 from tests.conftest import corpus_path
 from tests.test_express_lane import _both, both_split
-from tests.test_express_lane_boxes import LANE_CLOSERS
+from tests.test_express_lane_boxes import BOX_OPTIONS, LANE_CLOSERS
 
 REFERENCE = {"image_mode": "reference"}
 SAMPLE = 200
@@ -217,6 +217,18 @@ def test_options_the_coco_lane_does_not_take_keep_the_general_path(
     export = _export(tmp_path / "export" / "annotations", range(1, 301))
     lanes, _ = _both(tmp_path, monkeypatch, export, "coco", **options)
     assert lanes == [None]
+
+
+@pytest.mark.parametrize("options", BOX_OPTIONS)
+def test_box_formats_orders_and_image_detail_keep_the_coco_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    """Other box formats than box_2d leave the plain answer for `regions_of` and
+    `format_boxes`; the order and the detail apply to both."""
+    export = _export(tmp_path / "export" / "annotations", range(1, 601))
+    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", **options)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.lines > 300
 
 
 CORPUS_INSTANCES = [

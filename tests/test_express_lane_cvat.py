@@ -21,7 +21,7 @@ from annoconvert.options import Options
 from annoconvert.readers import cvat_express
 from tests.conftest import corpus_path
 from tests.test_express_lane import _both, both_split
-from tests.test_express_lane_boxes import LANE_CLOSERS
+from tests.test_express_lane_boxes import BOX_OPTIONS, LANE_CLOSERS
 
 REFERENCE = {"image_mode": "reference"}
 SAMPLE = 200
@@ -193,6 +193,20 @@ def test_options_the_cvat_lane_does_not_take_keep_the_general_path(
     export = _export(tmp_path / "export" / "annotations.xml", range(1, 301))
     lanes, _ = _both(tmp_path, monkeypatch, export, "cvat", **options)
     assert lanes == [None]
+
+
+@pytest.mark.parametrize("options", BOX_OPTIONS)
+def test_the_cvat_lane_takes_box_2d_in_any_order_and_detail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    """Its plain answer writes box_2d rows only: another box format keeps the general path."""
+    export = _export(tmp_path / "export" / "annotations.xml", range(1, 601))
+    lanes, _ = _both(tmp_path, monkeypatch, export, "cvat", **options)
+    if options.get("box_format", "box_2d") != "box_2d":
+        assert lanes == [None]
+    else:
+        (lane,) = lanes
+        assert lane is not None and lane.open and lane.lines > 200
 
 
 CORPUS_XML = [

@@ -151,7 +151,7 @@ def test_pixel_options_keep_the_general_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     export = _coco_export(tmp_path / "export", 260)
-    for options in ({"max_image_side": 16}, {"image_format": "png"}, {"image_detail": "low"}):
+    for options in ({"max_image_side": 16}, {"image_format": "png"}):
         lanes, _ = _both(tmp_path, monkeypatch, export, "coco", workers=1, **options)
         assert lanes == [None]
 

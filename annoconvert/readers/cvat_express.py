@@ -33,9 +33,12 @@ from annoconvert.recipes.common import dumps_boxes, rename
 from annoconvert.writers.sink import LineMeta
 
 
-def box_detection(options: Options, switch: Switch) -> Extract:
+def box_detection(options: Options, switch: Switch) -> Extract | None:
     """The test for an image handed over as (its `<image>` element, its file's declared
-    labels, its file's subset)."""
+    labels, its file's subset); None for a box format other than `box_2d`, the only one
+    `plain_answer` writes."""
+    if options.box_format != "box_2d":
+        return None
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
