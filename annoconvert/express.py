@@ -182,7 +182,11 @@ LANE_TEMPLATES: dict[str, dict[str, frozenset[str]]] = {
 }
 """Per recipe, the templates the lane takes and the values each may name. A template that
 names none is the same text on every line, which the layout holds; a classification's
-prompt and answer are rendered by `class_values`."""
+prompt and answer are rendered by `class_line`."""
+RENAME_OPTIONS = frozenset({"labels"})
+"""Options every lane takes at any value: the renames, which each reader's test writes
+through the recipes' `rename` (`class_line`, `format_boxes`, COCO's `written_names`, CVAT's
+plain answer)."""
 IMAGE_URI_OPTIONS = frozenset({"image_uri_prefix", "images_root"})
 """Options a lane with images takes at any value: they change only where the image is found
 and the URI written in reference mode, which the lane gets from `Switch.prepare`, as the general
@@ -243,7 +247,7 @@ def options_allow(options: Options, recipe: str) -> bool:
     if not ENABLED or needed is None:
         return False
     defaults = Options()
-    free = IMAGE_URI_OPTIONS if "image_mode" in needed else frozenset()
+    free = RENAME_OPTIONS | (IMAGE_URI_OPTIONS if "image_mode" in needed else frozenset())
     templates = LANE_TEMPLATES.get(recipe, {})
     for name in Options.model_fields:
         if name in SAME_LINE_OPTIONS or name in free or name == "recipe":
@@ -257,30 +261,39 @@ def options_allow(options: Options, recipe: str) -> bool:
     return True
 
 
-ClassValues = Callable[[str, str], "tuple[str, str] | None"]
+ClassLine = Callable[[str, str], "tuple[tuple[str, str], str] | None"]
 
 
-def class_values(options: Options) -> ClassValues | None:
-    """How a classification lane's line shows its text and class under the run's templates:
-    (the user's message, the answer), rendered by the recipe's own `render` from the values
-    `CLASS_VALUES` names (which `options_allow` holds the templates to); None when the line
-    shows them as they are (no prompt, no answer template, or `{text}` and `{label}`). A
-    task whose message or answer renders empty (or not at all) is left to the general path."""
+def class_line(options: Options) -> ClassLine | None:
+    """How a classification lane's line shows its text and class under the run's renames and
+    templates: ((the user's message, the answer), the class as written). The class is renamed
+    by the recipes' `rename`; the prompt and the answer are rendered by their `render` from
+    the values `CLASS_VALUES` names (which `options_allow` holds the templates to). None when
+    the line shows the text and the class as they are (no rename, no prompt, no answer
+    template, or `{text}` and `{label}`). A task whose class is renamed to nothing, or whose
+    message or answer renders empty (or not at all), is left to the general path."""
     prompt = options.prompt if options.prompt not in (None, "{text}") else None
     answer = options.answer_template if options.answer_template not in (None, "{label}") else None
-    if prompt is None and answer is None:
+    renames = options.labels
+    if prompt is None and answer is None and not renames:
         return None
 
-    def values(text: str, label: str) -> tuple[str, str] | None:
+    def shown(text: str, label: str) -> tuple[tuple[str, str], str] | None:
+        label = renames.get(label, label) if renames else label
         named = {"text": text, "label": label, "labels": label}
         try:
             user = render(prompt, named) if prompt is not None else text
             said = render(answer, named) if answer is not None else label
         except (AnnoconvertError, ValueError):
             return None
-        return (user, said) if user and said else None
+        return ((user, said), label) if user and said else None
 
-    return values
+    return shown
+
+
+def template_uses_text(options: Options) -> bool:
+    """Whether the run's prompt or answer template names `{text}`."""
+    return any("text" in template_names(t) for t in (options.prompt, options.answer_template) if t)
 
 
 def _json(value: Value) -> bytes:

@@ -238,7 +238,6 @@ def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
         {"system": "Answer review {id} with one word."},
         {"prompt": "Review {id}: {text}"},
         {"answer_template": "{sentiment}"},  # the control's answer: the lane does not know it
-        {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
         {"dialect": "sharegpt"},  # it rejects a text holding <image>: not the same layout
     ],
@@ -251,7 +250,9 @@ def test_options_that_change_a_line_keep_the_general_path(
     assert lanes == [None]
 
 
-TEMPLATES: list[dict[str, str]] = [
+TEMPLATES: list[dict[str, Any]] = [
+    {"labels": {"positive": "pos", "neutral": ""}},  # renamed to nothing: rejected
+    {"labels": {"positive": "pos"}, "answer_template": "Is {label}", "split": "a=0.5,b=0.5"},
     {"system": "Answer with one word."},
     {"prompt": "Review: {text}"},
     {"answer_template": "Sentiment: {label}"},
@@ -261,24 +262,38 @@ TEMPLATES: list[dict[str, str]] = [
         "answer_template": "Classification: {label}",
     },
 ]
-"""Templates naming only the text and the class (or nothing): the lane renders them."""
+"""Renames, and templates naming only the text and the class (or nothing): the lane writes
+them."""
 
 
 @pytest.mark.parametrize("with_config", [True, False])
 @pytest.mark.parametrize("templates", TEMPLATES)
-def test_templates_of_the_text_and_class_keep_the_lane(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, templates: dict[str, str], with_config: bool
+def test_renames_and_templates_of_the_text_and_class_keep_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, templates: dict[str, Any], with_config: bool
 ) -> None:
     """The seed's own shape (a system message, `Classification: {label}`) is the common run:
-    the lane renders the prompt and the answer with the recipe's `render`, and the system
-    message, the same on every line, is in its layout."""
-    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
+    the lane renames the class and renders the prompt and the answer with the recipe's
+    `rename` and `render`, and the system message, the same on every line, is in its layout.
+    A class renamed to nothing is rejected by the general path."""
+    tasks = [_task(i) for i in range(1, 601)]
+    export, cfg = _export(tmp_path, tasks)
     config = {"label_config": str(cfg)} if with_config else {}
-    lanes, out = _both(tmp_path, monkeypatch, export, **config, **templates)
+    if "split" in templates:
+        lanes = both_split(tmp_path, monkeypatch, export, **config, **templates)
+        out = b"".join(Path(f).read_bytes() for f in sorted(tmp_path.glob("out-lane.*.jsonl")))
+    else:
+        lanes, out = _both(tmp_path, monkeypatch, export, **config, **templates)
     (lane,) = lanes
     assert lane is not None and lane.open
     common = _common if with_config else (lambda i: _common(i) or i % 50 == 23)
-    assert lane.lines == sum(1 for i in range(201, 601) if common(i))
+    emptied = templates.get("labels", {}).get("neutral") == ""
+    chosen = [task["annotations"][0]["result"][:1] for task in tasks]
+    neutral = {i for i, r in enumerate(chosen, 1) if r and r[0]["value"]["choices"] == ["neutral"]}
+    written = [i for i in range(201, 601) if common(i) and not (emptied and i in neutral)]
+    assert lane.lines == len(written)
+    if "labels" in templates:
+        answers = [json.loads(line)["messages"][-1]["content"] for line in out.splitlines()]
+        assert "positive" not in " ".join(answers) and "pos" in " ".join(answers)
     last = json.loads(out.splitlines()[-1])["messages"]
     if "answer_template" in templates:
         assert last[-1]["content"] != LABELS[600 % 3]

@@ -203,7 +203,6 @@ def test_under_split_the_box_lane_tells_each_line_s_image(
 LANE_CLOSERS: list[dict[str, Any]] = [
     {"max_image_side": 320},  # embed with pixel work: the pool's, which the lane does not do
     {"image_format": "png"},
-    {**REFERENCE, "labels": {"dent": "bump"}},
     {**REFERENCE, "prompt": "Find the defects in image {id}."},
     {**REFERENCE, "system": "Find the defects in image {id}."},
     {**REFERENCE, "dialect": "vertex", "image_uri_prefix": "gs://bucket/data"},
@@ -232,9 +231,10 @@ BOX_OPTIONS: list[dict[str, Any]] = [
     {**REFERENCE, "box_format": "qwen2.5-vl"},
     {**REFERENCE, "box_order": "source"},
     {**REFERENCE, "box_format": "qwen3-vl", "box_order": "source", "image_detail": "high"},
+    {**REFERENCE, "labels": {"dent": "bump", "paint chip": "chip"}},
 ]
-"""Options the box lanes take: the answer is `format_boxes`'s in any format and order, and
-the image's `detail` is the same on every line."""
+"""Options the box lanes take: the answer is `format_boxes`'s in any format and order, with
+the labels renamed, and the image's `detail` is the same on every line."""
 
 
 @pytest.mark.parametrize("options", BOX_OPTIONS)

@@ -139,7 +139,6 @@ def test_the_lane_takes_the_first_input_only(
         {"system": "Answer a {source} with one word."},
         {"prompt": "Review from {source}: {text}"},
         {"answer_template": "Sentiment of doc {doc_id}: {label}"},
-        {"labels": {"positive": "pos"}},
         {"annotators": "ground-truth"},
         {"dialect": "sharegpt"},
         {"project_type": "Seq2seq"},
@@ -158,19 +157,27 @@ def test_options_that_change_a_line_keep_the_general_path(
     [
         {"system": "Answer with one word."},
         {"prompt": "Review: {text}", "answer_template": "Sentiment: {label}"},
+        {"labels": {"positive": "pos", "neutral": ""}, "answer_template": "Sentiment: {label}"},
     ],
 )
-def test_templates_of_the_text_and_class_keep_the_lane(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, templates: dict[str, str]
+def test_renames_and_templates_of_the_text_and_class_keep_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, templates: dict[str, Any]
 ) -> None:
-    export = _write(tmp_path / "export" / "all.jsonl", [_record(i) for i in range(1, 601)])
+    """A class renamed to nothing (`neutral`) is rejected by the general path."""
+    records = [_record(i) for i in range(1, 601)]
+    export = _write(tmp_path / "export" / "all.jsonl", records)
     lanes, out = _both(tmp_path, monkeypatch, export, "doccano", **templates)
     (lane,) = lanes
     assert lane is not None and lane.open
+    emptied = templates.get("labels", {}).get("neutral") == ""
+    neutral = {i for i, r in enumerate(records, 1) if r.get("label") == ["neutral"]}
     assert lane.lines == sum(
-        1 for i in range(SAMPLE + 1, 601) if i % 40 not in ODD or i % 40 in PLAIN_ODD
+        1
+        for i in range(SAMPLE + 1, 601)
+        if (i % 40 not in ODD or i % 40 in PLAIN_ODD) and not (emptied and i in neutral)
     )
     assert (b"Sentiment: " in out) == ("answer_template" in templates)
+    assert (b'"Sentiment: pos"' in out) == ("labels" in templates)
 
 
 def test_under_split_the_doccano_lane_tells_each_line_s_group_and_class(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annoconvert.express import Extract, Value, class_values, meta_of
+from annoconvert.express import Extract, Value, class_line, meta_of
 from annoconvert.options import Options
 from annoconvert.readers.doccano import KNOWN_KEYS
 from annoconvert.writers.sink import LineMeta
@@ -26,11 +26,11 @@ holding one goes the general way."""
 
 def text_classification(project_type: str, options: Options) -> Extract | None:
     """The test for a document-classification export's examples; None for another type.
-    Under templates the line shows `express.class_values` (the class's control is `label`,
-    whose template value is the class itself)."""
+    Under renames and templates the line shows `express.class_line` (the class's control is
+    `label`, whose template value is the class itself)."""
     if project_type != "DocumentClassification":
         return None
-    templated = class_values(options)
+    templated = class_line(options)
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
@@ -53,6 +53,6 @@ def text_classification(project_type: str, options: Options) -> Extract | None:
         if templated is None:
             return task_id, (text, name), meta(text, name, None)
         shown = templated(text, name)
-        return None if shown is None else (task_id, shown, meta(text, name, None))
+        return None if shown is None else (task_id, shown[0], meta(text, shown[1], None))
 
     return extract

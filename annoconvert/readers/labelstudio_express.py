@@ -24,13 +24,14 @@ from typing import Any
 
 from annoconvert.errors import AnnoconvertError
 from annoconvert.express import (
-    ClassValues,
+    ClassLine,
     Extract,
     Switch,
     Value,
     box_line,
-    class_values,
+    class_line,
     meta_of,
+    template_uses_text,
 )
 from annoconvert.model import ImageRef, Region
 from annoconvert.options import Options
@@ -95,22 +96,26 @@ def text_classification(config: LabelConfig | None, options: Options) -> Extract
         if templated is None:
             return task_id, (text, label), meta(text, label, None)
         shown = templated(text, label, control_name)
-        return None if shown is None else (task_id, shown, meta(text, label, None))
+        return None if shown is None else (task_id, shown[0], meta(text, shown[1], None))
 
     return extract
 
 
-def _templated(options: Options) -> Callable[[str, str, str], tuple[str, str] | None] | None:
-    """`express.class_values` for a Label Studio class, or None without templates. The
-    general path's template values name each control's answer by the control's name, after
-    the task's text: a class chosen by a control named `text` is `{text}` there, so such a
-    task goes the general way."""
-    values: ClassValues | None = class_values(options)
-    if values is None:
+def _templated(
+    options: Options,
+) -> Callable[[str, str, str], tuple[tuple[str, str], str] | None] | None:
+    """`express.class_line` for a Label Studio class, or None without renames and
+    templates. The general path's template values name each control's answer by the
+    control's name, after the task's text: a class chosen by a control named `text` is
+    `{text}` there, so under a template naming it such a task goes the general way."""
+    line: ClassLine | None = class_line(options)
+    if line is None:
         return None
+    if not template_uses_text(options):
+        return lambda text, label, control: line(text, label)
 
-    def shown(text: str, label: str, control: str) -> tuple[str, str] | None:
-        return None if control == "text" else values(text, label)
+    def shown(text: str, label: str, control: str) -> tuple[tuple[str, str], str] | None:
+        return None if control == "text" else line(text, label)
 
     return shown
 
@@ -275,8 +280,10 @@ def without_config(options: Options, switch: Switch) -> Extract:
         label = None if names is None else _chosen_class(results[0], *names)
         if label is None or names is None:
             return None
-        shown = (text, label) if templated is None else templated(text, label, names[0])
-        return None if shown is None else (shown, meta(text, label, None))
+        if templated is None:
+            return (text, label), meta(text, label, None)
+        shown = templated(text, label, names[0])
+        return None if shown is None else (shown[0], meta(text, shown[1], None))
 
     def box_values(data: dict[str, Any], results: list[Any]) -> Shown | None:
         if TEXT_KEY in data:
