@@ -152,9 +152,16 @@ class Switch:
         self.prepare: Prepare | None = None
 
 
+ONE_ANNOTATION_POLICIES = ("latest", "all", "majority", "agreed")
+"""The annotator policies that choose a task's one annotation, which is all a lane task has
+(`ground-truth` needs its flag)."""
 LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
-    "classification": {"dialect": ("openai", "vertex", "trl")},
+    "classification": {
+        "dialect": ("openai", "vertex", "trl"),
+        "annotators": ONE_ANNOTATION_POLICIES,
+    },
     "detection": {
+        "annotators": ONE_ANNOTATION_POLICIES,
         "dialect": ("openai",),
         "image_mode": ("reference", "embed"),
         "image_detail": (None, "low", "high", "auto"),

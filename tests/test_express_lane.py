@@ -301,6 +301,19 @@ def test_renames_and_templates_of_the_text_and_class_keep_the_lane(
         assert last[0]["content"] == templates["system"]
 
 
+@pytest.mark.parametrize("annotators", ["all", "majority", "agreed"])
+def test_policies_that_choose_a_task_s_one_annotation_keep_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, annotators: str
+) -> None:
+    """A lane task has one annotation, which these policies choose as `latest` does; the
+    tasks of two annotators (case 7) go the general way, which applies the policy."""
+    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
+    lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg), annotators=annotators)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(1 for i in range(201, 601) if _common(i))
+
+
 @pytest.mark.parametrize("with_config", [True, False])
 @pytest.mark.parametrize("dialect", ["vertex", "trl"])
 def test_dialects_that_write_the_strings_as_they_are_keep_the_lane(

@@ -232,6 +232,7 @@ BOX_OPTIONS: list[dict[str, Any]] = [
     {**REFERENCE, "box_order": "source"},
     {**REFERENCE, "box_format": "qwen3-vl", "box_order": "source", "image_detail": "high"},
     {**REFERENCE, "labels": {"dent": "bump", "paint chip": "chip"}},
+    {**REFERENCE, "annotators": "majority"},
 ]
 """Options the box lanes take: the answer is `format_boxes`'s in any format and order, with
 the labels renamed, and the image's `detail` is the same on every line."""

@@ -158,6 +158,8 @@ def test_options_that_change_a_line_keep_the_general_path(
         {"system": "Answer with one word."},
         {"prompt": "Review: {text}", "answer_template": "Sentiment: {label}"},
         {"labels": {"positive": "pos", "neutral": ""}, "answer_template": "Sentiment: {label}"},
+        {"annotators": "majority"},
+        {"annotators": "agreed"},
     ],
 )
 def test_renames_and_templates_of_the_text_and_class_keep_the_lane(
