@@ -59,9 +59,13 @@ SAME_LINE_OPTIONS = frozenset(
         "seed",
         "split",
         "shard_size",
+        "preset",
     }
 )
-"""Options that never change a written line (the checks read the line; the rest is the run)."""
+"""Options that never change a written line (the checks read the line; the rest is the run).
+A preset's image limits decide, in embed mode, which images need pixel work, and the lane
+asks the media pipeline's own `prepare_as_is`, which applies them: an image they do not let
+through as it is goes the general way."""
 
 
 class JsonText(bytes):

@@ -401,6 +401,7 @@ def test_options_that_leave_lines_alone_keep_the_lane(
         validate_output=False,
         conflicts="drop",
         dedupe=True,
+        preset="together",
     )
     (lane,) = lanes
     assert lane is not None and lane.lines > 0

@@ -124,6 +124,25 @@ def test_the_embed_lane_writes_the_general_paths_bytes_order_and_rejects(
     assert len(urls) == 600 - 3 * 15  # 11, 13, 15 of every 40 rejected
 
 
+def test_a_preset_s_image_types_decide_what_the_embed_lane_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fireworks takes no WEBP: such an image needs pixel work (the general path re-encodes
+    it), and the lane asks the media pipeline, which applies the preset's limits."""
+    export = _coco_export(tmp_path / "export", 400)
+    for path in (export / "images").glob("img_*[02468]0.jpg"):  # every tenth one's bytes
+        buffer = io.BytesIO()
+        Image.open(path).save(buffer, "WEBP")
+        path.write_bytes(buffer.getvalue())
+    lanes, out = _both(tmp_path, monkeypatch, export, "coco", workers=1, preset="fireworks")
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    general = {3, 5, 9, 11, 13, 15}  # pixel work, a warning, a reject
+    plain = [i for i in range(SAMPLE + 1, 401) if i % 40 not in general]
+    assert lane.lines == sum(1 for i in plain if i % 20 != 0)
+    assert not any(url.startswith("data:image/webp") for url in _names(out))
+
+
 def test_a_lane_task_waits_behind_a_task_the_pool_holds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
