@@ -165,25 +165,6 @@ def test_without_a_config_a_box_task_with_a_text_or_a_list_goes_the_general_way(
     assert b'{"type":"text","text":"caption 303"}' in out
 
 
-CONSTANT_TEMPLATES: list[dict[str, Any]] = [
-    {**REFERENCE, "prompt": "Find the defects."},
-    {**REFERENCE, "system": "You find defects. Answer with a JSON list {{box_2d, label}}."},
-]
-"""A system message or prompt that names no value: the same on every line, in the layout."""
-
-
-@pytest.mark.parametrize("options", CONSTANT_TEMPLATES)
-def test_a_constant_system_message_or_prompt_keeps_the_box_lane(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
-) -> None:
-    export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
-    lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(cfg), **options)
-    (lane,) = lanes
-    assert lane is not None and lane.open
-    assert lane.lines == sum(1 for i in range(201, 601) if i % 40 not in ODD)
-    assert (b"Find the defects." in out) == ("prompt" in options)
-
-
 @pytest.mark.parametrize("with_config", [True, False])
 def test_under_split_the_box_lane_tells_each_line_s_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_config: bool
@@ -233,9 +214,12 @@ BOX_OPTIONS: list[dict[str, Any]] = [
     {**REFERENCE, "box_format": "qwen3-vl", "box_order": "source", "image_detail": "high"},
     {**REFERENCE, "labels": {"dent": "bump", "paint chip": "chip"}},
     {**REFERENCE, "annotators": "majority"},
+    {**REFERENCE, "prompt": "Find the defects."},
+    {**REFERENCE, "system": "You find defects. Answer with a JSON list {{box_2d, label}}."},
 ]
 """Options the box lanes take: the answer is `format_boxes`'s in any format and order, with
-the labels renamed, and the image's `detail` is the same on every line."""
+the labels renamed; the image's `detail`, and a system message or prompt that names no
+value, are the same on every line (the layout holds them)."""
 
 
 @pytest.mark.parametrize("options", BOX_OPTIONS)
@@ -252,6 +236,7 @@ def test_box_formats_orders_and_image_detail_keep_the_box_lane(
     odd = ODD | {33} if pixels else ODD
     assert lane.lines == sum(1 for i in range(201, 601) if i % 40 not in odd)
     assert (b'"detail":' in out) == ("image_detail" in options)
+    assert (b"Find the defects." in out) == ("prompt" in options)
 
 
 def uploads(folder: Path, data: Callable[[int], bytes]) -> None:

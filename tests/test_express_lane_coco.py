@@ -210,25 +210,19 @@ def test_under_a_uri_prefix_the_coco_lane_writes_the_general_paths_uris_and_reje
     assert not [u for u in urls if _number(u) % 7 == 0]  # not there: rejected
 
 
-@pytest.mark.parametrize("options", LANE_CLOSERS)
-def test_options_the_coco_lane_does_not_take_keep_the_general_path(
+@pytest.mark.parametrize("options", [*LANE_CLOSERS, *BOX_OPTIONS])
+def test_the_coco_lane_runs_under_the_options_it_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
 ) -> None:
-    export = _export(tmp_path / "export" / "annotations", range(1, 301))
-    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", **options)
-    assert lanes == [None]
-
-
-@pytest.mark.parametrize("options", BOX_OPTIONS)
-def test_box_formats_orders_and_image_detail_keep_the_coco_lane(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
-) -> None:
-    """Other box formats than box_2d leave the plain answer for `regions_of` and
-    `format_boxes`; the order and the detail apply to both."""
+    """The box options (other box formats than box_2d leave the plain answer for
+    `regions_of` and `format_boxes`) keep it open; the others keep the general path."""
     export = _export(tmp_path / "export" / "annotations", range(1, 601))
     lanes, _ = _both(tmp_path, monkeypatch, export, "coco", **options)
-    (lane,) = lanes
-    assert lane is not None and lane.open and lane.lines > 300
+    if options in LANE_CLOSERS:
+        assert lanes == [None]
+    else:
+        (lane,) = lanes
+        assert lane is not None and lane.open and lane.lines > 300
 
 
 CORPUS_INSTANCES = [

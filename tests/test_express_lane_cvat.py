@@ -186,23 +186,15 @@ def test_under_a_uri_prefix_the_cvat_lane_writes_the_general_paths_uris_and_reje
     assert not [u for u in urls if int(u.rsplit("_", 1)[-1].rsplit(" ", 1)[-1][:-4]) % 7 == 0]
 
 
-@pytest.mark.parametrize("options", LANE_CLOSERS)
-def test_options_the_cvat_lane_does_not_take_keep_the_general_path(
+@pytest.mark.parametrize("options", [*LANE_CLOSERS, *BOX_OPTIONS])
+def test_the_cvat_lane_runs_under_the_options_it_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
 ) -> None:
-    export = _export(tmp_path / "export" / "annotations.xml", range(1, 301))
-    lanes, _ = _both(tmp_path, monkeypatch, export, "cvat", **options)
-    assert lanes == [None]
-
-
-@pytest.mark.parametrize("options", BOX_OPTIONS)
-def test_the_cvat_lane_takes_box_2d_in_any_order_and_detail(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
-) -> None:
-    """Its plain answer writes box_2d rows only: another box format keeps the general path."""
+    """The box options keep it open, but for other box formats than box_2d (its plain answer
+    writes box_2d rows only); the others keep the general path."""
     export = _export(tmp_path / "export" / "annotations.xml", range(1, 601))
     lanes, _ = _both(tmp_path, monkeypatch, export, "cvat", **options)
-    if options.get("box_format", "box_2d") != "box_2d":
+    if options in LANE_CLOSERS or options.get("box_format", "box_2d") != "box_2d":
         assert lanes == [None]
     else:
         (lane,) = lanes
