@@ -173,6 +173,10 @@ LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
         "box_order": ("reading", "source"),
     },
 }
+PIXEL_OPTIONS = frozenset({"max_image_side", "image_format", "jpeg_quality"})
+"""Options a detection lane takes at any value: in embed mode the media pipeline's
+`prepare_as_is` turns away each image they would change (it then goes the general way, to the
+pool, read once: `MediaPipeline._started`), and in reference mode no path reads them."""
 """The recipes the lane knows, each with the values it takes of the options it needs
 (detection: the image as a URI or embedded, any box format and order, which the readers'
 tests write through `format_boxes` or refuse, and any `detail`, the same on every line; the
@@ -258,7 +262,9 @@ def options_allow(options: Options, recipe: str) -> bool:
     if not ENABLED or needed is None:
         return False
     defaults = Options()
-    free = RENAME_OPTIONS | (IMAGE_URI_OPTIONS if "image_mode" in needed else frozenset())
+    free = RENAME_OPTIONS | (
+        IMAGE_URI_OPTIONS | PIXEL_OPTIONS if "image_mode" in needed else frozenset()
+    )
     templates = LANE_TEMPLATES.get(recipe, {})
     for name in Options.model_fields:
         if name in SAME_LINE_OPTIONS or name in free or name == "recipe":

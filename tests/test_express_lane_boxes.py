@@ -182,8 +182,6 @@ def test_under_split_the_box_lane_tells_each_line_s_image(
 
 
 LANE_CLOSERS: list[dict[str, Any]] = [
-    {"max_image_side": 320},  # embed with pixel work: the pool's, which the lane does not do
-    {"image_format": "png"},
     {**REFERENCE, "prompt": "Find the defects in image {id}."},
     {**REFERENCE, "system": "Find the defects in image {id}."},
     {**REFERENCE, "dialect": "vertex", "image_uri_prefix": "gs://bucket/data"},
@@ -214,6 +212,7 @@ BOX_OPTIONS: list[dict[str, Any]] = [
     {**REFERENCE, "box_format": "qwen3-vl", "box_order": "source", "image_detail": "high"},
     {**REFERENCE, "labels": {"dent": "bump", "paint chip": "chip"}},
     {**REFERENCE, "annotators": "majority"},
+    {**REFERENCE, "max_image_side": 320, "image_format": "png"},  # read by no path here
     {**REFERENCE, "prompt": "Find the defects."},
     {**REFERENCE, "system": "You find defects. Answer with a JSON list {{box_2d, label}}."},
 ]

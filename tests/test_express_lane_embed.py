@@ -166,13 +166,50 @@ def test_a_lane_task_waits_behind_a_task_the_pool_holds(
     assert lane.lines == sum(1 for i in range(SAMPLE + 1, 501) if i % 40 not in general)
 
 
-def test_pixel_options_keep_the_general_path(
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(
+    "options", [{"max_image_side": 34}, {"image_format": "png", "jpeg_quality": 70}]
+)
+def test_pixel_options_leave_to_the_lane_the_images_they_do_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, options: dict[str, Any]
+) -> None:
+    """An image a pixel option changes (wider than 34 pixels, or not a PNG) goes the general
+    way, to the pool; the lane embeds the others as they are."""
+    export = _coco_export(tmp_path / "export", 500)
+    lanes, out = _both(tmp_path, monkeypatch, export, "coco", workers=workers, **options)
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    general = {3, 5, 9, 11, 13, 15}  # pixel work, a warning, a reject
+    if "max_image_side" in options:
+        taken = [i for i in range(SAMPLE + 1, 501) if 32 + i % 5 <= 34]
+    else:
+        taken = [i for i in range(SAMPLE + 1, 501) if i % 40 == 7]  # the PNGs
+    assert lane.lines == sum(1 for i in taken if i % 40 not in general) > 0
+    rejected = sum(1 for i in range(1, 501) if i % 40 in (11, 13, 15))  # missing, broken
+    assert len(_names(out)) == 500 - rejected
+
+
+def test_an_image_the_lane_turns_away_is_read_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    export = _coco_export(tmp_path / "export", 260)
-    for options in ({"max_image_side": 16}, {"image_format": "png"}):
-        lanes, _ = _both(tmp_path, monkeypatch, export, "coco", workers=1, **options)
-        assert lanes == [None]
+    """The general path takes the image the lane's `prepare_as_is` read and turned away (it
+    needs pixel work, or warns) without reading it again; only a broken file, which fails
+    both ways, is read twice."""
+    export = _coco_export(tmp_path / "export", 400)
+    reads: list[str] = []
+    real = media_pool.ImageStore.read
+
+    def counted(self: Any, located: Any, head: int | None = None) -> bytes:
+        reads.append(located.uri)
+        return real(self, located, head)
+
+    monkeypatch.setattr(media_pool.ImageStore, "read", counted)
+    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", workers=1, max_image_side=16)
+    (lane,) = lanes
+    assert lane is not None and lane.open and lane.lines == 0  # every image is resized
+    lane_run = reads[: len(reads) // 2]  # the lane's run, then the general path's
+    twice = {uri for uri in lane_run if lane_run.count(uri) > 1}
+    assert twice and all(uri.startswith(("cut_", "text_")) for uri in twice)
 
 
 @pytest.mark.parametrize("with_config", [True, False])

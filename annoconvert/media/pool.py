@@ -172,6 +172,9 @@ class MediaPipeline:
         """Why the pool could not start, until the next prepared task carries it."""
         self._open: _Batch | None = None  # small images waiting for a worker job
         self._waiting: Sized = ()  # prepare_ordered's items not handed on yet
+        self._handed: tuple[ImageRef, PreparedImage | _Work, list[MediaWarning]] | None = None
+        """The image `prepare_as_is` last turned away (it needs pixel work, or warns), as it
+        was read and checked: the general path takes it next, without a second read."""
 
     # --- one image ---------------------------------------------------------------------------
 
@@ -296,9 +299,19 @@ class MediaPipeline:
         for ref in refs:
             started = self._start(ref, notes)
             if isinstance(started, _Work) or notes:
+                self._handed = (ref, started, notes)
                 raise MediaError("not_as_is", f"image {ref.uri!r} needs the general path")
             out.append(started)
         return out
+
+    def _started(self, ref: ImageRef, notes: list[MediaWarning]) -> PreparedImage | _Work:
+        """`_start`, or the image `prepare_as_is` turned away just before when it is this
+        reference (with its warnings)."""
+        handed, self._handed = self._handed, None
+        if handed is not None and handed[0] == ref:
+            notes.extend(handed[2])
+            return handed[1]
+        return self._start(ref, notes)
 
     def busy(self) -> bool:
         """Whether `prepare_ordered` holds items it has not handed on (waiting for the pool).
@@ -342,7 +355,7 @@ class MediaPipeline:
         try:
             self._check_count(refs)
             for ref in refs:
-                started = self._start(ref, slot.warnings)
+                started = self._started(ref, slot.warnings)
                 if isinstance(started, _Work):
                     if self.workers > 1 and self._can_pool():
                         slot.parts.append(self._pooled(started))
