@@ -168,23 +168,14 @@ LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
         "annotators": ONE_ANNOTATION_POLICIES,
         "dialect": ("openai",),
         "image_mode": ("reference", "embed"),
-        "image_detail": (None, "low", "high", "auto"),
-        "box_format": ("box_2d", "qwen2.5-vl", "qwen3-vl", "xyxy-px", "xywh-px"),
-        "box_order": ("reading", "source"),
     },
 }
-PIXEL_OPTIONS = frozenset({"max_image_side", "image_format", "jpeg_quality"})
-"""Options a detection lane takes at any value: in embed mode the media pipeline's
-`prepare_as_is` turns away each image they would change (it then goes the general way, to the
-pool, read once: `MediaPipeline._started`), and in reference mode no path reads them."""
 """The recipes the lane knows, each with the values it takes of the options it needs
-(detection: the image as a URI or embedded, any box format and order, which the readers'
-tests write through `format_boxes` or refuse, and any `detail`, the same on every line; the
-pixel options keep their defaults). A
-classification line is two strings in any dialect that writes them as they are (Vertex's
-parts, TRL's messages); a detection line's image is written by each dialect its own way
-(TRL lists a found file's path, sharegpt adds `<image>` tokens, Vertex splits the data URL),
-and sharegpt rejects a text holding `<image>`: those stay on the general path."""
+(detection: the image as a URI or embedded; `LANE_ANY_VALUE` has the options it takes at any
+value). A classification line is two strings in any dialect that writes them as they are
+(Vertex's parts, TRL's messages); a detection line's image is written by each dialect its
+own way (TRL lists a found file's path, sharegpt adds `<image>` tokens, Vertex splits the
+data URL), and sharegpt rejects a text holding `<image>`: those stay on the general path."""
 CLASS_VALUES = frozenset({"text", "label", "labels"})
 """The template values a classification lane fills in itself: its line's text and class."""
 LANE_TEMPLATES: dict[str, dict[str, frozenset[str]]] = {
@@ -206,6 +197,19 @@ IMAGE_URI_OPTIONS = frozenset({"image_uri_prefix", "images_root"})
 """Options a lane with images takes at any value: they change only where the image is found
 and the URI written in reference mode, which the lane gets from `Switch.prepare`, as the general
 path does."""
+PIXEL_OPTIONS = frozenset({"max_image_side", "image_format", "jpeg_quality"})
+"""Options a detection lane takes at any value: in embed mode the media pipeline's
+`prepare_as_is` turns away each image they would change (it then goes the general way, to the
+pool, read once: `MediaPipeline._started`), and in reference mode no path reads them."""
+BOX_OPTIONS = frozenset({"box_format", "box_order", "image_detail"})
+"""Options a detection lane takes at any value: the answer is `format_boxes`'s in any format
+and order (a reader's test that writes one format itself refuses the others: CVAT's), and
+the image's `detail` is the same on every line."""
+LANE_ANY_VALUE: dict[str, frozenset[str]] = {
+    "classification": RENAME_OPTIONS,
+    "detection": RENAME_OPTIONS | IMAGE_URI_OPTIONS | PIXEL_OPTIONS | BOX_OPTIONS,
+}
+"""Per recipe, the options the lane takes at any value."""
 
 
 def as_written(ref: ImageRef, prepare: Prepare | None) -> PreparedImage:
@@ -262,9 +266,7 @@ def options_allow(options: Options, recipe: str) -> bool:
     if not ENABLED or needed is None:
         return False
     defaults = Options()
-    free = RENAME_OPTIONS | (
-        IMAGE_URI_OPTIONS | PIXEL_OPTIONS if "image_mode" in needed else frozenset()
-    )
+    free = LANE_ANY_VALUE[recipe]
     templates = LANE_TEMPLATES.get(recipe, {})
     for name in Options.model_fields:
         if name in SAME_LINE_OPTIONS or name in free or name == "recipe":
