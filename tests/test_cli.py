@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -117,54 +118,41 @@ def test_an_unknown_template_conversion_fails_in_one_line_before_writing(tmp_pat
     assert not out.exists()
 
 
-def test_a_template_format_that_does_not_fit_a_value_rejects_that_task(tmp_path: Path) -> None:
-    """`{id:d}` shows a number: the task whose id is a string is rejected, with the reason."""
-    tasks = [_task(1, {"text": "a"}, [_choice("A")]), _task(2, {"text": "b"}, [_choice("B")])]
-    tasks[1]["id"] = "t-2"
-    src = _write(tmp_path / "e.json", tasks)
-    out, rejects = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
-    code, _, stderr = run(
-        "labelstudio",
-        str(src),
-        "--prompt",
-        "{id:d}: {text}",
-        "-o",
-        str(out),
-        "--rejects",
-        str(rejects),
-    )
-    assert code == 0 and "Traceback" not in stderr
-    assert [json.loads(x)["messages"][1]["content"] for x in out.read_text().splitlines()] == [
-        "1: a"
-    ]
-    reject = json.loads(rejects.read_text())
-    assert reject["task"] == "t-2" and reject["code"] == "bad_template"
-    assert reject["reason"].startswith("template field {id:d} cannot show 't-2'")
-
-
-def test_template_field_empty_for_one_task_rejects_that_task(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("prompt", "second", "written", "code", "reason"),
+    [
+        # a field empty for one task
+        ("{subject}: {text}", {"id": 2, "subject": ""}, "Hi: a", "missing_field", "template"),
+        # `{id:d}` shows a number: the task whose id is a string
+        (
+            "{id:d}: {text}",
+            {"id": "t-2"},
+            "1: a",
+            "bad_template",
+            "template field {id:d} cannot show 't-2'",
+        ),
+    ],
+)
+def test_a_template_that_fails_for_one_task_rejects_that_task(
+    tmp_path: Path, prompt: str, second: dict[str, Any], written: str, code: str, reason: str
+) -> None:
+    """The other task is written; the failing one is rejected with its code and reason."""
     tasks = [
         _task(1, {"text": "a", "subject": "Hi"}, [_choice("A")]),
-        _task(2, {"text": "b", "subject": ""}, [_choice("B")]),
+        _task(2, {"text": "b", "subject": second.get("subject", "Yo")}, [_choice("B")]),
     ]
+    tasks[1]["id"] = second["id"]
     src = _write(tmp_path / "e.json", tasks)
     out, rejects = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
-    code, _, _ = run(
-        "labelstudio",
-        str(src),
-        "--prompt",
-        "{subject}: {text}",
-        "-o",
-        str(out),
-        "--rejects",
-        str(rejects),
-    )
-    assert code == 0
+    args = ["--prompt", prompt, "-o", str(out), "--rejects", str(rejects)]
+    exit_code, _, stderr = run("labelstudio", str(src), *args)
+    assert exit_code == 0 and "Traceback" not in stderr
     assert [json.loads(x)["messages"][1]["content"] for x in out.read_text().splitlines()] == [
-        "Hi: a"
+        written
     ]
     reject = json.loads(rejects.read_text())
-    assert reject["task"] == 2 and reject["code"] == "missing_field"
+    assert reject["task"] == second["id"] and reject["code"] == code
+    assert reject["reason"].startswith(reason)
     assert set(reject) == {"task", "file", "locator", "code", "reason"}
 
 
