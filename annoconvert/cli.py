@@ -6,7 +6,10 @@ Modules are imported only when their command runs, so `annoconvert --help` stays
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import gc
 import importlib
 import os
 import signal
@@ -101,6 +104,17 @@ def terminable() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@functools.cache  # once a process
+def _skip_final_collection() -> None:
+    """Freeze the heap (`gc.freeze`) at the command line's exit, so that the interpreter's
+    last collection does not walk every object the run made: 30-50 ms at the end of each
+    benchmark run (COCO, Label Studio). What it would free is memory the exiting process
+    gives back anyway; the run closes its files and removes its temporary ones itself, and
+    atexit's other handlers still run. The freeze happens only at the interpreter's exit, so
+    a program that calls the entry and goes on keeps its collector as it was."""
+    atexit.register(gc.freeze)
+
+
 CLICK_EXITS = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
 """What click itself reports (usage errors, exits): passed on to it."""
 
@@ -164,6 +178,7 @@ class LazyGroup(click.Group):
         """The command line's entry (`annoconvert`, `python -m annoconvert`; click's test
         runner calls `main` and leaves the process's signals alone): SIGTERM stops a run as
         Ctrl-C does."""
+        _skip_final_collection()
         with terminable(), reported():
             return super().__call__(*args, **kwargs)
 

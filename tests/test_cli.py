@@ -359,6 +359,30 @@ def test_cli_runs_numpy_blas_on_one_thread_unless_the_user_says(
     assert os.environ["OPENBLAS_NUM_THREADS"] == after
 
 
+def test_the_command_line_freezes_the_heap_at_exit_and_only_then(tmp_path: Path) -> None:
+    # the interpreter's last collection would walk every object of the run (30-50 ms); the
+    # handler registered before the entry runs after the entry's own (atexit is LIFO)
+    tasks = [_task(i, {"text": f"mail {i}"}, [_choice("spam")]) for i in range(1, 4)]
+    export = _write(tmp_path / "export.json", tasks)
+    script = f"""
+import atexit, gc
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
+from annoconvert.cli import main
+try:
+    main(["labelstudio", {str(export)!r}, "-o", {str(tmp_path / "out.jsonl")!r}, "-q"])
+except SystemExit as done:
+    print("exit:", done.code, "frozen during the program:", gc.get_freeze_count() > 0)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "exit: 0 frozen during the program: False",
+        "frozen at exit: True",
+    ]
+    assert (tmp_path / "out.jsonl").read_text().count("\n") == len(tasks)
+
+
 @pytest.mark.parametrize(
     ("command", "target"),
     [
