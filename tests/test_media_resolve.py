@@ -188,6 +188,41 @@ def test_roots_are_indexed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert calls == [str(tmp_path)]
 
 
+def test_no_file_is_looked_for_twice_in_a_folder_that_is_not_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a CVAT-layout COCO export: the roots are images/default and images, and the reader's
+    # hint default/<name> is tried under images/default first, where it is not
+    images = tmp_path / "images"
+    (images / "default").mkdir(parents=True)
+    for i in range(20):
+        (images / "default" / f"{i}.jpg").write_bytes(b"x")
+    store = ImageStore([str(images / "default"), str(images)])
+    looked: list[str] = []
+    real_lstat = os.lstat
+
+    def counting_lstat(path: str) -> os.stat_result:
+        looked.append(path)
+        return real_lstat(path)
+
+    monkeypatch.setattr(resolve_mod.os, "lstat", counting_lstat)
+    found = [store.resolve(f"{i}.jpg", hint=f"default/{i}.jpg").location for i in range(20)]
+    files = [p for p in looked if p.endswith(".jpg")]  # (realpath lstats each folder too)
+    assert found == [os.path.realpath(images / "default" / f"{i}.jpg") for i in range(20)]
+    nested = str(images / "default" / "default")
+    assert [p for p in files if p.startswith(nested + os.sep)] == [os.path.join(nested, "0.jpg")]
+    assert len(files) == 20 + 1  # each file once, and the first miss
+    looked.clear()
+    # a missing file in a folder that is there is looked for again each time it is asked for
+    absent = str(images / "default" / "absent.jpg")
+    counts = []
+    for _ in range(2):
+        with pytest.raises(MediaError):
+            store.resolve("absent.jpg", hint="default/absent.jpg")
+        counts.append(looked.count(absent))
+    assert counts[0] >= 1 and counts[1] == 2 * counts[0]
+
+
 def test_bad_root_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         ImageStore([str(tmp_path / "absent")])

@@ -176,6 +176,10 @@ class ImageStore:
         self._index: _Names | None = None
         self._zip_members: list[set[str]] = []
         self._real_folders: dict[str, str] = {}
+        self._is_folder: dict[str, bool] = {}
+        """Whether a path a missing file was looked for in is a folder: no other file is looked
+        for in one that is not (a CVAT-layout COCO export's subset hint, `default/x.jpg`, is
+        tried under `images/default` first, where it is not: an lstat an image saved)."""
 
     @property
     def roots(self) -> list[str]:
@@ -276,15 +280,19 @@ class ImageStore:
         `os.path.isfile` says), else None. A file that is not itself a link is its resolved
         folder plus its name, each folder resolved once: one lstat in all, not one per path
         component and a stat besides."""
+        folder, name = os.path.split(path)
+        if self._is_folder.get(folder) is False:
+            return None
         try:
             mode = os.lstat(path).st_mode
         except (OSError, ValueError):  # missing, or a name the system refuses (a NUL)
+            if folder not in self._is_folder:
+                self._is_folder[folder] = os.path.isdir(folder)
             return None
         if stat.S_ISLNK(mode):
             return os.path.realpath(path) if os.path.isfile(path) else None
         if not stat.S_ISREG(mode):
             return None
-        folder, name = os.path.split(path)
         real_folder = self._real_folders.get(folder)
         if real_folder is None:
             real_folder = self._real_folders[folder] = os.path.realpath(folder)
