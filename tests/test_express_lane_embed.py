@@ -189,27 +189,41 @@ def test_pixel_options_leave_to_the_lane_the_images_they_do_not_change(
     assert len(_names(out)) == 500 - rejected
 
 
-def test_an_image_the_lane_turns_away_is_read_once(
+def test_an_image_the_lane_turns_away_is_found_and_read_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The general path takes the image the lane's `prepare_as_is` read and turned away (it
-    needs pixel work, or warns) without reading it again; only a broken file, which fails
-    both ways, is read twice."""
+    """The general path takes what the lane's `prepare_as_is` learnt of an image it turned
+    away: the image as read and checked (it needs pixel work, or warns), or the error it
+    failed with (missing, truncated, not an image), without looking for the file or reading
+    it again."""
     export = _coco_export(tmp_path / "export", 400)
+    looks: list[str] = []
     reads: list[str] = []
-    real = media_pool.ImageStore.read
+    resolve, read = media_pool.ImageStore.resolve, media_pool.ImageStore.read
+
+    def looked_for(self: Any, uri: str, hint: str | None = None) -> Any:
+        looks.append(uri)
+        return resolve(self, uri, hint)
 
     def counted(self: Any, located: Any, head: int | None = None) -> bytes:
         reads.append(located.uri)
-        return real(self, located, head)
+        return read(self, located, head)
 
+    monkeypatch.setattr(media_pool.ImageStore, "resolve", looked_for)
     monkeypatch.setattr(media_pool.ImageStore, "read", counted)
-    lanes, _ = _both(tmp_path, monkeypatch, export, "coco", workers=1, max_image_side=16)
+    lanes, out = _both(tmp_path, monkeypatch, export, "coco", workers=1, max_image_side=16)
     (lane,) = lanes
     assert lane is not None and lane.open and lane.lines == 0  # every image is resized
-    lane_run = reads[: len(reads) // 2]  # the lane's run, then the general path's
-    twice = {uri for uri in lane_run if lane_run.count(uri) > 1}
-    assert twice and all(uri.startswith(("cut_", "text_")) for uri in twice)
+    # the lane's run, then the general path's, each finding and reading every image once
+    assert len(looks) == 2 * 400 and looks[:400] == looks[400:]
+    assert len(set(looks[:400])) == 400
+    lane_reads = reads[: len(reads) // 2]
+    assert lane_reads == reads[len(reads) // 2 :] and len(set(lane_reads)) == len(lane_reads)
+    assert {uri for uri in looks[:400] if uri not in lane_reads} == {
+        f"missing_{i}.jpg" for i in range(1, 401) if i % 40 == 11
+    }
+    rejected = sum(1 for i in range(1, 401) if i % 40 in (11, 13, 15))  # missing, broken
+    assert len(_names(out)) == 400 - rejected
 
 
 @pytest.mark.parametrize("with_config", [True, False])

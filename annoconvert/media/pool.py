@@ -172,9 +172,12 @@ class MediaPipeline:
         """Why the pool could not start, until the next prepared task carries it."""
         self._open: _Batch | None = None  # small images waiting for a worker job
         self._waiting: Sized = ()  # prepare_ordered's items not handed on yet
-        self._handed: tuple[ImageRef, PreparedImage | _Work, list[MediaWarning]] | None = None
+        self._handed: (
+            tuple[ImageRef, PreparedImage | _Work | MediaError, list[MediaWarning]] | None
+        ) = None
         """The image `prepare_as_is` last turned away (it needs pixel work, or warns), as it
-        was read and checked: the general path takes it next, without a second read."""
+        was read and checked, or the error it failed with: the general path takes it next,
+        without finding and reading the file again."""
 
     # --- one image ---------------------------------------------------------------------------
 
@@ -297,7 +300,11 @@ class MediaPipeline:
         out: list[PreparedImage] = []
         notes: list[MediaWarning] = []
         for ref in refs:
-            started = self._start(ref, notes)
+            try:
+                started = self._start(ref, notes)
+            except MediaError as err:  # the general path rejects the task with it, unread again
+                self._handed = (ref, err, notes)
+                raise
             if isinstance(started, _Work) or notes:
                 self._handed = (ref, started, notes)
                 raise MediaError("not_as_is", f"image {ref.uri!r} needs the general path")
@@ -306,10 +313,12 @@ class MediaPipeline:
 
     def _started(self, ref: ImageRef, notes: list[MediaWarning]) -> PreparedImage | _Work:
         """`_start`, or the image `prepare_as_is` turned away just before when it is this
-        reference (with its warnings)."""
+        reference (with its warnings; its MediaError raised again)."""
         handed, self._handed = self._handed, None
         if handed is not None and handed[0] == ref:
             notes.extend(handed[2])
+            if isinstance(handed[1], MediaError):
+                raise handed[1]
             return handed[1]
         return self._start(ref, notes)
 
@@ -365,7 +374,9 @@ class MediaPipeline:
                     started = self._done(started, encoded, slot.warnings)
                 slot.parts.append(started)
         except MediaError as err:
-            slot.error = err
+            # without its traceback: the traceback's frames hold this slot, and a reference
+            # cycle a rejected task (100k images missing: 0.55 s of collections in a 7 s run)
+            slot.error = err.with_traceback(None)
         if self._no_pool is not None:
             slot.warnings.append(self._no_pool)
             self._no_pool = None
