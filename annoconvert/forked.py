@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Generic, NoReturn, TypeVar
 
 from annoconvert.children import default_signals, why_no_children
+from annoconvert.cpus import usable_cpus
 
 T = TypeVar("T")
 
@@ -33,8 +34,7 @@ def can_fork() -> bool:
     held in the child) and a process that may have children (`children.why_no_children`)."""
     if not hasattr(os, "fork") or _threads() != 1:
         return False
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cpus or 1) > 1 and why_no_children() is None
+    return usable_cpus() > 1 and why_no_children() is None
 
 
 def _threads() -> int:

@@ -117,7 +117,11 @@ def common_options() -> list[click.Option]:
             help="skip (default) or fail at the first bad task.",
         ),
         _opt("--max-errors", type=click.IntRange(1), help="Stop after N rejected tasks."),
-        _opt("--workers", type=click.IntRange(1), help="Processes for image work (CPU count)."),
+        _opt(
+            "--workers",
+            type=click.IntRange(1),
+            help="Processes for image work (the CPUs usable: affinity, cgroup quota).",
+        ),
         _opt(
             "--engine",
             type=Choice(["local", "dask"]),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from annoconvert.children import why_no_children
+from annoconvert.cpus import usable_cpus
 from annoconvert.errors import ConfigError, MediaError
 from annoconvert.media.prepare import (
     DEFAULT_MAX_PIXELS,
@@ -165,7 +166,7 @@ class MediaPipeline:
             modes=self.limits.image_modes,
             max_pixels=max_pixels,
         )
-        self.workers = options.workers or os.cpu_count() or 1
+        self.workers = options.workers or usable_cpus()
         self.warnings: list[MediaWarning] = []
         self._pool: ProcessPoolExecutor | None = None
         self._no_pool: MediaWarning | None = None
