@@ -340,6 +340,27 @@ def test_json_min_value_shapes(tmp_path: Path) -> None:
     assert isinstance(out[1], Task) and out[1].annotations == ()
 
 
+@pytest.mark.parametrize("value", ["calm", {"choices": ["calm"]}, ["calm"]])
+def test_a_json_min_column_the_config_does_not_have_rejects_its_task(
+    tmp_path: Path, value: Any
+) -> None:
+    # as a JSON export's result from an unknown control does; a bare string stopped the run
+    # with "give the project's labeling config", which was given
+    meta = {"annotator": 1, "annotation_id": 7, "created_at": "t", "updated_at": "t"}
+    rows = [
+        {"text": "x", "id": 4, "sentiment": "pos", "mood": value, **meta},
+        {"text": "y", "id": 5, "sentiment": "neg", **meta},
+    ]
+    out = read(write(tmp_path, rows), CONFIG)
+    reject = out[0]
+    assert isinstance(reject, Reject) and reject.code == "unknown_control"
+    assert reject.task == 4 and reject.locator == "rows[0].mood"
+    assert "'mood'" in reject.reason and "config" in reject.reason
+    assert isinstance(out[1], Task) and out[1].annotations[0].regions == (
+        Choice("sentiment", ("neg",)),
+    )
+
+
 def test_brush_rle_round_trip_on_a_hand_made_stream() -> None:
     # 2x2 RGBA canvas: one repeat run of 12 zero bytes, then a literal run of 4 bytes
     # (pixel (1,1) opaque red). Header: 32-bit count 16, word size 8 (7 in 5 bits),

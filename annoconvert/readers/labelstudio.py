@@ -450,6 +450,12 @@ def _min_regions(
     """One JSON-MIN control column -> regions (the column's shapes are listed in the README)."""
     control = config.controls.get(key) if config is not None else None
     ctype = control.type if control is not None else None
+    if config is not None and control is None:  # as a JSON export's result would be
+        raise TaskError(
+            "unknown_control",
+            f"column {key!r} is not a control in the label config {config.file}",
+            locator=_child(loc, key),
+        )
 
     def one(v: Mapping[str, Any], vloc: str, rtype: str | None) -> Region:
         rtype = rtype or infer_type(v)
