@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from annoconvert import express, pipeline
 from annoconvert.cli import main
+from tests.conftest import corpus_path
 from tests.test_golden_corpus import CASES, DOCCANO, OTHER, _args
 
 MORE: dict[str, list[str]] = {
@@ -27,6 +28,19 @@ MORE: dict[str, list[str]] = {
     "coco_mmdet": ["coco", "coco/upstream/datumaro/coco_dataset/mmdet_coco"],
 }
 """More exports with boxes, beside the golden cases."""
+MORE_LS: dict[str, list[str]] = {
+    "ls_g_detection_json_min": [
+        "labelstudio",
+        str(corpus_path("labelstudio", "g_object_detection", "JSON_MIN.json")),
+        "--label-config",
+        str(corpus_path("labelstudio", "g_object_detection", "config.xml")),
+        "--image-mode",
+        "reference",
+    ],
+}
+"""Label Studio exports beside the golden cases (the JSON-MIN of a box project; its tasks,
+each with several annotators' rows, are not the lane's: test_express_lane_json_min.py has it
+take the rows one annotator a task)."""
 LANE_WRITES = {
     "doccano_classification_single_collab",
     "cvat_images",
@@ -55,15 +69,15 @@ def _run(args: list[str], tmp_path: Path, enabled: bool, monkeypatch: pytest.Mon
     return out.read_bytes(), rejects.read_bytes(), made
 
 
-@pytest.mark.parametrize("name", [*CASES, *DOCCANO, *OTHER, *MORE])
+@pytest.mark.parametrize("name", [*CASES, *DOCCANO, *OTHER, *MORE, *MORE_LS])
 def test_a_corpus_export_gives_the_same_lines_with_the_lane_open_from_the_start(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pipeline, "AUTO_SAMPLE", 1)
     monkeypatch.setattr(express, "VERIFY", 1)
-    if name in MORE:
-        from tests.conftest import corpus_path
-
+    if name in MORE_LS:
+        args = MORE_LS[name]
+    elif name in MORE:
         reader, path = MORE[name]
         args = [reader, str(corpus_path(*path.split("/"))), "--image-mode", "reference"]
     else:

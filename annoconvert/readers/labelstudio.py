@@ -40,6 +40,8 @@ from annoconvert.readers.labelstudio_express import (
     without_config,
 )
 from annoconvert.readers.labelstudio_results import (
+    IMAGE_SIZE_KEYS,
+    MIN_META_KEYS,
     PARSERS,
     Ctx,
     infer_type,
@@ -49,9 +51,6 @@ from annoconvert.registry import ReaderOption
 
 FORMAT = "labelstudio"
 BOM = b"\xef\xbb\xbf"
-MIN_META_KEYS = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time")
-"""The columns JSON-MIN appends after the controls."""
-IMAGE_SIZE_KEYS = ("original_width", "original_height")
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,22 +513,34 @@ def _min_regions(
     raise TaskError("bad_result", f"column {key!r} holds {type(value).__name__}", locator=vloc)
 
 
-def _min_tasks(rows: Iterator[tuple[int, Any]], where: _Where) -> Iterator[Task | Reject]:
-    """Group adjacent JSON-MIN rows of one task id into Tasks (one AnnotationSet per row)."""
+def _min_tasks(
+    rows: Iterator[tuple[int, Any]], where: _Where, express: Switch | None = None
+) -> Iterator[Task | Reject | RawTask]:
+    """Group adjacent JSON-MIN rows of one task id into Tasks (one AnnotationSet per row);
+    once `express` is on, each group is handed over unbuilt: a list of (index, row)."""
     for task_id, group in itertools.groupby(rows, key=lambda r: _row_id(r[1])):
         items = list(group)
-        first_index = items[0][0]
-        loc = f"rows[{first_index}]"
-        try:
-            yield _min_task(task_id, items, loc, where)
-        except TaskError as err:
-            yield Reject(
-                task=id_of(task_id),
-                file=where.file,
-                locator=err.locator or loc,
-                code=err.code,
-                reason=err.message,
-            )
+        loc = f"rows[{items[0][0]}]"
+        if express is not None and express.on:
+            build = functools.partial(_min_task_or_reject, task_id, items, loc, where)
+            yield RawTask(items, Source(FORMAT, where.file, loc), build)
+        else:
+            yield _min_task_or_reject(task_id, items, loc, where)
+
+
+def _min_task_or_reject(
+    task_id: Any, items: list[tuple[int, Any]], loc: str, where: _Where
+) -> Task | Reject:
+    try:
+        return _min_task(task_id, items, loc, where)
+    except TaskError as err:
+        return Reject(
+            task=id_of(task_id),
+            file=where.file,
+            locator=err.locator or loc,
+            code=err.code,
+            reason=err.message,
+        )
 
 
 def _row_id(row: Any) -> Any:
@@ -664,7 +675,7 @@ def _read_list(
     index, item = first
     rest = itertools.chain([first], it)
     if is_min_row(item):
-        yield from _min_tasks(rest, where)
+        yield from _min_tasks(rest, where, express)
         return
     if not isinstance(item, dict) or ("data" not in item and "annotations" not in item):
         raise ShapeError(

@@ -14,6 +14,11 @@ from its own functions (`parse_rectangle`, then `express.box_line`: `format_boxe
 so the box arithmetic stays in `geometry.py` and `boxes.py`; the lane saves the task model,
 the policy, the example and the dialect around it.
 
+A JSON-MIN export's task (one row per annotation, see the reader) takes the same tests when
+it is one row whose columns are the data, `id`, the control and Label Studio's own: a class is
+then the control's bare string, the boxes its list of rectangle values, each with the image
+size beside it.
+
 Anything else, however slightly different, goes to the general path, which reads every field.
 """
 
@@ -36,7 +41,12 @@ from annoconvert.express import (
 from annoconvert.model import ImageRef, Region
 from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
-from annoconvert.readers.labelstudio_results import Ctx, parse_rectangle
+from annoconvert.readers.labelstudio_results import (
+    IMAGE_SIZE_KEYS,
+    MIN_META_KEYS,
+    Ctx,
+    parse_rectangle,
+)
 from annoconvert.writers.sink import LineMeta
 
 RESULT_KEYS = frozenset({"value", "id", "from_name", "to_name", "type", "origin"})
@@ -47,6 +57,12 @@ BOX_RESULT_KEYS = RESULT_KEYS | {"original_width", "original_height", "image_rot
 """The keys of a rectangle result as Label Studio writes it (`image_rotation` is not read)."""
 
 BOX_VALUE_KEYS = frozenset({"x", "y", "width", "height", "rotation", "rectanglelabels"})
+
+MIN_BOX_VALUE_KEYS = BOX_VALUE_KEYS | set(IMAGE_SIZE_KEYS)
+"""The keys of a JSON-MIN rectangle value: the value's, and the image size beside them."""
+
+NO_COLUMN = object()
+"""A JSON-MIN row's control column when the row has none (the annotation chose nothing)."""
 
 
 def _one_pair(
@@ -79,19 +95,28 @@ def text_classification(config: LabelConfig | None, options: Options) -> Extract
     if pair is None:
         return None
     key, object_name, control_name, labels = pair
+    assert config is not None  # `_one_pair` found one
+    object_keys = frozenset(config.object_keys())
     templated = _templated(options)
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
-        found = _common_task(item)
-        if found is None:
-            return None
-        task_id, data, results = found
-        text = data.get(key)
-        if type(text) is not str or not text or len(results) != 1:
-            return None
-        label = _chosen_class(results[0], control_name, object_name)
-        if label is None or label not in labels:
+        if type(item) is list:  # a JSON-MIN task: the class is the column's bare string
+            row = _min_row(item, control_name, object_keys)
+            if row is None:
+                return None
+            task_id, data, label = row
+            text = data.get(key)
+        else:
+            found = _common_task(item)
+            if found is None:
+                return None
+            task_id, data, results = found
+            text = data.get(key)
+            if len(results) != 1:
+                return None
+            label = _chosen_class(results[0], control_name, object_name)
+        if type(text) is not str or not text or type(label) is not str or label not in labels:
             return None
         if templated is None:
             return task_id, (text, label), meta(text, label, None)
@@ -182,17 +207,111 @@ def rectangle_detection(
     if pair is None:
         return None
     key, object_name, control_name, _ = pair  # the labels: parse_rectangle checks them
+    assert config is not None  # `_one_pair` found one
+    object_keys = frozenset(config.object_keys())
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
-        found = _common_task(item)
-        if found is None:
-            return None
-        task_id, data, results = found
-        line = _box_line(data, key, results, (control_name, object_name), config, switch, options)
+        line: tuple[Value, ...] | None
+        if type(item) is list:  # a JSON-MIN task
+            row = _min_row(item, control_name, object_keys)
+            if row is None:
+                return None
+            task_id, data, column = row
+            found_boxes = _min_boxes(column, control_name, object_name, config)
+            uri = data.get(key)
+            if found_boxes is None or type(uri) is not str or not uri:
+                return None
+            boxes, (width, height) = found_boxes
+            ref = ImageRef(uri=uri, width=width, height=height, field=key)
+            line = box_line(ref, boxes, switch.prepare, options)
+        else:
+            found = _common_task(item)
+            if found is None:
+                return None
+            task_id, data, results = found
+            names = (control_name, object_name)
+            line = _box_line(data, key, results, names, config, switch, options)
         return None if line is None else (task_id, line, meta(data[key], None, None))
 
     return extract
+
+
+def _min_row(
+    item: list[Any], control: str, object_keys: frozenset[str]
+) -> tuple[int, dict[str, Any], Any] | None:
+    """(id, data, the control's column or NO_COLUMN) of a JSON-MIN task of one annotated row
+    (an int id; an annotator or an annotation id) whose columns are data, `id`, the one
+    control and Label Studio's own, as the reader splits them; None for any other task."""
+    if len(item) != 1:
+        return None
+    row = item[0][1]
+    if type(row) is not dict:
+        return None
+    task_id = row.get("id")
+    if (
+        type(task_id) is not int
+        or not -(1 << 63) <= task_id < (1 << 63)
+        or (row.get("annotator") is None and row.get("annotation_id") is None)
+    ):
+        return None
+    data: dict[str, Any] = {}
+    column: Any = NO_COLUMN
+    seen_id = False
+    for name, value in row.items():
+        if name in MIN_META_KEYS:
+            continue
+        if name == "id":
+            seen_id = True
+        elif name == control:
+            column = value
+        elif not seen_id or name in object_keys:
+            data[name] = value
+        else:
+            return None  # a column the reader takes for another control
+    return task_id, data, column
+
+
+def _min_boxes(
+    column: Any, control: str, obj: str, config: LabelConfig
+) -> tuple[list[Region], tuple[int | None, int | None]] | None:
+    """(boxes, image size) of a JSON-MIN rectangle column (no column: no box and no size)
+    whose values are plain rectangles of one label with one image size; None for any other."""
+    if column is NO_COLUMN:
+        return [], (None, None)
+    if type(column) is not list:
+        return None
+    ctx: Ctx | None = None
+    boxes: list[Region] = []
+    for value in column:
+        if type(value) is not dict or not MIN_BOX_VALUE_KEYS.issuperset(value):
+            return None
+        width, height = value.get("original_width"), value.get("original_height")
+        if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
+            return None
+        if ctx is None:
+            ctx = Ctx(
+                where="row",
+                rtype="rectanglelabels",
+                from_name=control,
+                to_name=obj,
+                rid=None,
+                image_width=width,
+                image_height=height,
+                config=config,
+            )
+        elif ctx.image_width != width or ctx.image_height != height:
+            return None
+        chosen = value.get("rectanglelabels")
+        if type(chosen) is not list or len(chosen) != 1:
+            return None
+        plain = {k: v for k, v in value.items() if k not in IMAGE_SIZE_KEYS}
+        try:
+            boxes.append(parse_rectangle(plain, ctx))
+        except AnnoconvertError:
+            return None
+    size = (ctx.image_width, ctx.image_height) if ctx is not None else (None, None)
+    return boxes, size
 
 
 def _box_line(

@@ -35,6 +35,11 @@ from annoconvert.model import (
 )
 from annoconvert.readers.labelstudio_config import LabelConfig
 
+MIN_META_KEYS = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time")
+"""The columns JSON-MIN appends after the controls."""
+IMAGE_SIZE_KEYS = ("original_width", "original_height")
+"""The image size a result (and a JSON-MIN value) carries beside its value."""
+
 
 @dataclass(slots=True)
 class Ctx:
