@@ -208,6 +208,23 @@ def test_the_lane_writes_the_general_paths_bytes_counts_and_rejects(
     assert len(out.splitlines()) > lane.lines
 
 
+def test_a_json_export_item_that_is_a_list_is_no_json_min_task_to_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lane's test takes a JSON-MIN task as the reader's tuple of rows; a list in a JSON
+    export (after the sample, with the lane open) is an item like any other the reader
+    rejects."""
+    tasks: list[Any] = [_task(i) for i in range(1, 601)]
+    tasks[400] = [[1, {"text": "x", "id": 1, "sentiment": "positive", "annotator": 1}]]
+    tasks[401] = [[0, 1]]
+    tasks[402] = [7]
+    export, cfg = _export(tmp_path, tasks)
+    lanes, _ = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(1 for i in range(201, 601) if _common(i) and i not in (401, 402, 403))
+
+
 @pytest.mark.parametrize("lie", ["class", "meta"])
 def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lie: str

@@ -517,13 +517,14 @@ def _min_tasks(
     rows: Iterator[tuple[int, Any]], where: _Where, express: Switch | None = None
 ) -> Iterator[Task | Reject | RawTask]:
     """Group adjacent JSON-MIN rows of one task id into Tasks (one AnnotationSet per row);
-    once `express` is on, each group is handed over unbuilt: a list of (index, row)."""
+    once `express` is on, each group is handed over unbuilt: a tuple of (index, row), a
+    type no JSON parser makes, so that the lane's test tells it from a task object."""
     for task_id, group in itertools.groupby(rows, key=lambda r: _row_id(r[1])):
         items = list(group)
         loc = f"rows[{items[0][0]}]"
         if express is not None and express.on:
             build = functools.partial(_min_task_or_reject, task_id, items, loc, where)
-            yield RawTask(items, Source(FORMAT, where.file, loc), build)
+            yield RawTask(tuple(items), Source(FORMAT, where.file, loc), build)
         else:
             yield _min_task_or_reject(task_id, items, loc, where)
 

@@ -101,11 +101,11 @@ def text_classification(config: LabelConfig | None, options: Options) -> Extract
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
-        if type(item) is list:  # a JSON-MIN task: the class is the column's bare string
+        if type(item) is tuple:  # a JSON-MIN task (the reader's tuple of rows)
             row = _min_row(item, control_name, object_keys)
             if row is None:
                 return None
-            task_id, data, label = row
+            task_id, data, label = row  # the column's bare string
             text = data.get(key)
         else:
             found = _common_task(item)
@@ -213,7 +213,7 @@ def rectangle_detection(
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         line: tuple[Value, ...] | None
-        if type(item) is list:  # a JSON-MIN task
+        if type(item) is tuple:  # a JSON-MIN task (the reader's tuple of rows)
             row = _min_row(item, control_name, object_keys)
             if row is None:
                 return None
@@ -238,7 +238,7 @@ def rectangle_detection(
 
 
 def _min_row(
-    item: list[Any], control: str, object_keys: frozenset[str]
+    item: tuple[Any, ...], control: str, object_keys: frozenset[str]
 ) -> tuple[int, dict[str, Any], Any] | None:
     """(id, data, the control's column or NO_COLUMN) of a JSON-MIN task of one annotated row
     (an int id; an annotator or an annotation id) whose columns are data, `id`, the one
