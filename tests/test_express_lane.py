@@ -208,6 +208,25 @@ def test_the_lane_writes_the_general_paths_bytes_counts_and_rejects(
     assert len(out.splitlines()) > lane.lines
 
 
+def test_a_task_jsonl_file_takes_the_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One task a line (the reader's JSONL), with a line that is not JSON and lines that hold
+    no task object (a list, a number) among them: rejected alike both ways."""
+    lines = [json.dumps(_task(i), ensure_ascii=False) for i in range(1, 1001)]
+    lines[600] = "{not json"
+    lines[700] = json.dumps([[1, 2]])
+    lines[701] = json.dumps([["a", {"id": 3}]])
+    lines[702] = "42"
+    export = tmp_path / "tasks.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, cfg = _export(tmp_path, [])
+    lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    skipped = {601, 701, 702, 703}
+    assert lane.lines == sum(1 for i in range(201, 1001) if _common(i) and i not in skipped)
+    assert len(out.splitlines()) > lane.lines
+
+
 def test_a_json_export_item_that_is_a_list_is_no_json_min_task_to_the_lane(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

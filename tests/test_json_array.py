@@ -204,3 +204,45 @@ def test_reads_from_the_file_position(tmp_path: Any) -> None:
     with open(path, "rb") as fh:
         fh.seek(3)
         assert list(array_items(fh)) == [1, {"a": [2]}]
+
+
+def _stdlib_line(text: bytes) -> tuple[str, Any]:
+    try:
+        return "value", json.loads(text)
+    except (ValueError, RecursionError) as err:
+        return "error", type(err).__name__
+
+
+def _our_line(text: bytes) -> tuple[str, Any]:
+    try:
+        return "value", json_array.loads(text)
+    except (ValueError, RecursionError) as err:
+        return "error", type(err).__name__
+
+
+@settings(max_examples=500)
+@given(value=_values, ascii_only=st.booleans())
+def test_a_line_reads_as_the_stdlib_reads_it(value: Any, ascii_only: bool) -> None:
+    # orjson where it reads the same; a large integer, 1e400 or a lone surrogate the stdlib's
+    text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert repr(_our_line(text)) == repr(_stdlib_line(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"18446744073709551616",
+        b"[1, 123456789012345678901234567890]",
+        b'{"a": 1e400, "b": -1e400}',
+        b'"\\ud800"',
+        b'{"a": 1, "a": 2}',
+        b"-0.0",
+        b"NaN",
+        b"[" * 2000 + b"]" * 2000,
+        b'{"x": tru}',
+        b'"\xff"',
+        b"",
+    ],
+)
+def test_a_line_orjson_reads_otherwise_or_refuses_is_the_stdlibs(text: bytes) -> None:
+    assert repr(_our_line(text)) == repr(_stdlib_line(text))

@@ -64,6 +64,19 @@ _LONG_NUMBER = b"0" * 19
 """19 digits in a row: maybe an integer past 64 bits, which orjson reads as a float."""
 
 
+def loads(text: bytes) -> Any:
+    """One JSON value (a JSONL line) as `json.loads` reads it: by orjson where it reads the
+    same (3x as fast on a Label Studio task), by the standard library after a run of 19 digits
+    (a maybe-large integer) or where orjson refuses the text, whose error then says what is
+    wrong as before."""
+    if _LONG_NUMBER not in text.translate(_DIGITS):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 class JsonArrayError(ValueError):
     """The file is not a whole JSON array: `items` were read before the fault at `offset`."""
 

@@ -33,6 +33,7 @@ from annoconvert.inputs import open_input
 from annoconvert.model import AnnotationSet, ImageRef, Region, Reject, Source, Task, Turn
 from annoconvert.options import Options
 from annoconvert.readers.json_array import JsonArrayError, array_items
+from annoconvert.readers.json_array import loads as json_loads
 from annoconvert.readers.labelstudio_config import LabelConfig, parse_label_config
 from annoconvert.readers.labelstudio_express import (
     rectangle_detection,
@@ -693,7 +694,9 @@ def _read_list(
             yield _task_or_reject(item, loc, where)
 
 
-def _read_jsonl(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
+def _read_jsonl(
+    fh: IO[bytes], where: _Where, express: Switch | None = None
+) -> Iterator[Task | Reject | RawTask]:
     for number, raw in enumerate(fh, start=1):
         line = raw.strip()
         if number == 1 and line.startswith(BOM):
@@ -702,13 +705,17 @@ def _read_jsonl(fh: IO[bytes], where: _Where) -> Iterator[Task | Reject]:
             continue
         loc = f"line {number}"
         try:
-            item = json.loads(line)
+            item = json_loads(line)
         except (ValueError, UnicodeDecodeError) as err:
             yield Reject(
                 None, where.file, loc, "bad_line", f"line {number} is not valid JSON: {err}"
             )
             continue
-        yield _task_or_reject(item, loc, where)
+        if express is not None and express.on:
+            build = functools.partial(_task_or_reject, item, loc, where)
+            yield RawTask(item, Source(FORMAT, where.file, loc), build)
+        else:
+            yield _task_or_reject(item, loc, where)
 
 
 def _is_jsonl(path: str, fh: IO[bytes]) -> bool:
@@ -743,7 +750,7 @@ def read_file(
             return
         if head == b"{":
             if _is_jsonl(path, fh):
-                yield from _read_jsonl(fh, where)
+                yield from _read_jsonl(fh, where, express)
                 return
             yield from _read_object(fh, where)
             return
