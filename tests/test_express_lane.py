@@ -117,9 +117,11 @@ def _common(i: int) -> bool:
     return odd not in (7, 13, 17, 19, 23, 29, 31, 37, 41, 47, 49) or (odd == 37 and i <= 250)
 
 
-def _export(tmp_path: Path, tasks: list[dict[str, Any]], config: str = CONFIG) -> tuple[Path, Path]:
+def _export(
+    tmp_path: Path, tasks: list[Any], config: str = CONFIG, indent: int | None = None
+) -> tuple[Path, Path]:
     export = tmp_path / "export.json"
-    export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    export.write_text(json.dumps(tasks, ensure_ascii=False, indent=indent), encoding="utf-8")
     cfg = tmp_path / "config.xml"
     cfg.write_text(config, encoding="utf-8")
     return export, cfg

@@ -19,10 +19,10 @@ from annoconvert import express, pipeline
 from tests.conftest import corpus_path
 from tests.test_express_lane import CONFIG as TEXT_CONFIG
 from tests.test_express_lane import LABELS as CLASSES
-from tests.test_express_lane import TEXTS, _both, both_split
+from tests.test_express_lane import TEXTS, _both, _export, both_split
 from tests.test_express_lane_boxes import CONFIG as BOX_CONFIG
 from tests.test_express_lane_boxes import LABELS as BOX_LABELS
-from tests.test_express_lane_boxes import uploads
+from tests.test_express_lane_boxes import _box, uploads
 from tests.test_express_lane_embed import _jpeg
 
 SAMPLE = 200
@@ -83,19 +83,16 @@ def _text_common(i: int) -> bool:
     return i % 40 in TEXT_COMMON or i % 40 >= 28 or (i % 40 == 7 and i <= SAMPLE)
 
 
-def _export(tmp_path: Path, rows: list[dict[str, Any]], config: str) -> tuple[Path, Path]:
-    export = tmp_path / "JSON_MIN.json"
-    export.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
-    cfg = tmp_path / "config.xml"
-    cfg.write_text(config, encoding="utf-8")
-    return export, cfg
+def _min_export(tmp_path: Path, rows: list[dict[str, Any]], config: str) -> tuple[Path, Path]:
+    """The rows as Label Studio writes JSON-MIN (indented), and the config."""
+    return _export(tmp_path, rows, config, indent=2)
 
 
 def test_a_json_min_text_export_takes_the_lane(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = [row for i in range(1, 801) for row in _text_rows(i)]
-    export, cfg = _export(tmp_path, rows, TEXT_CONFIG)
+    export, cfg = _min_export(tmp_path, rows, TEXT_CONFIG)
     lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(cfg))
     (lane,) = lanes
     assert lane is not None and lane.open
@@ -115,7 +112,7 @@ def test_a_json_min_text_export_under_options_the_lane_takes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
 ) -> None:
     rows = [row for i in range(1, 601) for row in _text_rows(i)]
-    export, cfg = _export(tmp_path, rows, TEXT_CONFIG)
+    export, cfg = _min_export(tmp_path, rows, TEXT_CONFIG)
     if "split" in options:
         lanes = both_split(tmp_path, monkeypatch, export, label_config=str(cfg), **options)
     else:
@@ -126,17 +123,10 @@ def test_a_json_min_text_export_under_options_the_lane_takes(
 
 
 def _box_value(i: int, k: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "x": (i * 7 + k * 13) % 80 + 0.3125,
-        "y": (i * 11 + k * 5) % 70 + 1 / 3,
-        "width": 5 + (i + k) % 15 + 0.1,
-        "height": 4 + (i * k) % 20 + 2 / 3,
-        "rotation": 0,
-        "rectanglelabels": [BOX_LABELS[(i + k) % 3]],
-        "original_width": 640,
-        "original_height": 480,
-        **extra,
-    }
+    """JSON-MIN's shape of `_box(i, k)`: its value with the image size beside it."""
+    result = _box(i, k)
+    size = {key: result[key] for key in ("original_width", "original_height")}
+    return {**result["value"], **size, **extra}
 
 
 def _box_rows(i: int) -> list[dict[str, Any]]:
@@ -184,7 +174,7 @@ def test_a_json_min_box_export_takes_the_lane(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = [row for i in range(1, 801) for row in _box_rows(i)]
-    export, cfg = _export(tmp_path, rows, BOX_CONFIG)
+    export, cfg = _min_export(tmp_path, rows, BOX_CONFIG)
     lanes, out = _both(tmp_path, monkeypatch, export, label_config=str(cfg), **REFERENCE)
     (lane,) = lanes
     assert lane is not None and lane.open
@@ -225,7 +215,7 @@ def test_a_json_min_box_export_embeds_its_images_as_the_general_path_does(
     """The images of the odd tasks are there (every seventh left out), the even ones not:
     those are rejected both ways."""
     rows = [row for i in range(1, 701) for row in _box_rows(i)]
-    export, cfg = _export(tmp_path, rows, BOX_CONFIG)
+    export, cfg = _min_export(tmp_path, rows, BOX_CONFIG)
     uploads(tmp_path / "media" / "upload" / "1", lambda i: _jpeg((640, 480), i % 256))
     lanes, out = _both(
         tmp_path,

@@ -286,32 +286,51 @@ def _min_boxes(
     for value in column:
         if type(value) is not dict or not MIN_BOX_VALUE_KEYS.issuperset(value):
             return None
-        width, height = value.get("original_width"), value.get("original_height")
-        if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
-            return None
-        if ctx is None:
-            ctx = Ctx(
-                where="row",
-                rtype="rectanglelabels",
-                from_name=control,
-                to_name=obj,
-                rid=None,
-                image_width=width,
-                image_height=height,
-                config=config,
-            )
-        elif ctx.image_width != width or ctx.image_height != height:
-            return None
-        chosen = value.get("rectanglelabels")
-        if type(chosen) is not list or len(chosen) != 1:
-            return None
         plain = {k: v for k, v in value.items() if k not in IMAGE_SIZE_KEYS}
-        try:
-            boxes.append(parse_rectangle(plain, ctx))
-        except AnnoconvertError:
+        width, height = value.get("original_width"), value.get("original_height")
+        found = _rectangle(plain, width, height, ctx, (control, obj), config)
+        if found is None:
             return None
-    size = (ctx.image_width, ctx.image_height) if ctx is not None else (None, None)
-    return boxes, size
+        box, ctx = found
+        boxes.append(box)
+    return boxes, (ctx.image_width, ctx.image_height) if ctx is not None else (None, None)
+
+
+def _rectangle(
+    value: dict[str, Any],
+    width: Any,
+    height: Any,
+    ctx: Ctx | None,
+    names: tuple[str, str],
+    config: LabelConfig | None,
+) -> tuple[Region, Ctx] | None:
+    """(box, the task's Ctx) of a rectangle value of one label on an image of `width` x
+    `height` (ints), read by the reader's `parse_rectangle`; None for any other value, or
+    one of another size than the task's boxes before it. The Ctx is made at the task's
+    first box: the boxes share the control and the image size; its locator is for errors
+    (which send the task the general way) and a box's id is not written."""
+    if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
+        return None
+    if ctx is None:
+        ctx = Ctx(
+            where="result",
+            rtype="rectanglelabels",
+            from_name=names[0],
+            to_name=names[1],
+            rid=None,
+            image_width=width,
+            image_height=height,
+            config=config,
+        )
+    elif ctx.image_width != width or ctx.image_height != height:
+        return None
+    chosen = value.get("rectanglelabels")
+    if type(chosen) is not list or len(chosen) != 1:
+        return None
+    try:
+        return parse_rectangle(value, ctx), ctx
+    except AnnoconvertError:
+        return None
 
 
 def _box_line(
@@ -335,34 +354,15 @@ def _box_line(
     for result in results:
         if not _plain_result(result, BOX_RESULT_KEYS, "rectanglelabels", control_name, object_name):
             return None
-        width, height = result.get("original_width"), result.get("original_height")
-        if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:
-            return None
-        if ctx is None:
-            # the boxes share the control and the image size; the locator is for errors
-            # (which send the task the general way) and a box's id is not written
-            ctx = Ctx(
-                where="result",
-                rtype="rectanglelabels",
-                from_name=control_name,
-                to_name=object_name,
-                rid=None,
-                image_width=width,
-                image_height=height,
-                config=config,
-            )
-        elif ctx.image_width != width or ctx.image_height != height:
-            return None
         value = result.get("value")
         if type(value) is not dict or not BOX_VALUE_KEYS.issuperset(value):
             return None
-        chosen = value.get("rectanglelabels")
-        if type(chosen) is not list or len(chosen) != 1:
+        width, height = result.get("original_width"), result.get("original_height")
+        found = _rectangle(value, width, height, ctx, names, config)
+        if found is None:
             return None
-        try:
-            boxes.append(parse_rectangle(value, ctx))
-        except AnnoconvertError:
-            return None
+        box, ctx = found
+        boxes.append(box)
     # no box (a clean image): the general path knows no size either
     width, height = (ctx.image_width, ctx.image_height) if ctx else (None, None)
     ref = ImageRef(uri=uri, width=width, height=height, field=key)
