@@ -10,11 +10,15 @@ without it, and the bytes, counts, rejects and warnings must match.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import annoconvert
 from annoconvert import express, pipeline
 from tests.conftest import corpus_path
 from tests.test_express_lane import CONFIG as TEXT_CONFIG
@@ -230,3 +234,152 @@ def test_a_json_min_box_export_embeds_its_images_as_the_general_path_does(
     found = [i for i in range(SAMPLE + 1, 701) if i % 2 and i % 7]
     assert lane.lines == sum(1 for i in found if _box_common(i) and i % 40 != 23) > 100
     assert all(b'"url":"data:image/jpeg;base64,' in line for line in out.splitlines())
+
+
+# --- hostile rows: the lane opened at the second task, against the general path -------------
+
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([2**63, -(2**63) - 1, -0.0, 0.5, "", "x", "positive", "dent"]),
+    st.text(max_size=4),
+)
+_CLASS_COLUMN = st.one_of(
+    _ANY,
+    st.fixed_dictionaries({"choices": st.lists(st.sampled_from(CLASSES), max_size=2)}),
+    st.lists(st.sampled_from(CLASSES), max_size=2),
+)
+"""A class column the lane must not take as a bare class."""
+_NUMBER = st.one_of(st.floats(-20, 120), st.integers(-5, 700), _ANY)
+_ODD_BOX = st.fixed_dictionaries(
+    {},
+    optional={
+        "x": _NUMBER,
+        "y": _NUMBER,
+        "width": _NUMBER,
+        "height": _NUMBER,
+        "rotation": st.one_of(st.just(0), _NUMBER),
+        "rectanglelabels": st.one_of(
+            st.lists(st.sampled_from([*BOX_LABELS, "rust"]), max_size=2), _ANY
+        ),
+        "original_width": st.one_of(st.just(640), _NUMBER),
+        "original_height": st.one_of(st.just(480), _NUMBER),
+        "score": _ANY,
+    },
+)
+_BOXES = st.lists(st.builds(_box_value, st.integers(0, 50), st.integers(0, 3)), max_size=3)
+_BOX_COLUMN = st.one_of(
+    _ANY,
+    st.lists(
+        st.one_of(_ODD_BOX, st.builds(_box_value, st.integers(0, 50), st.integers(0, 3))),
+        min_size=1,
+        max_size=3,
+    ),
+)
+"""A box column that may hold values the lane must not take."""
+_CHANGES = st.sampled_from(
+    ["none", "none", "none", "value", "value", "order", "drop", "extra", "unannotated", "twice"]
+)
+"""What a task has of its own: nothing (the lane's shape), one value of any kind (the
+control's of its own odd kinds), its columns in another order, one column fewer, one more
+before or after `id`, no annotation (Label Studio's row of nulls), or a second annotator's
+row."""
+
+
+def _hostile_rows(
+    draw: st.DrawFn,
+    task: int,
+    data_key: str,
+    control: tuple[str, st.SearchStrategy[Any], st.SearchStrategy[Any]],
+) -> list[dict[str, Any]]:
+    """The rows of task `task`, with one change drawn (`_CHANGES`) to a plausible row;
+    `control` is the control's name, its plausible column and its odd one."""
+    name, plausible, odd = control
+    row: dict[str, Any] = {
+        data_key: draw(st.sampled_from(["/a.jpg", "a text", "b"])),
+        "id": task,
+        name: draw(plausible),
+        "annotator": 1,
+        "annotation_id": 7 + task,
+        "updated_at": "2026-01-01",
+    }
+    change = draw(_CHANGES)
+    keys = list(row)
+    if change == "value":
+        key = draw(st.sampled_from(keys))
+        row[key] = draw(odd if key == name else _ANY)
+    elif change == "order":
+        row = {key: row[key] for key in draw(st.permutations(keys))}
+    elif change == "drop":
+        del row[draw(st.sampled_from(keys))]
+    elif change == "extra":
+        at = draw(st.integers(0, len(keys)))
+        extra = (draw(st.sampled_from(["subject", "mood", "lead_time"])), draw(_ANY))
+        items = list(row.items())
+        row = dict([*items[:at], extra, *items[at:]])
+    elif change == "unannotated":
+        row.update(annotator=None, annotation_id=None)
+    elif change == "twice":
+        return [row, {**row, name: draw(plausible), "annotator": 2, "annotation_id": 1}]
+    return [row]
+
+
+@st.composite
+def _text_export(draw: st.DrawFn) -> list[dict[str, Any]]:
+    first = {"text": "a plain one", "id": 100, "sentiment": "positive", **_meta(100)}
+    control = ("sentiment", st.sampled_from(CLASSES), _CLASS_COLUMN)
+    count = draw(st.integers(4, 10))
+    rows = [row for i in range(1, count + 1) for row in _hostile_rows(draw, i, "text", control)]
+    return [first, *rows]
+
+
+@st.composite
+def _box_export(draw: st.DrawFn) -> list[dict[str, Any]]:
+    first = {"image": "/a.jpg", "id": 100, "label": [_box_value(1, 1)], **_meta(100)}
+    control = ("label", _BOXES, _BOX_COLUMN)
+    count = draw(st.integers(4, 10))
+    rows = [row for i in range(1, count + 1) for row in _hostile_rows(draw, i, "image", control)]
+    return [first, *rows]
+
+
+def _outcome(
+    export: Path, config: str, enabled: bool, out: Path, **options: Any
+) -> tuple[Any, ...]:
+    """(bytes, facts) of a run, or the error it stopped with."""
+    from annoconvert import errors
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(express, "ENABLED", enabled)
+        try:
+            result = annoconvert.convert(
+                "labelstudio", export, out, label_config=config, workers=1, **options
+            )
+        except errors.AnnoconvertError as err:
+            return ("error", type(err).__name__, str(err))
+    facts = result.model_dump()
+    facts.pop("seconds", None)
+    facts.pop("files", None)
+    return ("ok", out.read_bytes(), facts)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(rows=_text_export() | _box_export(), indent=st.sampled_from([None, 2]))
+def test_hostile_json_min_rows_come_out_as_the_general_path_writes_them(
+    rows: list[dict[str, Any]], indent: int | None
+) -> None:
+    """The lane opens at the second task and is trusted after one check; in 196 of the 200
+    exports it writes two lines or more. Taking a column after `id` for data, a row of
+    nulls for an annotation, or a task of two rows for one, fails here."""
+    text = "sentiment" in rows[0]
+    config, options = (TEXT_CONFIG, {}) if text else (BOX_CONFIG, REFERENCE)
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "AUTO_SAMPLE", 1)
+        patch.setattr(express, "VERIFY", 1)
+        folder = Path(tmp)
+        export, cfg = _export(folder, rows, config, indent=indent)
+        both = [
+            _outcome(export, str(cfg), enabled, folder / f"{enabled}.jsonl", **options)
+            for enabled in (True, False)
+        ]
+    assert both[0] == both[1]
