@@ -368,7 +368,7 @@ def _outcome(
 def test_hostile_json_min_rows_come_out_as_the_general_path_writes_them(
     rows: list[dict[str, Any]], indent: int | None
 ) -> None:
-    """The lane opens at the second task and is trusted after one check; in 196 of the 200
+    """The lane opens at the second task and is trusted after one check; in 199 of the 200
     exports it writes two lines or more. Taking a column after `id` for data, a row of
     nulls for an annotation, or a task of two rows for one, fails here."""
     text = "sentiment" in rows[0]
