@@ -42,11 +42,11 @@ from annoconvert.readers.labelstudio_express import (
 )
 from annoconvert.readers.labelstudio_results import (
     IMAGE_SIZE_KEYS,
-    MIN_META_KEYS,
     PARSERS,
     Ctx,
     infer_type,
     parse_relation,
+    split_min_row,
 )
 from annoconvert.registry import ReaderOption
 
@@ -422,28 +422,6 @@ def is_min_row(item: Any) -> bool:
     )
 
 
-def _split_row(
-    row: Mapping[str, Any], config: LabelConfig | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(data, controls) of a JSON-MIN row, by column position (see module docstring)."""
-    data: dict[str, Any] = {}
-    controls: dict[str, Any] = {}
-    seen_id = "id" not in row
-    for key, value in row.items():
-        if key in MIN_META_KEYS:
-            continue
-        if key == "id":
-            seen_id = True
-            continue
-        if (config is not None and key in config.controls) or (
-            seen_id and (config is None or key not in config.object_keys())
-        ):
-            controls[key] = value
-        else:
-            data[key] = value
-    return data, controls
-
-
 def _min_regions(
     key: str, value: Any, loc: str, inp: _Input, data: Mapping[str, Any], config: LabelConfig | None
 ) -> list[Region]:
@@ -554,7 +532,7 @@ def _min_task(task_id: Any, items: list[tuple[int, Any]], loc: str, where: _Wher
     first = items[0][1]
     if not isinstance(first, dict):
         raise TaskError("not_a_task", "a JSON-MIN row must be an object", locator=loc)
-    data, _ = _split_row(first, config)
+    data, _ = split_min_row(first, config)
     sizes: dict[str, tuple[int, int]] = {}
     inp = _task_input(data, config, sizes)
     anns: list[AnnotationSet] = []
@@ -564,7 +542,7 @@ def _min_task(task_id: Any, items: list[tuple[int, Any]], loc: str, where: _Wher
             raise TaskError("not_a_task", "a JSON-MIN row must be an object", locator=rloc)
         if row.get("annotator") is None and row.get("annotation_id") is None:
             continue
-        _, controls = _split_row(row, config)
+        _, controls = split_min_row(row, config)
         regions: list[Region] = []
         for key, value in controls.items():
             regions.extend(_min_regions(key, value, rloc, inp, data, config))

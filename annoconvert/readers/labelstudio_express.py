@@ -43,9 +43,9 @@ from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
 from annoconvert.readers.labelstudio_results import (
     IMAGE_SIZE_KEYS,
-    MIN_META_KEYS,
     Ctx,
     parse_rectangle,
+    split_min_row,
 )
 from annoconvert.writers.sink import LineMeta
 
@@ -96,13 +96,12 @@ def text_classification(config: LabelConfig | None, options: Options) -> Extract
         return None
     key, object_name, control_name, labels = pair
     assert config is not None  # `_one_pair` found one
-    object_keys = frozenset(config.object_keys())
     templated = _templated(options)
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         if type(item) is tuple:  # a JSON-MIN task (the reader's tuple of rows)
-            row = _min_row(item, control_name, object_keys)
+            row = _min_row(item, control_name, config)
             if row is None:
                 return None
             task_id, data, label = row  # the column's bare string
@@ -208,13 +207,12 @@ def rectangle_detection(
         return None
     key, object_name, control_name, _ = pair  # the labels: parse_rectangle checks them
     assert config is not None  # `_one_pair` found one
-    object_keys = frozenset(config.object_keys())
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
         line: tuple[Value, ...] | None
         if type(item) is tuple:  # a JSON-MIN task (the reader's tuple of rows)
-            row = _min_row(item, control_name, object_keys)
+            row = _min_row(item, control_name, config)
             if row is None:
                 return None
             task_id, data, column = row
@@ -238,11 +236,11 @@ def rectangle_detection(
 
 
 def _min_row(
-    item: tuple[Any, ...], control: str, object_keys: frozenset[str]
+    item: tuple[Any, ...], control: str, config: LabelConfig
 ) -> tuple[int, dict[str, Any], Any] | None:
     """(id, data, the control's column or NO_COLUMN) of a JSON-MIN task of one annotated row
-    (an int id; an annotator or an annotation id) whose columns are data, `id`, the one
-    control and Label Studio's own, as the reader splits them; None for any other task."""
+    (an int id; an annotator or an annotation id) whose columns the reader's own
+    `split_min_row` splits into data and this one control; None for any other task."""
     if len(item) != 1:
         return None
     row = item[0][1]
@@ -255,21 +253,9 @@ def _min_row(
         or (row.get("annotator") is None and row.get("annotation_id") is None)
     ):
         return None
-    data: dict[str, Any] = {}
-    column: Any = NO_COLUMN
-    seen_id = False
-    for name, value in row.items():
-        if name in MIN_META_KEYS:
-            continue
-        if name == "id":
-            seen_id = True
-        elif name == control:
-            column = value
-        elif not seen_id or name in object_keys:
-            data[name] = value
-        else:
-            return None  # a column the reader takes for another control
-    return task_id, data, column
+    data, controls = split_min_row(row, config)
+    column = controls.pop(control, NO_COLUMN)
+    return None if controls else (task_id, data, column)  # another control's column
 
 
 def _min_boxes(

@@ -41,6 +41,31 @@ IMAGE_SIZE_KEYS = ("original_width", "original_height")
 """The image size a result (and a JSON-MIN value) carries beside its value."""
 
 
+def split_min_row(
+    row: Mapping[str, Any], config: LabelConfig | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(data, controls) of a JSON-MIN row, by column position: columns before `id` are
+    data, columns after it controls (Label Studio writes them in that order), and the
+    config, when given, says which keys are controls and which data keys objects show.
+    Label Studio's own columns (`MIN_META_KEYS`) are in neither."""
+    data: dict[str, Any] = {}
+    controls: dict[str, Any] = {}
+    seen_id = "id" not in row
+    for key, value in row.items():
+        if key in MIN_META_KEYS:
+            continue
+        if key == "id":
+            seen_id = True
+            continue
+        if (config is not None and key in config.controls) or (
+            seen_id and (config is None or key not in config.object_keys())
+        ):
+            controls[key] = value
+        else:
+            data[key] = value
+    return data, controls
+
+
 @dataclass(slots=True)
 class Ctx:
     """What a value parser needs besides the value: where it is and what it refers to."""
