@@ -73,7 +73,7 @@ class Converted:
     task: Task
     examples: list[Example]
     line: bytes | None = None
-    meta: LineMeta = NO_META
+    meta: LineMeta | None = None
     """The lane line's meta (`--split`)."""
 
 
@@ -298,7 +298,7 @@ def _write(
     try:
         for done in converter.convert(items):
             if done.line is not None:  # the express lane's, handed on to keep its place
-                out.write_line(done.task.id, done.task.source, done.line, done.meta)
+                out.write_line(done.task.id, done.task.source, done.line, done.meta or NO_META)
             else:
                 rendered = _render(dialect, done, options, converter)
                 if rendered is not None:  # None: the dialect rejected the task
