@@ -6,7 +6,8 @@
 Every measurement runs its command through `measure.py` in a fresh wrapper process: wall
 time (perf_counter, start-up included) and the child's peak RSS (RUSAGE_CHILDREN). Times are
 the median of the repeats (3; `--quick`: 1), run round by round: annoconvert, the floor, the
-peer, then the next round, so that a drift of the machine's speed falls on every tool alike.
+peer, then the next round, so that a drift of the machine's speed falls on every tool alike;
+the cases of a scaling target (one worker against two) run in the same rounds.
 Each case starts with one unmeasured run of the floor, which puts its files in the page cache.
 Synthetic exports are generated once into benchmarks/_data/ (git-ignored). Peers run from the
 separate venv /work/bench-venv (label-studio-sdk, datumaro); a missing peer is skipped and the
@@ -63,7 +64,12 @@ class Case:
     peer: tuple[str, Callable[[dict[str, str], str], list[str]]] | None = None
     peer_sizes: tuple[int, ...] = (1000, 10_000, 100_000)
     repeat: int | None = None
-    """Runs per measurement when fewer than the default (a case of a minute a run)."""
+    """Runs per measurement when not the default 3 (1 for a case of a minute a run, 5 for
+    the short runs of a scaling ratio)."""
+    together: str | None = None
+    """Cases of the same `together` name run in the same rounds (their commands interleaved),
+    for a target that is the ratio of two cases: a drift of the machine's speed then falls on
+    both sides of it, as on a tool and its floor."""
 
 
 def _ls_text(n: int) -> dict[str, str]:
@@ -111,6 +117,34 @@ def _photos_case(workers: int) -> Case:
             w,
         ],
         lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "1024", "--workers", w],
+        together="coco-photos",
+    )
+
+
+def _resize_case(workers: int) -> Case:
+    """COCO over 1k 640x480 JPEGs, resized to 320 px: pixel work in batches for the pool.
+    Five runs each (about a second a run), the two worker counts in the same rounds."""
+    w = str(workers)
+    return Case(
+        f"coco-resize-w{w}",
+        f"COCO + JPEGs, --max-image-side 320, --workers {w}",
+        (1000,),
+        lambda n: _coco(n, True),
+        lambda i, o: [
+            *ANNOCONVERT,
+            "coco",
+            i["folder"],
+            "-o",
+            o,
+            *Q,
+            "--max-image-side",
+            "320",
+            "--workers",
+            w,
+        ],
+        lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", w],
+        repeat=5,
+        together="coco-resize",
     )
 
 
@@ -220,44 +254,8 @@ CASES = [
         lambda i, o: [*ANNOCONVERT, "coco", i["folder"], "-o", o, *Q],
         lambda i, o: [*FLOOR, "coco", i["folder"], o, "--embed"],
     ),
-    Case(
-        "coco-resize-w1",
-        "COCO + JPEGs, --max-image-side 320, --workers 1",
-        (1000,),
-        lambda n: _coco(n, True),
-        lambda i, o: [
-            *ANNOCONVERT,
-            "coco",
-            i["folder"],
-            "-o",
-            o,
-            *Q,
-            "--max-image-side",
-            "320",
-            "--workers",
-            "1",
-        ],
-        lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", "1"],
-    ),
-    Case(
-        "coco-resize-w2",
-        "COCO + JPEGs, --max-image-side 320, --workers 2",
-        (1000,),
-        lambda n: _coco(n, True),
-        lambda i, o: [
-            *ANNOCONVERT,
-            "coco",
-            i["folder"],
-            "-o",
-            o,
-            *Q,
-            "--max-image-side",
-            "320",
-            "--workers",
-            "2",
-        ],
-        lambda i, o: [*FLOOR, "coco", i["folder"], o, "--max-side", "320", "--workers", "2"],
-    ),
+    _resize_case(1),
+    _resize_case(2),
     _photos_case(1),
     _photos_case(2),
     Case(
@@ -329,32 +327,34 @@ def _clean() -> None:
     OUT.mkdir(parents=True)
 
 
-def run_case(case: Case, size: int, repeat: int, peers: bool) -> list[Row]:
-    inputs = case.make(size)
+def run_cases(cases: list[Case], size: int, repeat: int, peers: bool) -> list[Row]:
+    """Measure the cases (one, or those run `together`) at `size`, round by round."""
     out = str(OUT / "out.jsonl")
-    rows = []
-    tools: list[tuple[str, list[str]]] = [
-        ("annoconvert", case.tool(inputs, out)),
-        ("floor", case.floor(inputs, out)),
-    ]
-    if case.peer is not None:
-        label, command = case.peer
-        if not peers or size not in case.peer_sizes:
-            rows.append(Row(case.name, size, label, note="not run at this size"))
-        elif not PEER_PY.exists():
-            rows.append(Row(case.name, size, label, note=f"skipped: {PEER_PY} not installed"))
-        else:
-            tools.append((label, command(inputs, out)))
+    rows: list[Row] = []
+    # (case, tool, command) in the order each round runs them
+    runs: list[tuple[Case, str, list[str]]] = []
+    for case in cases:
+        inputs = case.make(size)
+        runs.append((case, "annoconvert", case.tool(inputs, out)))
+        runs.append((case, "floor", case.floor(inputs, out)))
+        if case.peer is not None:
+            label, command = case.peer
+            if not peers or size not in case.peer_sizes:
+                rows.append(Row(case.name, size, label, note="not run at this size"))
+            elif not PEER_PY.exists():
+                rows.append(Row(case.name, size, label, note=f"skipped: {PEER_PY} not installed"))
+            else:
+                runs.append((case, label, command(inputs, out)))
     # one run of the floor first, not measured: the case's files are then in the page cache
     # for every measured run (the first run of the 10k-image case read 450 MB from disk, 10 s)
     _clean()
-    measure_once(tools[1][1])
+    measure_once(runs[1][2])
     # round by round (annoconvert, floor, peer, then again): a drift of this shared machine's
     # speed during the case then falls on every tool alike, not on the one measured last
-    measured = {tool: Row(case.name, size, tool) for tool, _ in tools}
+    measured = {(case.name, tool): Row(case.name, size, tool) for case, tool, _ in runs}
     for _ in range(repeat):
-        for tool, cmd in tools:
-            row = measured[tool]
+        for case, tool, cmd in runs:
+            row = measured[case.name, tool]
             if row.note:
                 continue  # it failed: not run again
             _clean()
@@ -367,8 +367,8 @@ def run_case(case: Case, size: int, repeat: int, peers: bool) -> list[Row]:
                 continue
             row.runs.append(seconds)
             row.peak_mib = max(row.peak_mib or 0.0, peak)
-    for tool, _ in tools:
-        row = measured[tool]
+    for case, tool, _ in runs:
+        row = measured[case.name, tool]
         if not row.note:
             row.seconds = statistics.median(row.runs)
         print(
@@ -589,14 +589,22 @@ def main() -> None:
     print(header, flush=True)
     compile_bytecode()
     rows: list[Row] = []
+    grouped: set[str] = set()
     for case in CASES:
-        if chosen and case.name not in chosen:
+        if (chosen and case.name not in chosen) or case.name in grouped:
             continue
+        group = [
+            c
+            for c in CASES
+            if c is case or (case.together and c.together == case.together)
+            if not chosen or c.name in chosen
+        ]
+        grouped.update(c.name for c in group)
         for size in sizes:
             if size not in case.sizes:
                 continue
-            repeat = 1 if a.quick else min(3, case.repeat or 3)
-            rows.extend(run_case(case, size, repeat, not a.no_peers))
+            repeat = 1 if a.quick else case.repeat or 3
+            rows.extend(run_cases(group, size, repeat, not a.no_peers))
     shutil.rmtree(OUT, ignore_errors=True)
     if a.merge and (DATA / "results.json").exists():
         done = {(r.case, r.size) for r in rows}
