@@ -44,6 +44,14 @@ TEXT_BATCH = 2000
 """Tasks per batch when the recipe needs no images (a batch costs a few ms to ship)."""
 IMAGE_BATCH = 100
 """Tasks per batch when images are embedded (~60 KB per line: ~6 MB per batch result)."""
+LOG_LENGTH = 4
+"""Messages and events Dask keeps for its developers in each comm, scheduler and worker
+while this run's client and local cluster are made (`distributed.admin.low-level-log-length`,
+1000 by default). A message under 1 MB is kept whole, and a batch of tasks is one message: the
+driver's client, the local cluster's scheduler (in the driver's process) and its workers each
+kept the last 1,000 batches, so the driver grew by about 1.5 KB a text task (10k tasks: 112
+MiB, 100k: 259 MiB; now 111 and 119). Four is the driver's window of batches in flight with
+two workers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,23 +207,26 @@ def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     """A client on the given scheduler, or on a local cluster bound to 127.0.0.1 only."""
     try:
         distributed: Any = importlib.import_module("distributed")
+        dask_config: Any = importlib.import_module("dask.config")
     except ImportError as err:
         raise ConfigError(
             "--engine dask needs the dask extra: pip install 'annoconvert[dask]'"
         ) from err
-    if scheduler:
-        try:
-            return distributed.Client(scheduler, timeout=30), None
-        except OSError as err:
-            raise ConfigError(f"--scheduler {scheduler}: cannot connect: {err}") from err
-    cluster = distributed.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    return distributed.Client(cluster), cluster
+    # each log's length is read as its comm, scheduler or worker is made, so only here
+    with dask_config.set({"distributed.admin.low-level-log-length": LOG_LENGTH}):
+        if scheduler:
+            try:
+                return distributed.Client(scheduler, timeout=30), None
+            except OSError as err:
+                raise ConfigError(f"--scheduler {scheduler}: cannot connect: {err}") from err
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+        return distributed.Client(cluster), cluster
 
 
 def run_dask(
