@@ -86,6 +86,14 @@ class Options(BaseModel):
         return value
 
     @property
+    def asks_pixel_work(self) -> bool:
+        """Whether embedded images may be decoded and encoded again (`--max-image-side`,
+        `--image-format`): the run's images then cost milliseconds each, not microseconds."""
+        return self.image_mode == "embed" and (
+            self.max_image_side is not None or self.image_format != "keep"
+        )
+
+    @property
     def effective_preset(self) -> str:
         """The preset: given, else the one the dialect declares (plugins included)."""
         if self.preset:

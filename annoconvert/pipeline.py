@@ -282,9 +282,7 @@ def _write(
         hold=options.dedupe or options.conflicts == "drop",  # lines may be left out at the end
     )
     out = Output(sink, options, stats, converter.record)
-    if options.image_mode == "embed" and (
-        options.max_image_side is not None or options.image_format != "keep"
-    ):
+    if options.asks_pixel_work:
         # pixel work asked for: the pool starts now and its workers load Pillow while the
         # first tasks are converted; after the checker, which must fork while this process
         # has one thread (the pool's threads held at a fork may deadlock the child, and

@@ -16,7 +16,14 @@ from typing import Any
 import distributed
 import pytest
 
-from annoconvert.dask import run_dask, shard_path
+from annoconvert.dask import (
+    IMAGE_BATCH,
+    PIXEL_BATCH,
+    TEXT_BATCH,
+    batch_size_for,
+    run_dask,
+    shard_path,
+)
 from annoconvert.errors import StopRun
 from annoconvert.options import build_options
 from annoconvert.pipeline import RunStats, run
@@ -117,6 +124,29 @@ def test_corpus_detection_with_embedded_images(client: Any, tmp_path: Path) -> N
     assert lines == a.read_bytes().splitlines()
     assert b"data:image/" in lines[0]
     same_stats(local, remote)
+
+
+def test_corpus_detection_resized_across_batches(client: Any, tmp_path: Path) -> None:
+    """Pixel work on the workers, two images a batch: the local engine's lines, in order."""
+    folder = corpus_path("labelstudio", "g_object_detection")
+    options = {"images_root": (str(folder / "images"),), "max_image_side": 64}
+    local, remote, a, b = both(
+        client, tmp_path, [str(folder / "JSON.json")], batch_size=2, **options
+    )
+    lines = b.read_bytes().splitlines()
+    assert lines == a.read_bytes().splitlines()
+    assert len(lines) > 2 and all(b"data:image/" in line for line in lines)
+    same_stats(local, remote)
+
+
+def test_a_batch_is_many_cheap_tasks_or_a_few_costly_ones() -> None:
+    assert batch_size_for(build_options(), needs_images=False) == TEXT_BATCH
+    assert batch_size_for(build_options(), needs_images=True) == IMAGE_BATCH
+    for pixels in ({"image_format": "png"}, {"max_image_side": 512}):
+        assert batch_size_for(build_options(**pixels), needs_images=True) == PIXEL_BATCH
+        reference = build_options(image_mode="reference", **pixels)
+        assert batch_size_for(reference, needs_images=True) == IMAGE_BATCH
+    assert TEXT_BATCH > IMAGE_BATCH > PIXEL_BATCH
 
 
 @pytest.mark.parametrize("conflicts", ["report", "drop"])
