@@ -94,6 +94,19 @@ def both(
     return local, remote, local_out, dask_out
 
 
+def python(*args: str) -> subprocess.CompletedProcess[str]:
+    """This checkout's Python in a fresh process (its own local cluster, or a client of the
+    module's)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        check=False,
+    )
+
+
 def same_stats(a: RunStats, b: RunStats) -> None:
     assert (b.read, b.written, b.tasks_written, b.rejected, b.disagreed) == (
         a.read,
@@ -211,16 +224,9 @@ def test_cli_engine_dask_with_scheduler_address(client: Any, tmp_path: Path) -> 
     address = client.scheduler.address
     assert address.startswith("tcp://127.0.0.1:")
     out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "annoconvert", "labelstudio", str(export), "-o", str(out)),
-            *("--engine", "dask", "--scheduler", address, "--rejects", str(rejects)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-        check=False,
+    proc = python(
+        *("-m", "annoconvert", "labelstudio", str(export), "-o", str(out)),
+        *("--engine", "dask", "--scheduler", address, "--rejects", str(rejects)),
     )
     assert proc.returncode == 0, proc.stderr
     assert "read 8 tasks; wrote 8 examples" in proc.stderr
@@ -247,14 +253,7 @@ def driver_peak_kib(export: Path, tmp_path: Path, batch: int) -> int:
     """The peak RSS (VmHWM, KiB) of a fresh driver process that converts `export` on its own
     local cluster (its workers are other processes, not counted)."""
     config, out = export.parent / "config.xml", tmp_path / f"{export.parent.name}.jsonl"
-    proc = subprocess.run(
-        [sys.executable, "-c", DRIVER, *map(str, (export, config, out, batch))],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-        check=False,
-    )
+    proc = python("-c", DRIVER, *map(str, (export, config, out, batch)))
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout.strip().splitlines()[-1])
 
