@@ -44,6 +44,7 @@ from annoconvert.readers.labelstudio_results import (
     IMAGE_SIZE_KEYS,
     PARSERS,
     Ctx,
+    fits_int64,
     infer_type,
     parse_relation,
     split_min_row,
@@ -339,7 +340,7 @@ def id_of(raw: Any) -> int | str | None:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         return None
     if isinstance(raw, int):
-        return raw if -(1 << 63) <= raw < (1 << 63) else str(raw)
+        return raw if fits_int64(raw) else str(raw)
     text: str = raw
     if not text.isascii():
         try:

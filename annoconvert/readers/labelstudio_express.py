@@ -44,6 +44,7 @@ from annoconvert.readers.labelstudio_config import LabelConfig
 from annoconvert.readers.labelstudio_results import (
     IMAGE_SIZE_KEYS,
     Ctx,
+    fits_int64,
     parse_rectangle,
     split_min_row,
 )
@@ -105,16 +106,15 @@ def text_classification(config: LabelConfig | None, options: Options) -> Extract
             if row is None:
                 return None
             task_id, data, label = row  # the column's bare string
-            text = data.get(key)
         else:
             found = _common_task(item)
             if found is None:
                 return None
             task_id, data, results = found
-            text = data.get(key)
             if len(results) != 1:
                 return None
             label = _chosen_class(results[0], control_name, object_name)
+        text = data.get(key)
         if type(text) is not str or not text or type(label) is not str or label not in labels:
             return None
         if templated is None:
@@ -181,7 +181,7 @@ def _common_task(item: Any) -> tuple[int, dict[str, Any], list[Any]] | None:
     annotations = item.get("annotations")
     if (
         type(task_id) is not int
-        or not -(1 << 63) <= task_id < (1 << 63)
+        or not fits_int64(task_id)
         or type(data) is not dict
         or type(annotations) is not list
         or len(annotations) != 1
@@ -207,29 +207,23 @@ def rectangle_detection(
         return None
     key, object_name, control_name, _ = pair  # the labels: parse_rectangle checks them
     assert config is not None  # `_one_pair` found one
+    names = (control_name, object_name)
     meta = meta_of(options)
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:
-        line: tuple[Value, ...] | None
         if type(item) is tuple:  # a JSON-MIN task (the reader's tuple of rows)
             row = _min_row(item, control_name, config)
             if row is None:
                 return None
             task_id, data, column = row
-            found_boxes = _min_boxes(column, control_name, object_name, config)
-            uri = data.get(key)
-            if found_boxes is None or type(uri) is not str or not uri:
-                return None
-            boxes, (width, height) = found_boxes
-            ref = ImageRef(uri=uri, width=width, height=height, field=key)
-            line = box_line(ref, boxes, switch.prepare, options)
+            boxes = _min_boxes(column, names, config)
         else:
             found = _common_task(item)
             if found is None:
                 return None
             task_id, data, results = found
-            names = (control_name, object_name)
-            line = _box_line(data, key, results, names, config, switch, options)
+            boxes = _result_boxes(results, names, config)
+        line = _image_line(data, key, boxes, switch, options)
         return None if line is None else (task_id, line, meta(data[key], None, None))
 
     return extract
@@ -249,7 +243,7 @@ def _min_row(
     task_id = row.get("id")
     if (
         type(task_id) is not int
-        or not -(1 << 63) <= task_id < (1 << 63)
+        or not fits_int64(task_id)
         or (row.get("annotator") is None and row.get("annotation_id") is None)
     ):
         return None
@@ -258,9 +252,12 @@ def _min_row(
     return None if controls else (task_id, data, column)  # another control's column
 
 
-def _min_boxes(
-    column: Any, control: str, obj: str, config: LabelConfig
-) -> tuple[list[Region], tuple[int | None, int | None]] | None:
+Boxes = tuple[list[Region], tuple[int | None, int | None]]
+"""A task's boxes and the image size they share (None, None without a box: the general path
+knows no size either)."""
+
+
+def _min_boxes(column: Any, names: tuple[str, str], config: LabelConfig) -> Boxes | None:
     """(boxes, image size) of a JSON-MIN rectangle column (no column: no box and no size)
     whose values are plain rectangles of one label with one image size; None for any other."""
     if column is NO_COLUMN:
@@ -274,7 +271,7 @@ def _min_boxes(
             return None
         plain = {k: v for k, v in value.items() if k not in IMAGE_SIZE_KEYS}
         width, height = value.get("original_width"), value.get("original_height")
-        found = _rectangle(plain, width, height, ctx, (control, obj), config)
+        found = _rectangle(plain, width, height, ctx, names, config)
         if found is None:
             return None
         box, ctx = found
@@ -319,21 +316,11 @@ def _rectangle(
         return None
 
 
-def _box_line(
-    data: dict[str, Any],
-    key: str,
-    results: list[Any],
-    names: tuple[str, str],
-    config: LabelConfig | None,
-    switch: Switch,
-    options: Options,
-) -> tuple[Value, ...] | None:
-    """The (URL, answer) of a task showing the image `data[key]` whose results are all plain
-    rectangles from the control onto the object `names` with one image size; None for any
-    other task."""
-    uri = data.get(key)
-    if type(uri) is not str or not uri:
-        return None
+def _result_boxes(
+    results: list[Any], names: tuple[str, str], config: LabelConfig | None
+) -> Boxes | None:
+    """The boxes of a task's results when they are all plain rectangles from the control onto
+    the object `names` with one image size; None for any other results."""
     control_name, object_name = names
     ctx: Ctx | None = None  # one for the task's boxes, made at the first
     boxes: list[Region] = []
@@ -349,8 +336,18 @@ def _box_line(
             return None
         box, ctx = found
         boxes.append(box)
-    # no box (a clean image): the general path knows no size either
-    width, height = (ctx.image_width, ctx.image_height) if ctx else (None, None)
+    return boxes, (ctx.image_width, ctx.image_height) if ctx is not None else (None, None)
+
+
+def _image_line(
+    data: dict[str, Any], key: str, found: Boxes | None, switch: Switch, options: Options
+) -> tuple[Value, ...] | None:
+    """The (URL, answer) of a task showing the image `data[key]` with `found` boxes; None
+    when it has no such image or the boxes are not the lane's."""
+    uri = data.get(key)
+    if found is None or type(uri) is not str or not uri:
+        return None
+    boxes, (width, height) = found
     ref = ImageRef(uri=uri, width=width, height=height, field=key)
     return box_line(ref, boxes, switch.prepare, options)
 
@@ -396,7 +393,7 @@ def without_config(options: Options, switch: Switch) -> Extract:
         names = _names(results[0]) if results else ("", "")
         if names is None:
             return None
-        line = _box_line(data, IMAGE_KEY, results, names, None, switch, options)
+        line = _image_line(data, IMAGE_KEY, _result_boxes(results, names, None), switch, options)
         return None if line is None else (line, meta(data[IMAGE_KEY], None, None))
 
     def extract(item: Any) -> tuple[int | str, tuple[Value, ...], LineMeta] | None:

@@ -41,6 +41,12 @@ IMAGE_SIZE_KEYS = ("original_width", "original_height")
 """The image size a result (and a JSON-MIN value) carries beside its value."""
 
 
+def fits_int64(number: int) -> bool:
+    """Whether an integer task id fits in 64 bits, where orjson writes it as a number (the
+    reader's `id_of` keeps a larger one as its digits)."""
+    return -(1 << 63) <= number < (1 << 63)
+
+
 def split_min_row(
     row: Mapping[str, Any], config: LabelConfig | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
