@@ -42,9 +42,9 @@ from annoconvert.readers.labelstudio_express import (
 )
 from annoconvert.readers.labelstudio_results import (
     IMAGE_SIZE_KEYS,
+    INT64,
     PARSERS,
     Ctx,
-    fits_int64,
     infer_type,
     parse_relation,
     split_min_row,
@@ -340,7 +340,7 @@ def id_of(raw: Any) -> int | str | None:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         return None
     if isinstance(raw, int):
-        return raw if fits_int64(raw) else str(raw)
+        return raw if raw in INT64 else str(raw)
     text: str = raw
     if not text.isascii():
         try:

@@ -43,8 +43,8 @@ from annoconvert.options import Options
 from annoconvert.readers.labelstudio_config import LabelConfig
 from annoconvert.readers.labelstudio_results import (
     IMAGE_SIZE_KEYS,
+    INT64,
     Ctx,
-    fits_int64,
     parse_rectangle,
     split_min_row,
 )
@@ -181,7 +181,7 @@ def _common_task(item: Any) -> tuple[int, dict[str, Any], list[Any]] | None:
     annotations = item.get("annotations")
     if (
         type(task_id) is not int
-        or not fits_int64(task_id)
+        or task_id not in INT64
         or type(data) is not dict
         or type(annotations) is not list
         or len(annotations) != 1
@@ -243,7 +243,7 @@ def _min_row(
     task_id = row.get("id")
     if (
         type(task_id) is not int
-        or not fits_int64(task_id)
+        or task_id not in INT64
         or (row.get("annotator") is None and row.get("annotation_id") is None)
     ):
         return None

@@ -41,10 +41,9 @@ IMAGE_SIZE_KEYS = ("original_width", "original_height")
 """The image size a result (and a JSON-MIN value) carries beside its value."""
 
 
-def fits_int64(number: int) -> bool:
-    """Whether an integer task id fits in 64 bits, where orjson writes it as a number (the
-    reader's `id_of` keeps a larger one as its digits)."""
-    return -(1 << 63) <= number < (1 << 63)
+INT64 = range(-(1 << 63), 1 << 63)
+"""The integer task ids orjson writes as numbers (`id in INT64`, a test in C); the reader's
+`id_of` keeps a larger one as its digits."""
 
 
 def split_min_row(
