@@ -5,11 +5,21 @@ assistant]}` with string contents, or the image line with a `[text, image_url]` 
 and a `[text]` answer. The consistency keys of such a line, and the validator's findings and
 token count where its texts are not blank, come from its four values; any other line takes
 each check's general walk (`tests/test_checks_fast_paths.py` holds them to the same results).
+
+An image line's data URL is most of its bytes (a 45 KB JPEG is 60 KB of Base64). `cut_image`
+takes the Base64 out before the line is parsed, so that the checks parse a line of a few
+hundred bytes and read the Base64 twice (decoded once, hashed once) instead of about seven
+times (parsed into a string, copied into a key, hashed twice, decoded).
 """
 
 from __future__ import annotations
 
+import binascii
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
+import pybase64
 
 CommonLine = tuple[Any, str, "str | None", str]
 """(the system message's content, as it is; the user's text; the image line's URL, None for
@@ -59,3 +69,64 @@ def common_line(obj: Any) -> CommonLine | None:
     if type(ref) is not str:
         return None
     return told, prompt_text, ref, reply_text
+
+
+BASE64_MARK = b";base64,"
+
+
+@dataclass(frozen=True, slots=True)
+class CutImage:
+    """A common image line read without its data URL's Base64 (`cut_image`)."""
+
+    obj: Any
+    """The line parsed with the Base64 left out: its URL ends at `;base64,`."""
+    common: CommonLine
+    """`common_line(obj)`."""
+    rest: bytes
+    """The line's bytes without the Base64."""
+    base64: memoryview
+    """The Base64 as written: plain Base64 characters, no JSON escapes."""
+    image: bytes
+    """The Base64 decoded."""
+
+
+def cut_image(raw: bytes) -> CutImage | None:
+    """A common image line with its Base64 cut out, when the cut line means the same as the
+    whole one; None for any other line, which the checks parse whole.
+
+    The cut is taken only where it cannot change what the line says: the line holds
+    `;base64,` once (a URL object with the key twice would hold it twice), in a data URL; the
+    bytes before the cut end with `{"url":"` and the URL the cut line's parse gives, written
+    without escapes (so this is the image's URL object: in valid JSON no string holds `{"`
+    unescaped, and no other object of a common line has the key `url`); and the Base64 is
+    plain Base64 (no quote, backslash, control or non-ASCII character, so the whole line is
+    valid JSON exactly when the cut one is, and its URL is the cut one's followed by these
+    bytes). `tests/test_checks_cut_image.py` holds the checks of cut lines to the findings of
+    whole ones.
+    """
+    start = raw.find(BASE64_MARK)
+    if start < 0:
+        return None
+    start += len(BASE64_MARK)
+    end = raw.find(b'"', start)
+    if end < 0 or raw.find(BASE64_MARK, end) >= 0:
+        return None
+    rest = raw[:start] + raw[end:]
+    try:
+        obj = orjson.loads(rest)
+    except orjson.JSONDecodeError:
+        return None
+    common = common_line(obj)
+    if common is None or common[2] is None:
+        return None
+    url: str = common[2]
+    if not (url.isascii() and url.startswith("data:") and url.endswith(";base64,")):
+        return None
+    if not raw.endswith(b'{"url":"' + url.encode("ascii"), 0, start):
+        return None
+    base64 = memoryview(raw)[start:end]
+    try:
+        image = pybase64.b64decode(base64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return CutImage(obj, common, rest, base64, image)

@@ -40,7 +40,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
-from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line
+from annoconvert.quality.common_line import UNSEEN, CommonLine, CutImage, common_line
 from annoconvert.quality.int_arrays import int_array
 from annoconvert.quality.key_store import KeyStore
 
@@ -259,12 +259,28 @@ def _turn_items(turn: Any) -> Iterable[str]:
                 file.get("fileUri") if isinstance(file, dict) else None,
             ):
                 if isinstance(ref, str):
-                    yield "i" + ref
+                    yield image_item(ref)
             if part.get("type") == "image":
                 yield "i?"
 
 
 _MASK = (1 << 64) - 1
+
+
+def image_item(url: str) -> str:
+    """An image as an item of an input key: 'i' and its URL, where a data URL's Base64 counts
+    by its hash (`_data_item`), which a line read without its Base64 (`cut_image`) gives
+    from the Base64's bytes as written."""
+    head, mark, data = url.partition(";base64,")
+    if mark and head.startswith("data:") and data.isascii():
+        return _data_item(head + mark, hash(data.encode("ascii")))
+    return "i" + url
+
+
+def _data_item(head: str, data_hash: int) -> str:
+    """The item of a data URL: its part up to `;base64,` and the hash of the rest. (A URL
+    item never equals one: a data URL whose rest is ASCII is always written so.)"""
+    return f"i{head}#{data_hash & _MASK:016x}"
 
 
 def _digest(items: Iterable[str]) -> int:
@@ -305,16 +321,16 @@ def line_keys(obj: Any, raw: bytes, common: Any = UNSEEN) -> tuple[int, int, int
     return _digest(shown), _digest(answer_items), whole, _shortened(text)
 
 
-def _common_keys(common: CommonLine) -> tuple[int, int, str, bool]:
+def _common_keys(common: CommonLine, image: str | None = None) -> tuple[int, int, str, bool]:
     """(input key, answer key, normalized text, whether there is an image) of a common line,
-    as the general walk makes them."""
+    as the general walk makes them; `image` is the image's item when the caller has it."""
     _, prompt, url, answer = common
     answer_key = _digest(("t" + normalize(answer),))
     if url is None:
         text = normalize(prompt)
         return _digest(("t" + text,)), answer_key, text, False
     text = _normalized_prompt(prompt)
-    return _digest(("t" + text, "i" + url)), answer_key, text, True
+    return _digest(("t" + text, image or image_item(url))), answer_key, text, True
 
 
 def _common_preview(text: str, image: bool) -> str:
@@ -518,6 +534,17 @@ class ConsistencyChecker:
         inp, ans, text, image = _common_keys(common)  # the preview only where it is kept
         preview = _common_preview(text, image) if self._keeps_preview(inp) else ""
         return self.observe_keys(task, inp, ans, hash(raw) & _MASK, preview)
+
+    def observe_cut(self, task: int | str, cut: CutImage) -> int:
+        """`observe_parsed` for a line read without its Base64 (`cut_image`): the Base64 is
+        hashed once, for the image's item and for the whole-line key, which is then the hash
+        of the rest of the line's bytes and of that hash (equal lines are cut alike)."""
+        head = cut.common[2]
+        assert head is not None  # an image line
+        data_hash = hash(cut.base64)
+        inp, ans, text, _ = _common_keys(cut.common, _data_item(head, data_hash))
+        preview = _common_preview(text, True) if self._keeps_preview(inp) else ""
+        return self.observe_keys(task, inp, ans, hash((cut.rest, data_hash)) & _MASK, preview)
 
     def _keeps_preview(self, input_hash: int) -> bool:
         return len(self._previews) < PREVIEW_LIMIT and input_hash not in self._previews

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from annoconvert.quality.common_line import common_line
+from annoconvert.quality.common_line import common_line, cut_image
 from annoconvert.quality.consistency import ConsistencyChecker, ConsistencyReport, Policy
 from annoconvert.quality.validate import ValidationReport, Validator
 
@@ -44,7 +44,14 @@ class LineChecks:
 
     def check_line(self, raw: bytes) -> None:
         """Check the next written line (without its newline); it is parsed, and told apart
-        (`common_line`), once for both."""
+        (`common_line`), once for both: an image line without its Base64 (`cut_image`)."""
+        cut = cut_image(raw)
+        if cut is not None:
+            if self.validator is not None:
+                self.validator.observe_line(self.lines + 1, raw, cut.obj, cut.common, cut.image)
+            self.consistency.observe_cut(self.lines, cut)
+            self.lines += 1
+            return
         try:
             obj: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -245,16 +245,30 @@ class Validator:
         ]
 
     def observe_line(
-        self, line_no: int, raw: bytes, parsed: Any = _UNPARSED, common: Any = UNSEEN
+        self,
+        line_no: int,
+        raw: bytes,
+        parsed: Any = _UNPARSED,
+        common: Any = UNSEEN,
+        image: bytes | None = None,
     ) -> None:
         """`check_line` for a caller that wants the report only, not each line's findings;
-        `common` is the parsed line's `common_line` when the caller has it."""
-        self._observe(line_no, raw, parsed, common)
+        `common` is the parsed line's `common_line` when the caller has it. For a line read
+        by `cut_image`, `parsed` and `common` are the cut line's and `image` its decoded
+        Base64 (the URL they hold ends at `;base64,`)."""
+        self._observe(line_no, raw, parsed, common, image)
 
-    def _observe(self, line_no: int, raw: bytes, parsed: Any, common: Any = UNSEEN) -> _Line:
+    def _observe(
+        self,
+        line_no: int,
+        raw: bytes,
+        parsed: Any,
+        common: Any = UNSEEN,
+        image: bytes | None = None,
+    ) -> _Line:
         self._lines += 1
         state = _Line(line_no, [], [])
-        self._check(state, raw, parsed, common)
+        self._check(state, raw, parsed, common, image)
         if state.images:
             self._image_examples += 1
             self._images += state.images
@@ -318,7 +332,14 @@ class Validator:
 
     # -- the checks --
 
-    def _check(self, s: _Line, raw: bytes, parsed: Any = _UNPARSED, common: Any = UNSEEN) -> None:
+    def _check(
+        self,
+        s: _Line,
+        raw: bytes,
+        parsed: Any = _UNPARSED,
+        common: Any = UNSEEN,
+        image: bytes | None = None,
+    ) -> None:
         text_line = raw.rstrip(b"\r\n")
         if not text_line.strip():
             s.error("blank_line", "the line is empty; every line must hold one JSON object")
@@ -359,7 +380,7 @@ class Validator:
         else:
             if common is UNSEEN:
                 common = common_line(obj)
-            tokens = None if common is None else self._common(s, common)
+            tokens = None if common is None else self._common(s, common, image)
             if tokens is None:
                 tokens = self._openai(s, obj)
         if tokens is not None:
@@ -403,7 +424,7 @@ class Validator:
             s.warn("missing_user_message", "the example has no user message")
         return self.counter.messages(messages)
 
-    def _common(self, s: _Line, line: CommonLine) -> int | None:
+    def _common(self, s: _Line, line: CommonLine, image: bytes | None = None) -> int | None:
         """`_openai` of a common line whose texts are not blank (see `common_line`); None,
         with no finding made, for one that has a blank text or an odd system message."""
         system, prompt, url, answer = line
@@ -416,7 +437,7 @@ class Validator:
             return None
         if url is not None:
             s.images += 1
-            self._image_url(s, url, "messages[1].content[1]")
+            self._image_url(s, url, "messages[1].content[1]", image)
         self._boxes(s, answer, "messages[2]")
         return self.counter.common(system, prompt, answer, url is not None)
 
@@ -555,7 +576,9 @@ class Validator:
 
     # images
 
-    def _image_url(self, s: _Line, url: str, where: str) -> None:
+    def _image_url(self, s: _Line, url: str, where: str, image: bytes | None = None) -> None:
+        """Check an image's URL; `image` is a data URL's Base64 decoded when the line was read
+        without it (`cut_image`)."""
         if url.startswith("data:"):
             match = _DATA_URL.match(url)
             if not match or ";base64" not in match.group(2):
@@ -565,7 +588,7 @@ class Validator:
             if not mime:
                 s.error("invalid_image_url", f"{where}: the data URL names no MIME type")
                 return
-            self._image_data(s, mime, match.group(3), where)
+            self._image_data(s, mime, match.group(3), where, image)
         elif url.startswith(("https://", "http://")):
             if not self.limits.allow_http_images:
                 s.error("invalid_image_url", f"{where}: the preset takes embedded images only")
@@ -575,18 +598,23 @@ class Validator:
                 f"{where}: an image must be an http(s) URL or a data URL, not {url[:40]!r}",
             )
 
-    def _image_data(self, s: _Line, mime: str, b64: str, where: str) -> None:
+    def _image_data(
+        self, s: _Line, mime: str, b64: str, where: str, image: bytes | None = None
+    ) -> None:
         allowed = self.limits.allowed_mimes
         if allowed is not None and mime not in allowed:
             s.error(
                 "image_mime_not_allowed",
                 f"{where}: {mime} is not accepted by {self.limits.name} ({', '.join(allowed)})",
             )
-        try:
-            data = pybase64.b64decode(b64, validate=True)
-        except (binascii.Error, ValueError):
-            s.error("invalid_base64", f"{where}: the image data is not valid Base64")
-            return
+        if image is not None:
+            data = image
+        else:
+            try:
+                data = pybase64.b64decode(b64, validate=True)
+            except (binascii.Error, ValueError):
+                s.error("invalid_base64", f"{where}: the image data is not valid Base64")
+                return
         limit = self.limits.max_image_bytes
         if limit is not None and len(data) > limit:
             s.error(
