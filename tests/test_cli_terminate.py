@@ -74,7 +74,7 @@ def _export(tmp_path: Path, port: int) -> list[str]:
         "--max-image-side",
         "32",
         "--workers",
-        "2",
+        "3",
         "-o",
         str(tmp_path / "out" / "train.jsonl"),
     ]
@@ -123,7 +123,7 @@ def _held_run(
             assert connected.wait(60), "the run never asked for the remote image"
             assert [p for p in os.listdir(tmp_path / "out") if p.endswith(".part")]
             children = _children(run.pid)
-            assert len(children) >= 3  # the checker and two image workers
+            assert len(children) >= 3  # the checker and the pool's two image workers
             if group:
                 os.killpg(run.pid, stop)
             else:

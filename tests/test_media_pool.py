@@ -71,8 +71,10 @@ def _counting(media: MediaPipeline) -> list[int]:
     return jobs
 
 
-def test_small_images_go_to_the_pool_in_batches() -> None:
-    """One job per 640x480 resize costs more than the resize; POOL_BATCH images per job pay."""
+def test_small_images_go_to_the_pool_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One job per 640x480 resize costs more than the resize; POOL_BATCH images per job pay.
+    (Every image goes to the pool here: the backlog rule has a test of its own.)"""
+    monkeypatch.setattr(pool_module, "POOL_BACKLOG", 10**9)
     root = str(corpus_path("labelstudio", "g_object_detection", "images"))
     small = [URIS[1], URIS[2], URIS[4]]  # pixel work, all under POOL_MIN_PIXELS
     items = [(i, small[i % 3]) for i in range(20)]
@@ -84,6 +86,35 @@ def test_small_images_go_to_the_pool_in_batches() -> None:
             assert not isinstance(images, MediaError)
             out.append((item[0], [(i.width, i.height, i.mime, i.data) for i in images]))
     assert jobs == [pool_module.POOL_BATCH, pool_module.POOL_BATCH, 20 - 2 * pool_module.POOL_BATCH]
+    assert out == _run(1, items)  # same bytes, same order as in one process
+
+
+def test_the_converting_process_prepares_images_while_the_pool_is_backlogged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--workers 2` is this process and a pool of one: an image the pool has no room for
+    (POOL_BACKLOG, here one image's work) is prepared here, in its place in the order."""
+    monkeypatch.setattr(pool_module, "POOL_BACKLOG", 1)
+    here: list[str] = []
+    encode = pool_module.encode
+
+    def encode_here(data: bytes, spec: Any, uri: str) -> Any:
+        here.append(uri)
+        return encode(data, spec, uri)
+
+    monkeypatch.setattr(pool_module, "encode", encode_here)
+    root = str(corpus_path("labelstudio", "g_object_detection", "images"))
+    small = [URIS[1], URIS[2], URIS[4]]  # pixel work, all under POOL_MIN_PIXELS
+    items = [(i, small[i % 3]) for i in range(10)]
+    media = MediaPipeline(Options(workers=2, max_image_side=800), [root])
+    jobs = _counting(media)
+    out = []
+    with media:
+        for item, images, _ in media.prepare_ordered(items, lambda it: [ImageRef(it[1])]):
+            assert not isinstance(images, MediaError)
+            out.append((item[0], [(i.width, i.height, i.mime, i.data) for i in images]))
+    assert jobs == [1]  # the first image waited in the open batch; the other nine ran here
+    assert here == [small[i % 3] for i in range(1, 10)]
     assert out == _run(1, items)  # same bytes, same order as in one process
 
 
@@ -133,7 +164,10 @@ def _photos(folder: Path, n: int) -> list[str]:
     return names
 
 
-def test_large_photos_go_to_the_pool_with_a_bounded_number_in_flight(tmp_path: Path) -> None:
+def test_large_photos_go_to_the_pool_with_a_bounded_number_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pool_module, "POOL_BACKLOG", 10**9)  # every photo to the pool
     assert pool_module.POOL_MIN_PIXELS <= 1500 * 1000
     names = _photos(tmp_path, 14)
     options = Options(workers=2, max_image_side=300)

@@ -85,12 +85,12 @@ def test_workers_start_after_the_checker_forks_and_warm_up(
     monkeypatch.setattr(pool_module, "warm_up", warm_up_logging_pid)
     folder = coco_export(tmp_path / "export")
     out = tmp_path / "train.jsonl"
-    options = Options(workers=2, max_image_side=32)
+    options = Options(workers=3, max_image_side=32)  # this process and a pool of two
 
     stats = pipeline.run("coco", [str(folder)], options, str(out))
 
     assert events == ["read", "checker", "workers"]
-    assert threads_at_forks == [set(), set(), set()]  # the checker, then the two workers
+    assert threads_at_forks == [set(), set(), set()]  # the checker, then the pool's two
     pids = log.read_text().split()
     assert len(pids) == 2 and len(set(pids)) == 2 and str(os.getpid()) not in pids
     assert stats.written == 4 and not stats.rejects
