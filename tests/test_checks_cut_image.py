@@ -41,20 +41,30 @@ def _image_line(url: str, prompt: str = "Find the cars.", answer: str = "[]") ->
     )
 
 
-def _findings(lines: list[bytes], cut: bool) -> LineFindings:
+def _findings(lines: list[bytes], cut: bool, preset: str) -> LineFindings:
     with pytest.MonkeyPatch.context() as mp:
         if not cut:
             mp.setattr(linechecks, "cut_image", lambda _raw: None)
-        checks = LineChecks("openai", "report", False)
+        checks = LineChecks(preset, "report", False)
         for raw in lines:
             checks.check_line(raw)
         return checks.finish()
 
 
-def _same_with_and_without_the_cut(lines: list[bytes]) -> LineFindings:
-    found = _findings(lines, cut=True)
-    assert found == _findings(lines, cut=False)
+def _same_with_and_without_the_cut(lines: list[bytes], preset: str = "openai") -> LineFindings:
+    found = _findings(lines, True, preset)
+    assert found == _findings(lines, False, preset)
     return found
+
+
+def _encoded(image: Image.Image, kind: str) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, kind)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+PNG = _encoded(Image.new("RGB", (4, 4)), "PNG")
+SMALL_JPEG = _encoded(Image.new("RGB", (4, 4)), "JPEG")
 
 
 def test_the_lines_a_conversion_writes_are_cut(tmp_path: Path) -> None:
@@ -94,6 +104,7 @@ def test_the_lines_a_conversion_writes_are_cut(tmp_path: Path) -> None:
 
 _payloads = st.one_of(
     st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),
+    st.sampled_from([PNG, SMALL_JPEG]),  # images whose kind the validator tells
     st.text(alphabet='AB+/=\\"!é \x01', max_size=12),
     st.sampled_from(["", "QUJD", "QUJ", "QU=D", "QUJD;base64,QUJD", "not base64!"]),
 )
@@ -108,6 +119,7 @@ _heads = st.sampled_from(
 )
 _texts = st.one_of(
     st.text(max_size=20),
+    st.sampled_from(["", " "]),  # a blank text: the validator's general walk
     st.sampled_from(
         [
             ";base64,QUJD",
@@ -133,12 +145,15 @@ _answers = st.one_of(
         max_size=4,
     ),
     repeats=st.lists(st.integers(0, 3), max_size=3),
+    preset=st.sampled_from(["openai", "together", "vertex", "trl", "sharegpt"]),
 )
-def test_cut_lines_get_the_findings_of_whole_lines(lines: list[bytes], repeats: list[int]) -> None:
+def test_cut_lines_get_the_findings_of_whole_lines(
+    lines: list[bytes], repeats: list[int], preset: str
+) -> None:
     """Lines written as annoconvert writes them, with any URL, prompt and answer; some again
-    (duplicates, and conflicts where only the answer differs)."""
+    (duplicates, and conflicts where only the answer differs); under any preset's checks."""
     lines = lines + [lines[i % len(lines)] for i in repeats]
-    _same_with_and_without_the_cut(lines)
+    _same_with_and_without_the_cut(lines, preset)
 
 
 WHOLE = _image_line("data:image/jpeg;base64," + JPEG)
@@ -194,11 +209,11 @@ def test_a_cut_line_conflicts_with_the_same_input_read_whole() -> None:
     assert found.validation is not None and found.validation.images == 3
 
 
-def test_a_cut_line_reports_its_image() -> None:
-    """The checks of a cut line still read its image: a PNG declared as JPEG is found."""
-    png = io.BytesIO()
-    Image.new("RGB", (4, 4)).save(png, "PNG")
-    raw = _image_line("data:image/jpeg;base64," + base64.b64encode(png.getvalue()).decode())
+@pytest.mark.parametrize("prompt", ["Find the cars.", ""], ids=["shortcut", "general-walk"])
+def test_a_cut_line_reports_its_image(prompt: str) -> None:
+    """The checks of a cut line still read its image: a PNG declared as JPEG is found, by
+    the validator's common-line shortcut, and by its general walk (a blank prompt)."""
+    raw = _image_line("data:image/jpeg;base64," + PNG, prompt=prompt)
     assert cut_image(raw) is not None
     found = _same_with_and_without_the_cut([raw])
     assert found.validation is not None

@@ -371,6 +371,10 @@ class Validator:
             return
         self._examples += 1
         dialect = self.limits.dialect
+        if image is not None and dialect in ("vertex", "sharegpt", "trl"):
+            # a line read without its Base64 (`cut_image`) is for the common-line shortcut
+            # only; every general walk reads the whole line (valid JSON, as the cut one is)
+            obj = orjson.loads(text_line)
         if dialect == "vertex":
             tokens = self._vertex(s, obj)
         elif dialect == "sharegpt":
@@ -382,6 +386,8 @@ class Validator:
                 common = common_line(obj)
             tokens = None if common is None else self._common(s, common, image)
             if tokens is None:
+                if image is not None:  # a blank text: the general walk, as above
+                    obj = orjson.loads(text_line)
                 tokens = self._openai(s, obj)
         if tokens is not None:
             self._tokens[tokens] += 1
