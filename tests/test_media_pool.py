@@ -71,20 +71,29 @@ def _counting(media: MediaPipeline) -> list[int]:
     return jobs
 
 
-def test_small_images_go_to_the_pool_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One job per 640x480 resize costs more than the resize; POOL_BATCH images per job pay.
-    (Every image goes to the pool here: the backlog rule has a test of its own.)"""
-    monkeypatch.setattr(pool_module, "POOL_BACKLOG", 10**9)
-    root = str(corpus_path("labelstudio", "g_object_detection", "images"))
-    small = [URIS[1], URIS[2], URIS[4]]  # pixel work, all under POOL_MIN_PIXELS
-    items = [(i, small[i % 3]) for i in range(20)]
-    media = MediaPipeline(Options(workers=2, max_image_side=800), [root])
-    jobs = _counting(media)
+SMALL = [URIS[1], URIS[2], URIS[4]]
+"""Images that need pixel work at max side 800, all under POOL_MIN_PIXELS."""
+
+
+def _prepared(media: MediaPipeline, items: list[tuple[int, str]]) -> list[tuple[int, Any]]:
+    """Each item's images (size, MIME, bytes) in the order the media pipeline hands them on."""
     out = []
     with media:
         for item, images, _ in media.prepare_ordered(items, lambda it: [ImageRef(it[1])]):
             assert not isinstance(images, MediaError)
             out.append((item[0], [(i.width, i.height, i.mime, i.data) for i in images]))
+    return out
+
+
+def test_small_images_go_to_the_pool_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One job per 640x480 resize costs more than the resize; POOL_BATCH images per job pay.
+    (Every image goes to the pool here: the backlog rule has a test of its own.)"""
+    monkeypatch.setattr(pool_module, "POOL_BACKLOG", 10**9)
+    root = str(corpus_path("labelstudio", "g_object_detection", "images"))
+    items = [(i, SMALL[i % 3]) for i in range(20)]
+    media = MediaPipeline(Options(workers=2, max_image_side=800), [root])
+    jobs = _counting(media)
+    out = _prepared(media, items)
     assert jobs == [pool_module.POOL_BATCH, pool_module.POOL_BATCH, 20 - 2 * pool_module.POOL_BATCH]
     assert out == _run(1, items)  # same bytes, same order as in one process
 
@@ -104,17 +113,12 @@ def test_the_converting_process_prepares_images_while_the_pool_is_backlogged(
 
     monkeypatch.setattr(pool_module, "encode", encode_here)
     root = str(corpus_path("labelstudio", "g_object_detection", "images"))
-    small = [URIS[1], URIS[2], URIS[4]]  # pixel work, all under POOL_MIN_PIXELS
-    items = [(i, small[i % 3]) for i in range(10)]
+    items = [(i, SMALL[i % 3]) for i in range(10)]
     media = MediaPipeline(Options(workers=2, max_image_side=800), [root])
     jobs = _counting(media)
-    out = []
-    with media:
-        for item, images, _ in media.prepare_ordered(items, lambda it: [ImageRef(it[1])]):
-            assert not isinstance(images, MediaError)
-            out.append((item[0], [(i.width, i.height, i.mime, i.data) for i in images]))
+    out = _prepared(media, items)
     assert jobs == [1]  # the first image waited in the open batch; the other nine ran here
-    assert here == [small[i % 3] for i in range(1, 10)]
+    assert here == [SMALL[i % 3] for i in range(1, 10)]
     assert out == _run(1, items)  # same bytes, same order as in one process
 
 
