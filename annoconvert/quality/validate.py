@@ -209,6 +209,20 @@ _UNPARSED: Any = object()
 """Marks a line the caller has not parsed."""
 
 
+@dataclass(frozen=True)
+class Tally:
+    """A validator's counts and kept findings (`Validator.tally`), plain data to pickle."""
+
+    errors: list[Finding]
+    warnings: list[Finding]
+    error_counts: Counter[str]
+    warning_counts: Counter[str]
+    tokens: Counter[int]
+    over: list[int]
+    counts: tuple[int, int, int, int]
+    """Lines, examples, examples with images, images."""
+
+
 class Validator:
     """Incremental checker: `check_line` for each line, then `finish` for the report."""
 
@@ -281,6 +295,40 @@ class Validator:
                 if len(kept) < self.max_findings:
                     kept.append(Finding(line=line_no, code=code, message=message))
         return state
+
+    def tally(self) -> Tally:
+        """What this validator has counted and kept, for a validator of the lines before
+        these to `absorb`."""
+        return Tally(
+            list(self._errors),
+            list(self._warnings),
+            Counter(self._error_counts),
+            Counter(self._warning_counts),
+            Counter(self._tokens),
+            list(self._over),
+            (self._lines, self._examples, self._image_examples, self._images),
+        )
+
+    def absorb(self, later: Tally) -> None:
+        """Add the tally of a validator that checked the lines after this one's, numbering
+        them from 1 again: the report is then the one a single validator would make."""
+        shift = self._lines
+        for kept, theirs in ((self._errors, later.errors), (self._warnings, later.warnings)):
+            room = max(0, self.max_findings - len(kept))
+            kept.extend(
+                f.model_copy(update={"line": None if f.line is None else f.line + shift})
+                for f in theirs[:room]
+            )
+        self._error_counts.update(later.error_counts)
+        self._warning_counts.update(later.warning_counts)
+        self._tokens.update(later.tokens)
+        room = max(0, self.max_findings - len(self._over))
+        self._over.extend(number + shift for number in later.over[:room])
+        lines, examples, image_examples, images = later.counts
+        self._lines += lines
+        self._examples += examples
+        self._image_examples += image_examples
+        self._images += images
 
     def finish(self) -> ValidationReport:
         """The report over every line checked so far, with the dataset-level checks."""
@@ -1076,11 +1124,15 @@ def validate_lines(lines: Iterable[bytes], preset: str = "openai") -> Validation
 
 
 def validate_file(path: str | Path, preset: str = "openai") -> ValidationReport:
-    """Validate a JSONL file line by line (memory flat in the file's size)."""
+    """Validate a JSONL file line by line (memory flat in the file's size); a large one in two
+    halves at once (`quality/halves.py`)."""
+    from annoconvert.quality.halves import validate_in_halves
+
     p = Path(path)
     try:
         with p.open("rb") as handle:
-            return validate_lines(handle, preset)
+            report = validate_in_halves(p, handle, preset)
+            return report if report is not None else validate_lines(handle, preset)
     except FileNotFoundError:
         raise ConfigError(f"{p}: file not found") from None
     except IsADirectoryError:
