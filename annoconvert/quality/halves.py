@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -36,18 +37,12 @@ def validate_in_halves(path: Path, handle: IO[bytes], preset: str) -> Validation
     call = forked.ForkedCall(lambda: (_second_half(path, middle, preset), b""))
     try:
         validator = Validator(preset)
-        number = done = 0
-        while done < middle:
-            raw = handle.readline()
-            number += 1
-            done += len(raw)
-            validator.check_line(number, raw)
+        validator.check_lines(_lines_before(handle, middle))
         delivered = call.result()
         if delivered is not None and call.read_payload(memoryview(b"")):
             validator.absorb(delivered[0])
         else:  # the child failed: the second half here
-            for later, raw in enumerate(handle, number + 1):
-                validator.check_line(later, raw)
+            validator.check_lines(handle)
         return validator.finish()
     finally:
         call.close()
@@ -61,12 +56,20 @@ def _line_start_near_half(handle: IO[bytes], size: int) -> int | None:
     return middle if middle < size else None
 
 
+def _lines_before(handle: IO[bytes], end: int) -> Iterator[bytes]:
+    """The lines of `handle` from where it is up to the offset `end`, a line's start."""
+    done = handle.tell()
+    while done < end:
+        raw = handle.readline()
+        done += len(raw)
+        yield raw
+
+
 def _second_half(path: Path, middle: int, preset: str) -> Tally:
     """The child's work: the lines from `middle` on, through a file of its own (a forked
     child shares the parent's file offset)."""
     validator = Validator(preset)
     with path.open("rb") as handle:
         handle.seek(middle)
-        for number, raw in enumerate(handle, 1):
-            validator.check_line(number, raw)
+        validator.check_lines(handle)
     return validator.tally()

@@ -258,6 +258,11 @@ class Validator:
             for code, message in state.errors + state.warnings
         ]
 
+    def check_lines(self, lines: Iterable[bytes]) -> None:
+        """`observe_line` for each of `lines`, numbered on from the lines checked before."""
+        for raw in lines:
+            self._observe(self._lines + 1, raw, _UNPARSED)
+
     def observe_line(
         self,
         line_no: int,
@@ -1118,8 +1123,7 @@ def _text_of(content: Any) -> str:
 def validate_lines(lines: Iterable[bytes], preset: str = "openai") -> ValidationReport:
     """Validate JSONL lines (bytes, with or without their newline) streamed from anywhere."""
     validator = Validator(preset)
-    for number, raw in enumerate(lines, 1):
-        validator.check_line(number, raw)
+    validator.check_lines(lines)
     return validator.finish()
 
 
