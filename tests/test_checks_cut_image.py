@@ -99,7 +99,7 @@ def test_the_lines_a_conversion_writes_are_cut(tmp_path: Path) -> None:
             assert found is not None, preset
             url = orjson.loads(raw)["messages"][1]["content"][1]["image_url"]["url"]
             head = found.common[2]
-            assert head is not None and url == head + bytes(found.base64).decode()
+            assert head is not None and url == head + found.base64.decode()
             assert found.image == base64.b64decode(url.partition(",")[2])
 
 

@@ -84,8 +84,10 @@ class CutImage:
     """`common_line(obj)`."""
     rest: bytes
     """The line's bytes without the Base64."""
-    base64: memoryview
-    """The Base64 as written: plain Base64 characters, no JSON escapes."""
+    base64: bytes
+    """The Base64 as written: plain Base64 characters, no JSON escapes. Bytes, not a view
+    of the line: the hash of a memoryview took twice as long as copying it and hashing the
+    copy (45 against 20 us for 60 KB; it hashes the viewed line too)."""
     image: bytes
     """The Base64 decoded."""
 
@@ -124,7 +126,7 @@ def cut_image(raw: bytes) -> CutImage | None:
         return None
     if not raw.endswith(b'{"url":"' + url.encode("ascii"), 0, start):
         return None
-    base64 = memoryview(raw)[start:end]
+    base64 = raw[start:end]
     try:
         image = pybase64.b64decode(base64, validate=True)
     except (binascii.Error, ValueError):
