@@ -3,7 +3,8 @@ counts. Both engines (`pipeline.run` and `annoconvert.dask`) write through `Outp
 
 - The line checks (`quality.linechecks`: validation, which `--no-validate` turns off, and
   consistency: `--conflicts`, `--dedupe`) run in a second process that follows the sink's
-  temporary file (`quality.background`), or inline when writing to stdout or to shards.
+  temporary file (`quality.background`), or reads a copy of what a stream output (stdout, a
+  pipe) is sent; inline when writing to shards, or where no child can start.
 - What consistency leaves out is known at the end; the sink leaves those lines out when it
   commits.
 - A task whose every line is left out is rejected, so read = written tasks + rejected.
@@ -14,6 +15,8 @@ from __future__ import annotations
 import bisect
 import contextlib
 import mmap
+import multiprocessing
+import os
 from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -23,7 +26,8 @@ import orjson
 from annoconvert.children import why_no_children
 from annoconvert.model import Reject, Source, Task, Warning_
 from annoconvert.options import Options
-from annoconvert.quality.background import BackgroundChecks
+from annoconvert.quality.background import BackgroundChecks, LinePipe
+from annoconvert.quality.consistency import Policy
 from annoconvert.quality.linechecks import LineChecks, LineFindings
 from annoconvert.reject_log import RejectLog
 from annoconvert.spill import SpillFile
@@ -68,12 +72,9 @@ class Output:
         # each written line's task, spilled to disk: reports and rejects name a few of them
         self.refs = _LineRefs()
         preset = options.effective_preset if options.validate_output else None
-        path = getattr(sink, "follow_path", None)
-        self.checks: LineChecks | BackgroundChecks
-        if path is not None and why_no_children() is None:
-            self.checks = BackgroundChecks(path, preset, self.policy, self.dedupe)
-        else:  # stdout and shards have no single file to follow; a daemon has no children
-            self.checks = LineChecks(preset, self.policy, self.dedupe)
+        self.checks: LineChecks | BackgroundChecks = _background_checks(
+            sink, preset, self.policy, self.dedupe
+        ) or LineChecks(preset, self.policy, self.dedupe)
 
     def write_task(self, task: Task, lines: Sequence[tuple[bytes, LineMeta]]) -> None:
         """Write a task's lines (all of them)."""
@@ -141,6 +142,29 @@ class Output:
     def close(self) -> None:
         """Remove the spill file."""
         self.refs.close()
+
+
+def _background_checks(
+    sink: Sink, preset: str | None, policy: Policy, dedupe: bool
+) -> BackgroundChecks | None:
+    """The checks in a second process: following the sink's temporary file, or reading a copy
+    of a stream's bytes from a pipe (fork only). None where they run in this process: a
+    daemon has no children, and the Dask engine's shards have no single file to follow."""
+    if why_no_children() is not None:
+        return None
+    path = getattr(sink, "follow_path", None)
+    if path is not None:
+        return BackgroundChecks(path, preset, policy, dedupe)
+    copy_to = getattr(sink, "copy_to", None)
+    if copy_to is None or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    read_end, write_end = os.pipe()
+    sent = copy_to(write_end)
+    if sent is None:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    return BackgroundChecks(LinePipe(read_end, sent), preset, policy, dedupe)
 
 
 def _consistency_warnings(findings: LineFindings, refs: _LineRefs, out: Output) -> list[Warning_]:

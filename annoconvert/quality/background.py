@@ -1,9 +1,11 @@
-"""Run the line checks in a second process that follows the file while it is written.
+"""Run the line checks in a second process that reads the lines while they are written.
 
 Why: the checks re-read every line (parse, roles, images, boxes, tokens, hashes); in the
 converting process that cost adds to the conversion's, while the machine's second core sits
 idle. The checker process follows the sink's temporary file as it grows (the page cache shares
-it, so no line is copied between processes) and hands back the findings at the end.
+it, so no line is copied between processes) and hands back the findings at the end. A stream
+output (stdout, a pipe) has no file to follow: the sink sends the checker a copy of what it
+writes down a pipe (`LinePipe`), which is read until the bytes the sink says it sent.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import select
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -28,18 +33,31 @@ read raised that threshold, later buffers came from the heap and were not given 
 checker of a 100k-image CVAT run grew from 49 to 66 MiB; with 64 KiB reads it stays at 54."""
 
 
+@dataclass(frozen=True)
+class LinePipe:
+    """The lines of a stream output, sent down a pipe: its read end (the checker's) and how
+    many bytes were sent down it in all (asked once every line is sent)."""
+
+    fd: int
+    sent: Callable[[], int]
+
+
 def _checker(
-    path: str, checks: LineChecks, finished: Connection, conn: Connection, parent: int
+    source: str | int, checks: LineChecks, finished: Connection, conn: Connection, parent: int
 ) -> None:
-    """The checker process's entry: its own signals and environment, then `_follow`. (Set
-    here, not in `_follow`, which a test runs in its own process: there the dispositions
-    stayed, and a later child of that process ignored Ctrl-C.)"""
+    """The checker process's entry: its own signals and environment, then `_follow` of the
+    file named `source`, or `_drain` of the pipe whose read end it is. (Set here, not in
+    `_follow`, which a test runs in its own process: there the dispositions stayed, and a
+    later child of that process ignored Ctrl-C.)"""
     default_signals()
     # numpy's OpenBLAS starts a thread per core that spins while idle; the grouping uses no
     # BLAS, and on a 2-core machine the spinning took the converting process's core
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
-        _follow(path, checks, finished, conn, parent)
+        if isinstance(source, str):
+            _follow(source, checks, finished, conn, parent)
+        else:
+            _drain(source, checks, finished, conn, parent)
     except Exception as err:  # a full disk for the spilled hashes, or a bug: the parent says it
         if os.environ.get("ANNOCONVERT_DEBUG"):
             traceback.print_exc()
@@ -56,6 +74,50 @@ def _sendable(err: Exception) -> Exception:
     return err
 
 
+class _Lines:
+    """Cuts what is read into lines for the checks; a line across reads is joined from its
+    pieces (long lines: many reads)."""
+
+    def __init__(self, checks: LineChecks):
+        self.checks = checks
+        self.partial: list[bytes] = []  # the start of a line not complete yet
+        self.seen = 0
+        self.numpy_loaded = False
+
+    def feed(self, chunk: bytes) -> None:
+        # lines cut out by `find` (memchr), not `split` (a byte-at-a-time loop in CPython:
+        # a third of the checker's time on lines holding images)
+        start = 0
+        if self.partial:
+            end = chunk.find(b"\n")
+            if end < 0:
+                self.partial.append(chunk)
+                return
+            self.partial.append(chunk[:end])
+            self.checks.check_line(b"".join(self.partial))
+            self.partial = []
+            self.seen += 1
+            start = end + 1
+        while (end := chunk.find(b"\n", start)) >= 0:
+            self.checks.check_line(chunk[start:end])
+            self.seen += 1
+            start = end + 1
+        if start < len(chunk):
+            self.partial.append(chunk[start:])
+        if not self.numpy_loaded and self.seen > PLAIN_GROUPING:
+            # the final grouping of this many lines needs it: imported now, while the run
+            # goes on, not at the end while the conversion waits
+            import numpy  # noqa: F401
+
+            self.numpy_loaded = True
+
+    def end(self) -> None:
+        """The last line, if the file does not end with a newline."""
+        if self.partial:
+            self.checks.check_line(b"".join(self.partial))
+            self.partial = []
+
+
 def _follow(
     path: str, checks: LineChecks, finished: Connection, conn: Connection, parent: int
 ) -> None:
@@ -64,8 +126,7 @@ def _follow(
 
     It leaves as soon as the converting process is gone (killed: nothing more will come).
     """
-    numpy_loaded, seen, complete = False, 0, False
-    partial: list[bytes] = []  # the start of a line not complete yet (long lines: many reads)
+    lines, complete = _Lines(checks), False
     with open(path, "rb") as fh:
         while True:
             chunk = fh.read(CHUNK)
@@ -83,66 +144,89 @@ def _follow(
                 chunk = fh.read()
                 if not chunk:
                     break
-            # lines cut out by `find` (memchr), not `split` (a byte-at-a-time loop in CPython:
-            # a third of the checker's time on lines holding images); a line across reads is
-            # joined from its pieces
-            start = 0
-            if partial:
-                end = chunk.find(b"\n")
-                if end < 0:
-                    partial.append(chunk)
-                    continue
-                partial.append(chunk[:end])
-                checks.check_line(b"".join(partial))
-                partial = []
-                seen += 1
-                start = end + 1
-            while (end := chunk.find(b"\n", start)) >= 0:
-                checks.check_line(chunk[start:end])
-                seen += 1
-                start = end + 1
-            if start < len(chunk):
-                partial.append(chunk[start:])
-            if not numpy_loaded and seen > PLAIN_GROUPING:
-                # the final grouping of this many lines needs it: imported now, while the run
-                # goes on, not at the end while the conversion waits
-                import numpy  # noqa: F401
+            lines.feed(chunk)
+    lines.end()
+    conn.send(checks.finish())
+    conn.close()
 
-                numpy_loaded = True
-    if partial:
-        checks.check_line(b"".join(partial))
+
+PARENT_CHECK_SECONDS = 0.5
+"""How often `_drain`, waiting on its pipe, looks whether the converting process is gone."""
+
+
+def _drain(
+    fd: int, checks: LineChecks, finished: Connection, conn: Connection, parent: int
+) -> None:
+    """The checker of a stream output: check the lines read from the pipe `fd` until it has
+    read as many bytes as `finished` says were sent. (Not until the pipe's end: a child the
+    converting process forks later, an image worker, holds the pipe's write end too.)
+
+    It leaves as soon as the converting process is gone, or closes `finished` unsaid.
+    """
+    lines, sent, received, pipe_open = _Lines(checks), None, 0, True
+    while sent is None or received < sent:
+        waiting = ([fd] if pipe_open else []) + ([finished] if sent is None else [])
+        if not waiting:
+            break  # every write end closed short of what was sent
+        ready, _, _ = select.select(waiting, [], [], PARENT_CHECK_SECONDS)
+        if fd in ready:
+            chunk = os.read(fd, CHUNK)
+            if chunk:
+                lines.feed(chunk)
+                received += len(chunk)
+                continue
+            pipe_open = False  # every write end is closed
+        if finished in ready:
+            try:
+                sent = finished.recv()
+            except EOFError:
+                return  # closed without the message: the run stopped
+        if not ready and os.getppid() != parent:
+            return
+    os.close(fd)
+    if received != sent:
+        raise RuntimeError(f"the line checks read {received} of the {sent} bytes written")
+    lines.end()
     conn.send(checks.finish())
     conn.close()
 
 
 class BackgroundChecks:
-    """Checks a growing JSONL file in another process; `finish` returns the findings."""
+    """Checks a growing JSONL file, or the lines sent down a pipe (`LinePipe`: fork only), in
+    another process; `finish` returns the findings."""
 
-    def __init__(self, path: str, preset: str | None, policy: Policy, dedupe: bool):
+    def __init__(self, source: str | LinePipe, preset: str | None, policy: Policy, dedupe: bool):
         methods = multiprocessing.get_all_start_methods()
+        if isinstance(source, LinePipe) and "fork" not in methods:
+            raise ValueError("a checker reads a pipe only in a forked child")
         ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         # pipes, not an Event: an Event needs POSIX semaphores, which some systems lack (AWS
         # Lambda, containers without /dev/shm), and there every conversion failed here
         finished, self._finished = ctx.Pipe(duplex=False)
         self._conn, child = ctx.Pipe(duplex=False)
         checks = LineChecks(preset, policy, dedupe)
+        read_from = source if isinstance(source, str) else source.fd
         self._proc = ctx.Process(
-            target=_checker, args=(path, checks, finished, child, os.getpid()), daemon=True
+            target=_checker, args=(read_from, checks, finished, child, os.getpid()), daemon=True
         )
         self._proc.start()
         child.close()
         finished.close()
+        self._sent: Callable[[], int] | None = None
+        if isinstance(source, LinePipe):
+            os.close(source.fd)  # the child's now: the pipe breaks if the child is gone
+            self._sent = source.sent
 
     def check_line(self, raw: bytes) -> None:
-        """Nothing to do here: the other process reads the line from the file."""
+        """Nothing to do here: the other process reads the line from the file or the pipe."""
 
     def finish(self) -> LineFindings:
-        """Call once every line is flushed to the file: the findings of all of them. What
-        stopped the checker (an OSError, a bug) is raised here, in the converting process,
-        which prints it as one line."""
+        """Call once every line is flushed to the file or sent down the pipe: the findings of
+        all of them. What stopped the checker (an OSError, a bug) is raised here, in the
+        converting process, which prints it as one line."""
         found: LineFindings | Exception | None = None
         with contextlib.suppress(OSError):  # a checker that stopped early closed its end
-            self._finished.send(True)
+            self._finished.send(True if self._sent is None else self._sent())
         with contextlib.suppress(OSError, EOFError):  # and one that was killed sent nothing
             found = self._conn.recv()
         self._proc.join()

@@ -16,13 +16,14 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
 from annoconvert.atomic import temp_beside
 from annoconvert.errors import at_place
+from annoconvert.writers.stream_copy import StreamCopy, copying
 
 
 @dataclass(slots=True)
@@ -148,6 +149,8 @@ class JsonlSink:
         self._stream: IO[bytes] | None = None
         """Where a stream output's lines go (stdout, a device, a pipe); None for a file."""
         self._writeback: Writeback | None = None
+        self._copy: StreamCopy | None = None
+        """Where a stream's lines are copied for the checker process (`copy_to`)."""
         if is_stream(output):
             if assign_splits is not None:
                 raise ValueError("split files need a file output, not a stream")
@@ -189,6 +192,17 @@ class JsonlSink:
         """The temporary file being written, for a checker that follows it; None for stdout."""
         return self._tmp
 
+    def copy_to(self, fd: int) -> Callable[[], int] | None:
+        """For a stream whose lines go out as they come: from now on, write every byte down
+        the pipe `fd` too (the checker's; this sink closes it), and return how many bytes
+        went down it so far. None, `fd` untouched, for an output with a file to follow."""
+        if self._stream is None or self._tmp is not None or self._copy is not None:
+            return None
+        self.flush()
+        self._fh, copy = copying(self._stream, fd)
+        self._copy = copy
+        return lambda: copy.sent
+
     def flush(self) -> None:
         """Hand what is buffered to the file (a follower sees complete lines)."""
         try:
@@ -226,6 +240,7 @@ class JsonlSink:
         if self._tmp is None:
             if drop:
                 raise ValueError(f"cannot drop lines already written to {name}")
+            self._close_copy()
         else:
             self._fh.close()
             try:
@@ -237,6 +252,16 @@ class JsonlSink:
         self._stream.flush()
         self._close_stream()
         return [name]
+
+    def _close_copy(self) -> None:
+        """Write what the copying writer holds, and close the pipe to the checker."""
+        if self._copy is not None:
+            try:
+                self._fh.close()
+            except OSError as err:
+                raise at_place(err, self.output or "<stdout>") from err
+            finally:
+                self._copy.drop_pipe()
 
     def _close_stream(self) -> None:
         """Close a stream output this sink opened (a device, a pipe); stdout stays open."""
@@ -306,6 +331,8 @@ class JsonlSink:
     def abort(self) -> None:
         """Drop everything written so far; the output path keeps what it had before (a stream
         keeps what it was sent, unless its lines were held)."""
+        with contextlib.suppress(OSError):
+            self._close_copy()
         with contextlib.suppress(OSError):
             self._close_stream()
         if self._tmp is not None:
