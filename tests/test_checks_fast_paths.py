@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annoconvert.quality import consistency, validate
-from annoconvert.quality.common_line import common_line
+from annoconvert.quality.common_line import common_line, vertex_common_line
 from annoconvert.quality.tokens import TokenCounter, estimate_text_tokens
 
 texts = st.text(
@@ -352,3 +352,92 @@ def test_conflict_of_common_lines_names_its_input(line: Any, preview: str) -> No
     (conflict,) = checks.finish().consistency.conflicts
     assert conflict.input == preview
     assert conflict.answers == 2
+
+
+def _vertex_line(system: str, user: str, answer: str) -> dict[str, Any]:
+    return {
+        "systemInstruction": {"parts": [{"text": system}]},
+        "contents": [
+            {"role": "user", "parts": [{"text": user}]},
+            {"role": "model", "parts": [{"text": answer}]},
+        ],
+    }
+
+
+def _vertex_general_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(consistency, "vertex_common_line", lambda _obj: None)
+        return consistency.line_keys(obj, raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(system=texts, user=texts, answer=texts)
+def test_vertex_text_lines_get_the_general_keys(system: str, user: str, answer: str) -> None:
+    obj = _vertex_line(system, user, answer)
+    raw = orjson.dumps(obj)
+    assert vertex_common_line(obj) == (system, user, None, answer)
+    assert consistency.line_keys(obj, raw) == _vertex_general_keys(obj, raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(system=texts, user=texts, answer=_answers)
+def test_vertex_text_lines_get_the_general_findings_and_tokens(
+    system: str, user: str, answer: str
+) -> None:
+    raw = orjson.dumps(_vertex_line(system, user, answer))
+    found = []
+    for shortcut in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not shortcut:
+                mp.setattr(validate, "vertex_common_line", lambda _obj: None)
+            validator = validate.Validator("vertex")
+            found.append((validator.check_line(1, raw), validator.finish()))
+    assert found[0] == found[1]
+
+
+def test_a_vertex_line_s_findings_are_its_own() -> None:
+    """The shortcut finds what a user needs to see: a wrong box in the model's answer."""
+    line = _vertex_line("s", "p", '[{"box_2d": [10, 20, 5, 40], "label": "a"}]')
+    findings = validate.Validator("vertex").check_line(1, orjson.dumps(line))
+    assert [(f.code, f.message.split(":")[0]) for f in findings] == [
+        ("invalid_box", "contents[1] answer[0].box_2d")
+    ]
+
+
+VERTEX = _vertex_line("s", "u", "a")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("systemInstruction", "parts", 0, "extra"), 1),
+        (("systemInstruction", "role"), "system"),
+        (("contents", 0, "role"), "model"),
+        (("contents", 1, "role"), "assistant"),
+        (("contents", 0, "parts", 0, "text"), 5),
+        (("contents", 1, "parts", 0), {"inlineData": {"mimeType": "image/png", "data": "AA=="}}),
+        (("contents", 0, "weight"), 1),
+        (("labels",), {"k": "v"}),
+    ],
+)
+def test_other_vertex_lines_take_the_general_walk(path: tuple[Any, ...], value: Any) -> None:
+    obj = _changed(VERTEX, path, value)
+    raw = orjson.dumps(obj)
+    assert vertex_common_line(obj) is None
+    assert consistency.line_keys(obj, raw) == _vertex_general_keys(obj, raw)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"system_instruction": VERTEX["systemInstruction"], "contents": VERTEX["contents"]},
+        {"contents": VERTEX["contents"]},
+        {**VERTEX, "contents": [*VERTEX["contents"], {"role": "user", "parts": [{"text": "u"}]}]},
+        {**VERTEX, "contents": [VERTEX["contents"][0], {"role": "model", "parts": []}]},
+        {**VERTEX, "systemInstruction": {"parts": [{"text": "s"}, {"text": "t"}]}},
+    ],
+)
+def test_other_vertex_shapes_take_the_general_walk(obj: dict[str, Any]) -> None:
+    raw = orjson.dumps(obj)
+    assert vertex_common_line(obj) is None
+    assert consistency.line_keys(obj, raw) == _vertex_general_keys(obj, raw)

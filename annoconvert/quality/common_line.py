@@ -5,6 +5,7 @@ assistant]}` with string contents, or the image line with a `[text, image_url]` 
 and a `[text]` answer. The consistency keys of such a line, and the validator's findings and
 token count where its texts are not blank, come from its four values; any other line takes
 each check's general walk (`tests/test_checks_fast_paths.py` holds them to the same results).
+The vertex dialect's text line (`vertex_common_line`) is told apart the same way.
 
 An image line's data URL is most of its bytes (a 45 KB JPEG is 60 KB of Base64). `cut_image`
 takes the Base64 out before the line is parsed, so that the checks parse a line of a few
@@ -69,6 +70,41 @@ def common_line(obj: Any) -> CommonLine | None:
     if type(ref) is not str:
         return None
     return told, prompt_text, ref, reply_text
+
+
+def vertex_common_line(obj: Any) -> CommonLine | None:
+    """The values of the vertex dialect's text line, `{"systemInstruction": {"parts": [{"text":
+    system}]}, "contents": [{"role": "user", "parts": [{"text": prompt}]}, {"role": "model",
+    "parts": [{"text": answer}]}]}`, as a `CommonLine` without an image; None for any other
+    line."""
+    if type(obj) is not dict or len(obj) != 2:
+        return None
+    system, contents = obj.get("systemInstruction"), obj.get("contents")
+    if type(system) is not dict or type(contents) is not list or len(contents) != 2:
+        return None
+    user, answer = contents
+    if not (type(user) is dict and type(answer) is dict and len(system) == 1):
+        return None
+    if not (len(user) == len(answer) == 2):
+        return None
+    if user.get("role") != "user" or answer.get("role") != "model":
+        return None
+    told, asked, answered = _one_text(system), _one_text(user), _one_text(answer)
+    if told is None or asked is None or answered is None:
+        return None
+    return told, asked, None, answered
+
+
+def _one_text(holder: dict[str, Any]) -> str | None:
+    """The text of `{"parts": [{"text": ...}]}` (other keys aside); None for other parts."""
+    parts = holder.get("parts")
+    if type(parts) is not list or len(parts) != 1:
+        return None
+    part = parts[0]
+    if type(part) is not dict or len(part) != 1:
+        return None
+    text = part.get("text")
+    return text if type(text) is str else None
 
 
 BASE64_MARK = b";base64,"

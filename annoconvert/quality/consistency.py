@@ -40,7 +40,13 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert.model import Example, ImagePart, Message, PreparedImage, TextPart
-from annoconvert.quality.common_line import UNSEEN, CommonLine, CutImage, common_line
+from annoconvert.quality.common_line import (
+    UNSEEN,
+    CommonLine,
+    CutImage,
+    common_line,
+    vertex_common_line,
+)
 from annoconvert.quality.int_arrays import int_array
 from annoconvert.quality.key_store import KeyStore
 
@@ -300,7 +306,7 @@ def line_keys(obj: Any, raw: bytes, common: Any = UNSEEN) -> tuple[int, int, int
     if not isinstance(obj, dict):
         return whole, whole, whole, ""
     if common is UNSEEN:
-        common = common_line(obj)
+        common = _common(obj)
     if common is not None:  # the common lines: the general walk's keys, without the walk
         inp, ans, text, image = _common_keys(common)
         return inp, ans, whole, _common_preview(text, image)
@@ -319,6 +325,12 @@ def line_keys(obj: Any, raw: bytes, common: Any = UNSEEN) -> tuple[int, int, int
     if any(item.startswith("i") for item in shown):
         text = ("[image] " + text).strip()
     return _digest(shown), _digest(answer_items), whole, _shortened(text)
+
+
+def _common(obj: Any) -> CommonLine | None:
+    """The line's values if it is a common line of any dialect: the keys are the general
+    walk's, which reads every dialect alike."""
+    return common_line(obj) or vertex_common_line(obj)
 
 
 def _common_keys(common: CommonLine, image: str | None = None) -> tuple[int, int, str, bool]:
@@ -527,7 +539,7 @@ class ConsistencyChecker:
         """`observe_line` for a line already parsed into `obj` (None when it is not JSON),
         and told apart (`common_line`) when `common` is given."""
         if common is UNSEEN:
-            common = common_line(obj)
+            common = _common(obj)
         if common is None:
             inp, ans, whole, preview = line_keys(obj, raw, None)
             return self.observe_keys(task, inp, ans, whole, preview)

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert import presets
 from annoconvert.errors import ConfigError, MediaError
-from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line
+from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line, vertex_common_line
 from annoconvert.quality.tokens import TokenCounter, distribution_of_counts
 
 DialectName = Literal["openai", "vertex", "trl", "sharegpt"]
@@ -429,7 +429,10 @@ class Validator:
             # only; every general walk reads the whole line (valid JSON, as the cut one is)
             obj = orjson.loads(text_line)
         if dialect == "vertex":
-            tokens = self._vertex(s, obj)
+            line = vertex_common_line(obj)
+            tokens = None if line is None else self._vertex_common(s, line)
+            if tokens is None:
+                tokens = self._vertex(s, obj)
         elif dialect == "sharegpt":
             tokens = self._sharegpt(s, obj)
         elif dialect == "trl":
@@ -802,6 +805,17 @@ class Validator:
             s.warn("missing_user_message", "the example has no user turn")
         messages = [{"role": "x", "content": t} for t in texts]
         return self.counter.messages(messages) + VERTEX_IMAGE_TOKENS * s.images
+
+    def _vertex_common(self, s: _Line, line: CommonLine) -> int | None:
+        """`_vertex` of a vertex text line (`vertex_common_line`) whose user and model texts
+        are not empty; None, with no finding made, for one whose are."""
+        system, prompt, _, answer = line
+        if not (prompt and answer):
+            return None
+        self._boxes(s, answer, "contents[1]")
+        return self.counter.messages(
+            [{"role": "x", "content": t} for t in (system, prompt, answer)]
+        )
 
     def _vertex_part(self, s: _Line, part: Any, where: str, role: Any) -> list[str]:
         if not isinstance(part, dict):
