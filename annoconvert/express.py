@@ -32,6 +32,7 @@ from annoconvert.model import ImageRef, PreparedImage, Region, Reject, Source, T
 from annoconvert.options import Options
 from annoconvert.recipes.common import dumps_boxes, render, template_names
 from annoconvert.writers.images import data_url_json
+from annoconvert.writers.sharegpt import IMAGE_TOKEN
 from annoconvert.writers.sink import NO_META, LineMeta
 
 if TYPE_CHECKING:
@@ -74,7 +75,9 @@ class JsonText(bytes):
 
 
 Value = str | JsonText
-Extract = Callable[[Any], "tuple[int | str, tuple[Value, ...], LineMeta] | None"]
+Found = tuple[int | str, tuple[Value, ...], LineMeta]
+"""(task id, the line's values, its meta): what `Extract` gives for a lane task."""
+Extract = Callable[[Any], "Found | None"]
 """A reader's test of a task's JSON: (task id, the values of its line, what `--split` needs of
 the line: `MetaOf`'s) when the task has the common shape, else None."""
 GeneralLines = Callable[[Task], "list[tuple[bytes, LineMeta]] | None"]
@@ -161,7 +164,7 @@ ONE_ANNOTATION_POLICIES = ("latest", "all", "majority", "agreed")
 (`ground-truth` needs its flag)."""
 LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
     "classification": {
-        "dialect": ("openai", "vertex", "trl"),
+        "dialect": ("openai", "vertex", "trl", "sharegpt"),
         "annotators": ONE_ANNOTATION_POLICIES,
     },
     "detection": {
@@ -173,9 +176,13 @@ LANE_RECIPES: dict[str, dict[str, tuple[object, ...]]] = {
 """The recipes the lane knows, each with the values it takes of the options it needs
 (detection: the image as a URI or embedded; `LANE_ANY_VALUE` has the options it takes at any
 value). A classification line is two strings in any dialect that writes them as they are
-(Vertex's parts, TRL's messages); a detection line's image is written by each dialect its
-own way (TRL lists a found file's path, sharegpt adds `<image>` tokens, Vertex splits the
-data URL), and sharegpt rejects a text holding `<image>`: those stay on the general path."""
+(Vertex's parts, TRL's messages, sharegpt's turns; sharegpt rejects a text holding `<image>`,
+so such a task goes the general way: `DIALECT_REFUSED_TEXT`); a detection line's image is
+written by each dialect its own way (TRL lists a found file's path, sharegpt adds `<image>`
+tokens, Vertex splits the data URL): those stay on the general path."""
+DIALECT_REFUSED_TEXT = {"sharegpt": IMAGE_TOKEN}
+"""A text a dialect rejects inside a line's strings: a lane task holding it goes the general
+way, which rejects it (`dialect_extract`)."""
 CLASS_VALUES = frozenset({"text", "label", "labels"})
 """The template values a classification lane fills in itself: its line's text and class."""
 LANE_TEMPLATES: dict[str, dict[str, frozenset[str]]] = {
@@ -334,6 +341,22 @@ def _cut(line: bytes, values: Sequence[Value]) -> list[bytes] | None:
         rest = rest[at + len(encoded) :]
     pieces.append(rest)
     return pieces
+
+
+def dialect_extract(extract: Extract, dialect: str) -> Extract:
+    """`extract` for a run in `dialect`: a task one of whose strings holds a text the dialect
+    rejects (`DIALECT_REFUSED_TEXT`) goes the general way, which says why."""
+    refused = DIALECT_REFUSED_TEXT.get(dialect)
+    if refused is None:
+        return extract
+
+    def refusing(item: Any) -> Found | None:
+        found = extract(item)
+        if found is None or any(type(v) is str and refused in v for v in found[1]):
+            return None
+        return found
+
+    return refusing
 
 
 class Lane:

@@ -396,7 +396,7 @@ def _express_lane(
             switch.prepare = converter.media.prepare_as_is
         busy = converter.media.busy
     lines = express.general_lines(recipe, dialect, options, select, images)
-    return express.Lane(switch.extract, lines, busy)
+    return express.Lane(express.dialect_extract(switch.extract, options.dialect), lines, busy)
 
 
 def _no_images(task: Task) -> tuple[()]:

@@ -289,7 +289,6 @@ def test_a_lane_that_disagrees_with_the_general_path_closes_at_once(
         {"prompt": "Review {id}: {text}"},
         {"answer_template": "{sentiment}"},  # the control's answer: the lane does not know it
         {"annotators": "ground-truth"},
-        {"dialect": "sharegpt"},  # it rejects a text holding <image>: not the same layout
     ],
 )
 def test_options_that_change_a_line_keep_the_general_path(
@@ -365,12 +364,13 @@ def test_policies_that_choose_a_task_s_one_annotation_keep_the_lane(
 
 
 @pytest.mark.parametrize("with_config", [True, False])
-@pytest.mark.parametrize("dialect", ["vertex", "trl"])
+@pytest.mark.parametrize("dialect", ["vertex", "trl", "sharegpt"])
 def test_dialects_that_write_the_strings_as_they_are_keep_the_lane(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dialect: str, with_config: bool
 ) -> None:
-    """Vertex's parts and TRL's messages hold the text and the class as they are: the layout
-    is cut from their line like the openai one (a template in the seed's shape too)."""
+    """Vertex's parts, TRL's messages and sharegpt's turns hold the text and the class as they
+    are: the layout is cut from their line like the openai one (a template in the seed's shape
+    too)."""
     export, cfg = _export(tmp_path, [_task(i) for i in range(1, 601)])
     config = {"label_config": str(cfg)} if with_config else {}
     lanes, out = _both(
@@ -381,6 +381,34 @@ def test_dialects_that_write_the_strings_as_they_are_keep_the_lane(
     common = _common if with_config else (lambda i: _common(i) or i % 50 == 23)
     assert lane.lines == sum(1 for i in range(201, 601) if common(i))
     assert (b'"contents":[' in out) == (dialect == "vertex")
+    assert (b'"conversations":[' in out) == (dialect == "sharegpt")
+
+
+def test_a_text_holding_sharegpt_s_image_token_goes_the_general_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sharegpt rejects a text holding `<image>` (LLaMA-Factory would read it as an image):
+    such a task, in the text or in its class, leaves the lane and is rejected as it is
+    without the lane."""
+    tasks = [_task(i) for i in range(1, 601)]
+    for i in (260, 300, 340):  # common tasks past the lane's verification
+        assert _common(i)
+    tasks[259]["data"]["text"] = "see <image> here"
+    tasks[299]["annotations"][0]["result"][0]["value"]["choices"] = ["<image>"]
+    tasks[339]["data"]["text"] = "a <image"  # not the token: the lane keeps it
+    export, _ = _export(tmp_path, tasks)
+    lanes, out = _both(tmp_path, monkeypatch, export, dialect="sharegpt")
+    (lane,) = lanes
+    assert lane is not None and lane.open
+    assert lane.lines == sum(1 for i in range(201, 601) if _common(i) or i % 50 == 23) - 2
+    result = annoconvert.convert(
+        "labelstudio", [str(export)], tmp_path / "again.jsonl", dialect="sharegpt"
+    )
+    assert [(r.task, r.code) for r in result.rejects if r.code == "image_token_in_text"] == [
+        (260, "image_token_in_text"),
+        (300, "image_token_in_text"),
+    ]
+    assert b'{"from":"human","value":"a <image"}' in out
 
 
 def test_a_class_from_a_control_named_text_goes_the_general_way_under_a_text_template(

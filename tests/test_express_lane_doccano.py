@@ -140,7 +140,6 @@ def test_the_lane_takes_the_first_input_only(
         {"prompt": "Review from {source}: {text}"},
         {"answer_template": "Sentiment of doc {doc_id}: {label}"},
         {"annotators": "ground-truth"},
-        {"dialect": "sharegpt"},
         {"project_type": "Seq2seq"},
     ],
 )
@@ -160,6 +159,7 @@ def test_options_that_change_a_line_keep_the_general_path(
         {"labels": {"positive": "pos", "neutral": ""}, "answer_template": "Sentiment: {label}"},
         {"annotators": "majority"},
         {"annotators": "agreed"},
+        {"dialect": "sharegpt"},  # a sharegpt line holds the text and class as they are
     ],
 )
 def test_renames_and_templates_of_the_text_and_class_keep_the_lane(
