@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annoconvert.quality import consistency, validate
-from annoconvert.quality.common_line import common_line, vertex_common_line
+from annoconvert.quality.common_line import (
+    common_line,
+    dialect_common_line,
+    sharegpt_common_line,
+    vertex_common_line,
+)
 from annoconvert.quality.tokens import TokenCounter, estimate_text_tokens
 
 texts = st.text(
@@ -364,9 +369,9 @@ def _vertex_line(system: str, user: str, answer: str) -> dict[str, Any]:
     }
 
 
-def _vertex_general_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
+def _dialect_general_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(consistency, "vertex_common_line", lambda _obj: None)
+        mp.setattr(consistency, "dialect_common_line", lambda _obj: None)
         return consistency.line_keys(obj, raw)
 
 
@@ -376,7 +381,7 @@ def test_vertex_text_lines_get_the_general_keys(system: str, user: str, answer: 
     obj = _vertex_line(system, user, answer)
     raw = orjson.dumps(obj)
     assert vertex_common_line(obj) == (system, user, None, answer)
-    assert consistency.line_keys(obj, raw) == _vertex_general_keys(obj, raw)
+    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
 
 
 @settings(max_examples=300, deadline=None)
@@ -424,7 +429,7 @@ def test_other_vertex_lines_take_the_general_walk(path: tuple[Any, ...], value: 
     obj = _changed(VERTEX, path, value)
     raw = orjson.dumps(obj)
     assert vertex_common_line(obj) is None
-    assert consistency.line_keys(obj, raw) == _vertex_general_keys(obj, raw)
+    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
 
 
 @pytest.mark.parametrize(
@@ -440,4 +445,80 @@ def test_other_vertex_lines_take_the_general_walk(path: tuple[Any, ...], value: 
 def test_other_vertex_shapes_take_the_general_walk(obj: dict[str, Any]) -> None:
     raw = orjson.dumps(obj)
     assert vertex_common_line(obj) is None
-    assert consistency.line_keys(obj, raw) == _vertex_general_keys(obj, raw)
+    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
+
+
+def _sharegpt_line(system: str, user: str, answer: str) -> dict[str, Any]:
+    return {
+        "conversations": [{"from": "human", "value": user}, {"from": "gpt", "value": answer}],
+        "system": system,
+        "images": [],
+    }
+
+
+_sharegpt_texts = st.one_of(texts, st.sampled_from(["<image>", "a <image> b", "<image"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(system=texts, user=_sharegpt_texts, answer=_sharegpt_texts)
+def test_sharegpt_text_lines_get_the_general_keys(system: str, user: str, answer: str) -> None:
+    obj = _sharegpt_line(system, user, answer)
+    raw = orjson.dumps(obj)
+    assert sharegpt_common_line(obj) == dialect_common_line(obj) == (system, user, None, answer)
+    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(system=texts, user=_sharegpt_texts, answer=st.one_of(_answers, _sharegpt_texts))
+def test_sharegpt_text_lines_get_the_general_findings_and_tokens(
+    system: str, user: str, answer: str
+) -> None:
+    raw = orjson.dumps(_sharegpt_line(system, user, answer))
+    found = []
+    for shortcut in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not shortcut:
+                mp.setattr(validate, "sharegpt_common_line", lambda _obj: None)
+            validator = validate.Validator("sharegpt")
+            found.append((validator.check_line(1, raw), validator.finish()))
+    assert found[0] == found[1]
+
+
+def test_a_sharegpt_line_s_findings_are_its_own() -> None:
+    line = _sharegpt_line("s", "p", '[{"box_2d": [10, 20, 5, 40], "label": "a"}]')
+    findings = validate.Validator("sharegpt").check_line(1, orjson.dumps(line))
+    assert [(f.code, f.message.split(":")[0]) for f in findings] == [
+        ("invalid_box", "conversations[1] answer[0].box_2d")
+    ]
+
+
+SHAREGPT = _sharegpt_line("s", "u", "a")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("conversations", 0, "from"), "gpt"),
+        (("conversations", 1, "from"), "assistant"),
+        (("conversations", 0, "value"), 5),
+        (("conversations", 1, "weight"), 0),
+        (("system",), None),
+        (("images",), ["a.jpg"]),
+        (("tools",), "[]"),
+    ],
+)
+def test_other_sharegpt_lines_take_the_general_walk(path: tuple[Any, ...], value: Any) -> None:
+    obj = _changed(SHAREGPT, path, value)
+    raw = orjson.dumps(obj)
+    assert sharegpt_common_line(obj) is None and dialect_common_line(obj) is None
+    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
+
+
+def test_a_sharegpt_line_with_three_turns_takes_the_general_walk() -> None:
+    obj = {
+        **SHAREGPT,
+        "conversations": [*SHAREGPT["conversations"], {"from": "human", "value": "u"}],
+    }
+    raw = orjson.dumps(obj)
+    assert dialect_common_line(obj) is None
+    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)

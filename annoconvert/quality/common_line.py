@@ -5,7 +5,8 @@ assistant]}` with string contents, or the image line with a `[text, image_url]` 
 and a `[text]` answer. The consistency keys of such a line, and the validator's findings and
 token count where its texts are not blank, come from its four values; any other line takes
 each check's general walk (`tests/test_checks_fast_paths.py` holds them to the same results).
-The vertex dialect's text line (`vertex_common_line`) is told apart the same way.
+The text lines of the vertex and sharegpt dialects (`dialect_common_line`) are told apart the
+same way.
 
 An image line's data URL is most of its bytes (a 45 KB JPEG is 60 KB of Base64). `cut_image`
 takes the Base64 out before the line is parsed, so that the checks parse a line of a few
@@ -93,6 +94,32 @@ def vertex_common_line(obj: Any) -> CommonLine | None:
     if told is None or asked is None or answered is None:
         return None
     return told, asked, None, answered
+
+
+def sharegpt_common_line(obj: Any) -> CommonLine | None:
+    """The values of the sharegpt dialect's text line, `{"conversations": [{"from": "human",
+    "value": prompt}, {"from": "gpt", "value": answer}], "system": system, "images": []}`, as
+    a `CommonLine` without an image; None for any other line."""
+    if type(obj) is not dict or len(obj) != 3:
+        return None
+    turns, told, images = obj.get("conversations"), obj.get("system"), obj.get("images")
+    if type(turns) is not list or len(turns) != 2 or type(told) is not str or images != []:
+        return None
+    user, answer = turns
+    if not (type(user) is dict and type(answer) is dict and len(user) == len(answer) == 2):
+        return None
+    if user.get("from") != "human" or answer.get("from") != "gpt":
+        return None
+    asked, answered = user.get("value"), answer.get("value")
+    if type(asked) is not str or type(answered) is not str:
+        return None
+    return told, asked, None, answered
+
+
+def dialect_common_line(obj: Any) -> CommonLine | None:
+    """The values of the vertex or the sharegpt dialect's text line; None for any other line.
+    (The consistency keys of a line do not depend on its dialect.)"""
+    return vertex_common_line(obj) or sharegpt_common_line(obj)
 
 
 def _one_text(holder: dict[str, Any]) -> str | None:

@@ -45,7 +45,7 @@ from annoconvert.quality.common_line import (
     CommonLine,
     CutImage,
     common_line,
-    vertex_common_line,
+    dialect_common_line,
 )
 from annoconvert.quality.int_arrays import int_array
 from annoconvert.quality.key_store import KeyStore
@@ -330,7 +330,7 @@ def line_keys(obj: Any, raw: bytes, common: Any = UNSEEN) -> tuple[int, int, int
 def _common(obj: Any) -> CommonLine | None:
     """The line's values if it is a common line of any dialect: the keys are the general
     walk's, which reads every dialect alike."""
-    return common_line(obj) or vertex_common_line(obj)
+    return common_line(obj) or dialect_common_line(obj)
 
 
 def _common_keys(common: CommonLine, image: str | None = None) -> tuple[int, int, str, bool]:

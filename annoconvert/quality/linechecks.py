@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from annoconvert.quality.common_line import common_line, cut_image, vertex_common_line
+from annoconvert.quality.common_line import common_line, cut_image, dialect_common_line
 from annoconvert.quality.consistency import ConsistencyChecker, ConsistencyReport, Policy
 from annoconvert.quality.validate import ValidationReport, Validator
 
@@ -62,8 +62,8 @@ class LineChecks:
                 self.validator.observe_line(self.lines + 1, raw)
             else:
                 self.validator.observe_line(self.lines + 1, raw, obj, common)
-        if common is None:  # the validator tells a vertex line apart itself, in its dialect
-            common = vertex_common_line(obj)
+        if common is None:  # the validator tells these apart itself, in its dialect
+            common = dialect_common_line(obj)
         self.consistency.observe_parsed(self.lines, raw, obj, common)
         self.lines += 1
 

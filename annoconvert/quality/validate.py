@@ -37,7 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from annoconvert import presets
 from annoconvert.errors import ConfigError, MediaError
-from annoconvert.quality.common_line import UNSEEN, CommonLine, common_line, vertex_common_line
+from annoconvert.quality.common_line import (
+    UNSEEN,
+    CommonLine,
+    common_line,
+    sharegpt_common_line,
+    vertex_common_line,
+)
 from annoconvert.quality.tokens import TokenCounter, distribution_of_counts
 
 DialectName = Literal["openai", "vertex", "trl", "sharegpt"]
@@ -434,7 +440,10 @@ class Validator:
             if tokens is None:
                 tokens = self._vertex(s, obj)
         elif dialect == "sharegpt":
-            tokens = self._sharegpt(s, obj)
+            line = sharegpt_common_line(obj)
+            tokens = None if line is None else self._sharegpt_common(s, line)
+            if tokens is None:
+                tokens = self._sharegpt(s, obj)
         elif dialect == "trl":
             tokens = self._trl(s, obj)
         else:
@@ -975,6 +984,22 @@ class Validator:
         self._images_column(s, obj.get("images"), tokens, "<image> token")
         self._roles_present(s, roles, "assistant", "user", "system")
         return self.counter.messages(texts)
+
+    def _sharegpt_common(self, s: _Line, line: CommonLine) -> int | None:
+        """`_sharegpt` of a sharegpt text line (`sharegpt_common_line`) whose human and gpt
+        texts are not empty and hold no `<image>`; None, with no finding made, for one that
+        has an empty text or the token."""
+        system, prompt, _, answer = line
+        if not (prompt and answer) or "<image>" in prompt or "<image>" in answer:
+            return None
+        self._boxes(s, answer, "conversations[1]")
+        return self.counter.messages(
+            [
+                {"role": "system", "content": system},
+                {"role": "human", "content": prompt},
+                {"role": "gpt", "content": answer},
+            ]
+        )
 
     def _sharegpt_turn(
         self, s: _Line, turn: Any, at: str, roles: list[Any], texts: list[dict[str, Any]]
