@@ -369,66 +369,105 @@ def _vertex_line(system: str, user: str, answer: str) -> dict[str, Any]:
     }
 
 
+def _sharegpt_line(system: str, user: str, answer: str) -> dict[str, Any]:
+    return {
+        "conversations": [{"from": "human", "value": user}, {"from": "gpt", "value": answer}],
+        "system": system,
+        "images": [],
+    }
+
+
+DIALECT_LINES: dict[str, tuple[Any, str, str]] = {
+    "vertex": (_vertex_line, "vertex_common_line", "contents[1]"),
+    "sharegpt": (_sharegpt_line, "sharegpt_common_line", "conversations[1]"),
+}
+"""Per dialect with a text line the checks tell apart: how to write one, the validator's
+function that tells it apart, and where its answer is."""
+_dialect_texts = st.one_of(texts, st.sampled_from(["<image>", "a <image> b", "<image"]))
+
+
 def _dialect_general_keys(obj: Any, raw: bytes) -> tuple[int, int, int, str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(consistency, "dialect_common_line", lambda _obj: None)
         return consistency.line_keys(obj, raw)
 
 
+@pytest.mark.parametrize("dialect", DIALECT_LINES)
 @settings(max_examples=300, deadline=None)
-@given(system=texts, user=texts, answer=texts)
-def test_vertex_text_lines_get_the_general_keys(system: str, user: str, answer: str) -> None:
-    obj = _vertex_line(system, user, answer)
+@given(system=texts, user=_dialect_texts, answer=_dialect_texts)
+def test_dialect_text_lines_get_the_general_keys(
+    dialect: str, system: str, user: str, answer: str
+) -> None:
+    make, _, _ = DIALECT_LINES[dialect]
+    obj = make(system, user, answer)
     raw = orjson.dumps(obj)
-    assert vertex_common_line(obj) == (system, user, None, answer)
+    assert dialect_common_line(obj) == (system, user, None, answer)
     assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
 
 
+@pytest.mark.parametrize("dialect", DIALECT_LINES)
 @settings(max_examples=300, deadline=None)
-@given(system=texts, user=texts, answer=_answers)
-def test_vertex_text_lines_get_the_general_findings_and_tokens(
-    system: str, user: str, answer: str
+@given(system=texts, user=_dialect_texts, answer=st.one_of(_answers, _dialect_texts))
+def test_dialect_text_lines_get_the_general_findings_and_tokens(
+    dialect: str, system: str, user: str, answer: str
 ) -> None:
-    raw = orjson.dumps(_vertex_line(system, user, answer))
+    make, tells, _ = DIALECT_LINES[dialect]
+    raw = orjson.dumps(make(system, user, answer))
     found = []
     for shortcut in (True, False):
         with pytest.MonkeyPatch.context() as mp:
             if not shortcut:
-                mp.setattr(validate, "vertex_common_line", lambda _obj: None)
-            validator = validate.Validator("vertex")
+                mp.setattr(validate, tells, lambda _obj: None)
+            validator = validate.Validator(dialect)
             found.append((validator.check_line(1, raw), validator.finish()))
     assert found[0] == found[1]
 
 
-def test_a_vertex_line_s_findings_are_its_own() -> None:
-    """The shortcut finds what a user needs to see: a wrong box in the model's answer."""
-    line = _vertex_line("s", "p", '[{"box_2d": [10, 20, 5, 40], "label": "a"}]')
-    findings = validate.Validator("vertex").check_line(1, orjson.dumps(line))
+@pytest.mark.parametrize("dialect", DIALECT_LINES)
+def test_a_dialect_line_s_findings_are_its_own(dialect: str) -> None:
+    """The shortcut finds what a user needs to see: a wrong box in the answer."""
+    make, _, answer_at = DIALECT_LINES[dialect]
+    line = make("s", "p", '[{"box_2d": [10, 20, 5, 40], "label": "a"}]')
+    findings = validate.Validator(dialect).check_line(1, orjson.dumps(line))
     assert [(f.code, f.message.split(":")[0]) for f in findings] == [
-        ("invalid_box", "contents[1] answer[0].box_2d")
+        ("invalid_box", f"{answer_at} answer[0].box_2d")
     ]
 
 
 VERTEX = _vertex_line("s", "u", "a")
+SHAREGPT = _sharegpt_line("s", "u", "a")
 
 
 @pytest.mark.parametrize(
-    ("path", "value"),
+    ("line", "path", "value"),
     [
-        (("systemInstruction", "parts", 0, "extra"), 1),
-        (("systemInstruction", "role"), "system"),
-        (("contents", 0, "role"), "model"),
-        (("contents", 1, "role"), "assistant"),
-        (("contents", 0, "parts", 0, "text"), 5),
-        (("contents", 1, "parts", 0), {"inlineData": {"mimeType": "image/png", "data": "AA=="}}),
-        (("contents", 0, "weight"), 1),
-        (("labels",), {"k": "v"}),
+        (VERTEX, ("systemInstruction", "parts", 0, "extra"), 1),
+        (VERTEX, ("systemInstruction", "role"), "system"),
+        (VERTEX, ("contents", 0, "role"), "model"),
+        (VERTEX, ("contents", 1, "role"), "assistant"),
+        (VERTEX, ("contents", 0, "parts", 0, "text"), 5),
+        (
+            VERTEX,
+            ("contents", 1, "parts", 0),
+            {"inlineData": {"mimeType": "image/png", "data": "AA=="}},
+        ),
+        (VERTEX, ("contents", 0, "weight"), 1),
+        (VERTEX, ("labels",), {"k": "v"}),
+        (SHAREGPT, ("conversations", 0, "from"), "gpt"),
+        (SHAREGPT, ("conversations", 1, "from"), "assistant"),
+        (SHAREGPT, ("conversations", 0, "value"), 5),
+        (SHAREGPT, ("conversations", 1, "weight"), 0),
+        (SHAREGPT, ("system",), None),
+        (SHAREGPT, ("images",), ["a.jpg"]),
+        (SHAREGPT, ("tools",), "[]"),
     ],
 )
-def test_other_vertex_lines_take_the_general_walk(path: tuple[Any, ...], value: Any) -> None:
-    obj = _changed(VERTEX, path, value)
+def test_other_dialect_lines_take_the_general_walk(
+    line: dict[str, Any], path: tuple[Any, ...], value: Any
+) -> None:
+    obj = _changed(line, path, value)
     raw = orjson.dumps(obj)
-    assert vertex_common_line(obj) is None
+    assert vertex_common_line(obj) is None and sharegpt_common_line(obj) is None
     assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
 
 
@@ -440,85 +479,13 @@ def test_other_vertex_lines_take_the_general_walk(path: tuple[Any, ...], value: 
         {**VERTEX, "contents": [*VERTEX["contents"], {"role": "user", "parts": [{"text": "u"}]}]},
         {**VERTEX, "contents": [VERTEX["contents"][0], {"role": "model", "parts": []}]},
         {**VERTEX, "systemInstruction": {"parts": [{"text": "s"}, {"text": "t"}]}},
+        {
+            **SHAREGPT,
+            "conversations": [*SHAREGPT["conversations"], {"from": "human", "value": "u"}],
+        },
     ],
 )
-def test_other_vertex_shapes_take_the_general_walk(obj: dict[str, Any]) -> None:
-    raw = orjson.dumps(obj)
-    assert vertex_common_line(obj) is None
-    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
-
-
-def _sharegpt_line(system: str, user: str, answer: str) -> dict[str, Any]:
-    return {
-        "conversations": [{"from": "human", "value": user}, {"from": "gpt", "value": answer}],
-        "system": system,
-        "images": [],
-    }
-
-
-_sharegpt_texts = st.one_of(texts, st.sampled_from(["<image>", "a <image> b", "<image"]))
-
-
-@settings(max_examples=300, deadline=None)
-@given(system=texts, user=_sharegpt_texts, answer=_sharegpt_texts)
-def test_sharegpt_text_lines_get_the_general_keys(system: str, user: str, answer: str) -> None:
-    obj = _sharegpt_line(system, user, answer)
-    raw = orjson.dumps(obj)
-    assert sharegpt_common_line(obj) == dialect_common_line(obj) == (system, user, None, answer)
-    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
-
-
-@settings(max_examples=300, deadline=None)
-@given(system=texts, user=_sharegpt_texts, answer=st.one_of(_answers, _sharegpt_texts))
-def test_sharegpt_text_lines_get_the_general_findings_and_tokens(
-    system: str, user: str, answer: str
-) -> None:
-    raw = orjson.dumps(_sharegpt_line(system, user, answer))
-    found = []
-    for shortcut in (True, False):
-        with pytest.MonkeyPatch.context() as mp:
-            if not shortcut:
-                mp.setattr(validate, "sharegpt_common_line", lambda _obj: None)
-            validator = validate.Validator("sharegpt")
-            found.append((validator.check_line(1, raw), validator.finish()))
-    assert found[0] == found[1]
-
-
-def test_a_sharegpt_line_s_findings_are_its_own() -> None:
-    line = _sharegpt_line("s", "p", '[{"box_2d": [10, 20, 5, 40], "label": "a"}]')
-    findings = validate.Validator("sharegpt").check_line(1, orjson.dumps(line))
-    assert [(f.code, f.message.split(":")[0]) for f in findings] == [
-        ("invalid_box", "conversations[1] answer[0].box_2d")
-    ]
-
-
-SHAREGPT = _sharegpt_line("s", "u", "a")
-
-
-@pytest.mark.parametrize(
-    ("path", "value"),
-    [
-        (("conversations", 0, "from"), "gpt"),
-        (("conversations", 1, "from"), "assistant"),
-        (("conversations", 0, "value"), 5),
-        (("conversations", 1, "weight"), 0),
-        (("system",), None),
-        (("images",), ["a.jpg"]),
-        (("tools",), "[]"),
-    ],
-)
-def test_other_sharegpt_lines_take_the_general_walk(path: tuple[Any, ...], value: Any) -> None:
-    obj = _changed(SHAREGPT, path, value)
-    raw = orjson.dumps(obj)
-    assert sharegpt_common_line(obj) is None and dialect_common_line(obj) is None
-    assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
-
-
-def test_a_sharegpt_line_with_three_turns_takes_the_general_walk() -> None:
-    obj = {
-        **SHAREGPT,
-        "conversations": [*SHAREGPT["conversations"], {"from": "human", "value": "u"}],
-    }
+def test_other_dialect_shapes_take_the_general_walk(obj: dict[str, Any]) -> None:
     raw = orjson.dumps(obj)
     assert dialect_common_line(obj) is None
     assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)

@@ -22,21 +22,9 @@ from annoconvert.options import Options
 from annoconvert.quality import background
 from annoconvert.quality.background import BackgroundChecks, LinePipe
 from annoconvert.writers.stream_copy import StreamCopy, copying
+from tests.test_background_follow import _Recorder
 from tests.test_media_pool_start import coco_export
 from tests.test_stream_outputs import _export
-
-
-class _Recorder:
-    """Stands in for LineChecks: keeps the lines it is given."""
-
-    def __init__(self) -> None:
-        self.lines: list[bytes] = []
-
-    def check_line(self, raw: bytes) -> None:
-        self.lines.append(raw)
-
-    def finish(self) -> str:
-        return "done"
 
 
 def _drain(chunks: list[bytes], sent: int | None, close_early: bool = False) -> tuple[Any, ...]:
