@@ -164,7 +164,12 @@ def _background_checks(
         os.close(read_end)
         os.close(write_end)
         return None
-    return BackgroundChecks(LinePipe(read_end, sent), preset, policy, dedupe)
+    try:
+        return BackgroundChecks(LinePipe(read_end, sent), preset, policy, dedupe)
+    except BaseException:  # no checker: a pipe nobody reads would hold the stream's writes
+        with contextlib.suppress(OSError):
+            os.close(read_end)
+        raise
 
 
 def _consistency_warnings(findings: LineFindings, refs: _LineRefs, out: Output) -> list[Warning_]:

@@ -4,6 +4,7 @@ sink says it sent. The findings and the lines are those of a file output."""
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import signal
@@ -21,6 +22,7 @@ from annoconvert.errors import AnnoconvertError
 from annoconvert.options import Options
 from annoconvert.quality import background
 from annoconvert.quality.background import BackgroundChecks, LinePipe
+from annoconvert.writers.sink import JsonlSink
 from annoconvert.writers.stream_copy import StreamCopy, copying
 from tests.test_background_follow import _Recorder
 from tests.test_media_pool_start import coco_export
@@ -180,3 +182,25 @@ def test_stdout_gets_the_file_s_lines_with_image_workers_forked_after_the_pipe(
     assert [line.rsplit(b";", 1)[0] for line in to_stdout.stderr.splitlines()] == [
         line.rsplit(b";", 1)[0] for line in summary
     ]
+
+
+def test_a_checker_that_cannot_start_leaves_no_pipe_to_hold_the_stream(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """The fork fails (too many processes): the run stops with that error, and the lines
+    already handed to the stream still go out, not into a full pipe that nobody reads."""
+
+    def no_fork(*args: Any) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(output_module, "BackgroundChecks", no_fork)
+    sink = JsonlSink("-")
+    with pytest.raises(OSError, match="temporarily unavailable"):
+        output_module._background_checks(sink, None, "report", False)
+    line = b'{"a": "' + b"x" * 1000 + b'"}'
+    writing = threading.Thread(target=lambda: [sink.write(line) for _ in range(4000)], daemon=True)
+    writing.start()
+    writing.join(10)
+    assert not writing.is_alive(), "the stream's writes are held by the pipe"
+    sink.abort()
+    assert capsysbinary.readouterr().out == (line + b"\n") * 4000
