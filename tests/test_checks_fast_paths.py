@@ -405,13 +405,18 @@ def test_dialect_text_lines_get_the_general_keys(
     assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
 
 
-@pytest.mark.parametrize("dialect", DIALECT_LINES)
+VALIDATED_LINES = {**DIALECT_LINES, "trl": (_line, "common_line", "messages[2]")}
+"""The lines the validator tells apart in its dialect: TRL writes a classification as the
+openai text line."""
+
+
+@pytest.mark.parametrize("dialect", VALIDATED_LINES)
 @settings(max_examples=300, deadline=None)
 @given(system=texts, user=_dialect_texts, answer=st.one_of(_answers, _dialect_texts))
 def test_dialect_text_lines_get_the_general_findings_and_tokens(
     dialect: str, system: str, user: str, answer: str
 ) -> None:
-    make, tells, _ = DIALECT_LINES[dialect]
+    make, tells, _ = VALIDATED_LINES[dialect]
     raw = orjson.dumps(make(system, user, answer))
     found = []
     for shortcut in (True, False):
@@ -423,10 +428,10 @@ def test_dialect_text_lines_get_the_general_findings_and_tokens(
     assert found[0] == found[1]
 
 
-@pytest.mark.parametrize("dialect", DIALECT_LINES)
+@pytest.mark.parametrize("dialect", VALIDATED_LINES)
 def test_a_dialect_line_s_findings_are_its_own(dialect: str) -> None:
     """The shortcut finds what a user needs to see: a wrong box in the answer."""
-    make, _, answer_at = DIALECT_LINES[dialect]
+    make, _, answer_at = VALIDATED_LINES[dialect]
     line = make("s", "p", '[{"box_2d": [10, 20, 5, 40], "label": "a"}]')
     findings = validate.Validator(dialect).check_line(1, orjson.dumps(line))
     assert [(f.code, f.message.split(":")[0]) for f in findings] == [
@@ -489,3 +494,22 @@ def test_other_dialect_shapes_take_the_general_walk(obj: dict[str, Any]) -> None
     raw = orjson.dumps(obj)
     assert dialect_common_line(obj) is None
     assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(system=_systems, prompt=texts, url=_urls, answer=_answers)
+def test_image_lines_in_the_trl_preset_get_the_general_findings(
+    system: Any, prompt: str, url: str, answer: str
+) -> None:
+    """An openai image line validated as TRL is not TRL's shape: the walk says so."""
+    line = _image_line("s", prompt, url, answer)
+    line["messages"][0]["content"] = system
+    raw = orjson.dumps(line)
+    found = []
+    for shortcut in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not shortcut:
+                mp.setattr(validate, "common_line", lambda _obj: None)
+            validator = validate.Validator("trl")
+            found.append((validator.check_line(1, raw), validator.finish()))
+    assert found[0] == found[1]

@@ -445,7 +445,11 @@ class Validator:
             if tokens is None:
                 tokens = self._sharegpt(s, obj)
         elif dialect == "trl":
-            tokens = self._trl(s, obj)
+            if common is UNSEEN:
+                common = common_line(obj)
+            tokens = None if common is None else self._trl_common(s, common)
+            if tokens is None:
+                tokens = self._trl(s, obj)
         else:
             if common is UNSEEN:
                 common = common_line(obj)
@@ -886,6 +890,22 @@ class Validator:
         self._images_column(s, obj.get("images"), placeholders, "{'type': 'image'} placeholder")
         self._roles_present(s, roles, "assistant", "user", "system")
         return self.counter.messages(texts)
+
+    def _trl_common(self, s: _Line, line: CommonLine) -> int | None:
+        """`_trl` of a common text line (TRL writes a classification as the openai text line)
+        whose three texts are not empty; None, with no finding made, for any other (an image
+        line's `image_url` part is not TRL's)."""
+        system, prompt, url, answer = line
+        if url is not None or type(system) is not str or not (system and prompt and answer):
+            return None
+        self._boxes(s, answer, "messages[2]")
+        return self.counter.messages(
+            [
+                {"role": "system", "content": system},
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": answer},
+            ]
+        )
 
     def _trl_preference(self, s: _Line, obj: dict[str, Any]) -> int | None:
         """TRL's DPO columns: prompt (messages or text), chosen and rejected (assistant turns)."""
