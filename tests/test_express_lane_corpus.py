@@ -86,3 +86,20 @@ def test_a_corpus_export_gives_the_same_lines_with_the_lane_open_from_the_start(
         assert lane is None or lane.open  # a lane that opened was never wrong
     if name in LANE_WRITES:
         assert sum(lane.lines for lane in lanes if lane is not None) > 0
+
+
+@pytest.mark.parametrize("dialect", ["vertex", "trl", "sharegpt"])
+def test_a_corpus_classification_gives_the_same_lines_through_the_lane_in_each_dialect(
+    dialect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real Doccano export whose classifications the lane writes, in the dialects whose
+    lines hold the text and the class as they are."""
+    monkeypatch.setattr(pipeline, "AUTO_SAMPLE", 1)
+    monkeypatch.setattr(express, "VERIFY", 1)
+    args = [*_args("doccano_classification_single_collab"), "--dialect", dialect]
+    lane_out, lane_rejects, lanes = _run(args, tmp_path, True, monkeypatch)
+    general_out, general_rejects, _ = _run(args, tmp_path, False, monkeypatch)
+    assert lane_out == general_out
+    assert lane_rejects.replace(b"lane.jsonl", b"general.jsonl") == general_rejects
+    assert all(lane is None or lane.open for lane in lanes)
+    assert sum(lane.lines for lane in lanes if lane is not None) > 0
