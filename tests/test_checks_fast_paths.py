@@ -273,7 +273,7 @@ _systems = st.one_of(
 _answers = st.one_of(texts, _box_answers, st.sampled_from(["", " ", "[", " [] "]))
 
 
-def _common_findings(line: dict[str, Any]) -> tuple[object, object]:
+def _common_findings(line: dict[str, Any], preset: str = "openai") -> tuple[object, object]:
     """A line's findings and the report over it, with the validator's common-line shortcut
     and without it (its other shortcuts stay: the test above holds them to the walk)."""
     raw = orjson.dumps(line)
@@ -282,20 +282,21 @@ def _common_findings(line: dict[str, Any]) -> tuple[object, object]:
         with pytest.MonkeyPatch.context() as mp:
             if not shortcut:
                 mp.setattr(validate, "common_line", lambda _obj: None)
-            validator = validate.Validator("openai")
+            validator = validate.Validator(preset)
             found.append((validator.check_line(1, raw), validator.finish()))
     return found[0], found[1]
 
 
+@pytest.mark.parametrize("preset", ["openai", "trl"])  # an image line is not TRL's shape
 @settings(max_examples=400, deadline=None)
 @given(system=_systems, prompt=texts, url=_urls, answer=_answers)
 def test_common_image_lines_get_the_general_findings_and_tokens(
-    system: Any, prompt: str, url: str, answer: str
+    preset: str, system: Any, prompt: str, url: str, answer: str
 ) -> None:
     line = _image_line("s", prompt, url, answer)
     line["messages"][0]["content"] = system
     assert common_line(line) is not None
-    fast, general = _common_findings(line)
+    fast, general = _common_findings(line, preset)
     assert fast == general
 
 
@@ -494,22 +495,3 @@ def test_other_dialect_shapes_take_the_general_walk(obj: dict[str, Any]) -> None
     raw = orjson.dumps(obj)
     assert dialect_common_line(obj) is None
     assert consistency.line_keys(obj, raw) == _dialect_general_keys(obj, raw)
-
-
-@settings(max_examples=200, deadline=None)
-@given(system=_systems, prompt=texts, url=_urls, answer=_answers)
-def test_image_lines_in_the_trl_preset_get_the_general_findings(
-    system: Any, prompt: str, url: str, answer: str
-) -> None:
-    """An openai image line validated as TRL is not TRL's shape: the walk says so."""
-    line = _image_line("s", prompt, url, answer)
-    line["messages"][0]["content"] = system
-    raw = orjson.dumps(line)
-    found = []
-    for shortcut in (True, False):
-        with pytest.MonkeyPatch.context() as mp:
-            if not shortcut:
-                mp.setattr(validate, "common_line", lambda _obj: None)
-            validator = validate.Validator("trl")
-            found.append((validator.check_line(1, raw), validator.finish()))
-    assert found[0] == found[1]

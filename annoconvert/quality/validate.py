@@ -229,6 +229,13 @@ class Tally:
     """Lines, examples, examples with images, images."""
 
 
+VERTEX_ROLES = ("x", "x", "x")
+"""The roles `_vertex` counts a line's texts under (it keeps the texts only)."""
+TRL_ROLES = ("system", "user", "assistant")
+SHAREGPT_TEXT_ROLES = ("system", "human", "gpt")
+"""The roles `_sharegpt` counts a line's system, human and gpt texts under."""
+
+
 class Validator:
     """Incremental checker: `check_line` for each line, then `finish` for the report."""
 
@@ -819,16 +826,23 @@ class Validator:
         messages = [{"role": "x", "content": t} for t in texts]
         return self.counter.messages(messages) + VERTEX_IMAGE_TOKENS * s.images
 
+    def _three_turns(
+        self, s: _Line, roles: tuple[str, str, str], texts: tuple[str, str, str], answer_at: str
+    ) -> int:
+        """The findings and token count of a dialect's text line as its general walk makes
+        them: the answer's boxes, and the three texts counted under the walk's roles."""
+        self._boxes(s, texts[2], answer_at)
+        return self.counter.messages(
+            [{"role": role, "content": text} for role, text in zip(roles, texts, strict=True)]
+        )
+
     def _vertex_common(self, s: _Line, line: CommonLine) -> int | None:
         """`_vertex` of a vertex text line (`vertex_common_line`) whose user and model texts
         are not empty; None, with no finding made, for one whose are."""
         system, prompt, _, answer = line
         if not (prompt and answer):
             return None
-        self._boxes(s, answer, "contents[1]")
-        return self.counter.messages(
-            [{"role": "x", "content": t} for t in (system, prompt, answer)]
-        )
+        return self._three_turns(s, VERTEX_ROLES, (system, prompt, answer), "contents[1]")
 
     def _vertex_part(self, s: _Line, part: Any, where: str, role: Any) -> list[str]:
         if not isinstance(part, dict):
@@ -898,14 +912,7 @@ class Validator:
         system, prompt, url, answer = line
         if url is not None or type(system) is not str or not (system and prompt and answer):
             return None
-        self._boxes(s, answer, "messages[2]")
-        return self.counter.messages(
-            [
-                {"role": "system", "content": system},
-                {"role": "user", "content": prompt},
-                {"role": "assistant", "content": answer},
-            ]
-        )
+        return self._three_turns(s, TRL_ROLES, (system, prompt, answer), "messages[2]")
 
     def _trl_preference(self, s: _Line, obj: dict[str, Any]) -> int | None:
         """TRL's DPO columns: prompt (messages or text), chosen and rejected (assistant turns)."""
@@ -1012,13 +1019,8 @@ class Validator:
         system, prompt, _, answer = line
         if not (prompt and answer) or "<image>" in prompt or "<image>" in answer:
             return None
-        self._boxes(s, answer, "conversations[1]")
-        return self.counter.messages(
-            [
-                {"role": "system", "content": system},
-                {"role": "human", "content": prompt},
-                {"role": "gpt", "content": answer},
-            ]
+        return self._three_turns(
+            s, SHAREGPT_TEXT_ROLES, (system, prompt, answer), "conversations[1]"
         )
 
     def _sharegpt_turn(
