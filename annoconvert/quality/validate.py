@@ -230,10 +230,11 @@ class Tally:
 
 
 VERTEX_ROLES = ("x", "x", "x")
-"""The roles `_vertex` counts a line's texts under (it keeps the texts only)."""
+"""The roles `_vertex` counts a text line's three texts under (it keeps the texts only)."""
 TRL_ROLES = ("system", "user", "assistant")
+"""The roles `_trl` counts a text line's three texts under (the messages' own)."""
 SHAREGPT_TEXT_ROLES = ("system", "human", "gpt")
-"""The roles `_sharegpt` counts a line's system, human and gpt texts under."""
+"""The roles `_sharegpt` counts a text line's system, human and gpt texts under."""
 
 
 class Validator:
@@ -838,7 +839,7 @@ class Validator:
 
     def _vertex_common(self, s: _Line, line: CommonLine) -> int | None:
         """`_vertex` of a vertex text line (`vertex_common_line`) whose user and model texts
-        are not empty; None, with no finding made, for one whose are."""
+        are not empty; None, with no finding made, where one of them is."""
         system, prompt, _, answer = line
         if not (prompt and answer):
             return None
