@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -204,3 +205,27 @@ def test_a_checker_that_cannot_start_leaves_no_pipe_to_hold_the_stream(
     assert not writing.is_alive(), "the stream's writes are held by the pipe"
     sink.abort()
     assert capsysbinary.readouterr().out == (line + b"\n") * 4000
+
+
+def test_the_checker_reads_a_pipe_whose_descriptor_is_past_1024() -> None:
+    """A program with many files open gives the pipe a high descriptor number, which
+    `select` cannot wait on."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    high = 1500
+    room = hard if hard == resource.RLIM_INFINITY or hard > high else high + 1  # root may
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, high + 1), room))
+    read_end, write_end = os.pipe()
+    os.dup2(read_end, high)
+    os.close(read_end)
+    finished, say_finished = multiprocessing.Pipe(duplex=False)
+    receive, send = multiprocessing.Pipe(duplex=False)
+    os.write(write_end, b"one\ntwo\n")
+    say_finished.send(8)
+    checks = _Recorder()
+    try:
+        background._drain(high, checks, finished, send, os.getppid())  # type: ignore[arg-type]
+    finally:
+        os.close(write_end)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert checks.lines == [b"one", b"two"]
+    assert receive.recv() == "done"

@@ -14,11 +14,10 @@ import contextlib
 import multiprocessing
 import os
 import pickle
-import select
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from annoconvert.children import default_signals
@@ -168,7 +167,9 @@ def _drain(
         waiting = ([fd] if pipe_open else []) + ([finished] if sent is None else [])
         if not waiting:
             break  # every write end closed short of what was sent
-        ready, _, _ = select.select(waiting, [], [], PARENT_CHECK_SECONDS)
+        # `wait` polls (no limit on descriptor numbers, as `select` has at 1024: a program
+        # with many files open gives the pipe a high one)
+        ready = wait(waiting, PARENT_CHECK_SECONDS)
         if fd in ready:
             chunk = os.read(fd, CHUNK)
             if chunk:
